@@ -1,0 +1,60 @@
+"""Debts owed to the Republic, as the registries describe them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+
+class DebtKind(StrEnum):
+    OUT_OF_COURT_FINE = "out_of_court_fine"  # εξώδικο πρόστιμο
+    FINE_WARRANT = "fine_warrant"  # ένταλμα προστίμου
+    ADMIN_FINE = "admin_fine"  # διοικητικό πρόστιμο (Law 47(I)/2024, art. 23A)
+    TAX = "tax"
+    CUSTOMS = "customs"
+
+
+class DebtStatus(StrEnum):
+    OUTSTANDING = "outstanding"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    WITHDRAWN = "withdrawn"
+
+
+OPEN_STATUSES = frozenset({DebtStatus.OUTSTANDING})
+
+
+class HolderType(StrEnum):
+    PERSON = "person"
+    COMPANY = "company"
+
+
+@dataclass(frozen=True, slots=True)
+class Debt:
+    """One debt as the registry sent it. Amounts come from the registry; the domain never
+    recomputes a fine from scratch (Regulations 2021, Type E note 5), it only adds the
+    surcharges the law sets.
+    """
+
+    kind: DebtKind
+    reference: str
+    amount: Decimal  # the amount on the notice, euro
+    served_on: date | None  # day 0 of the legal clock; None = not served yet, no clock runs
+    due_on: date | None = None  # statutory due date (tax, art. 4: from the registry)
+    status: DebtStatus = DebtStatus.OUTSTANDING
+    authority: str = ""
+    source: str = ""
+    points: int | None = None  # penalty points accepted by paying (Type E note 6)
+    # Tax art. 8(1): 5 % unless the tax's own law says otherwise; customs art. 52(1): 10 %
+    # on post-clearance assessments only. None = the rule set's default for the kind.
+    surcharge_rate: Decimal | None = None
+    post_clearance: bool = False  # customs art. 52(1)
+    # Tax art. 9B-9Δ / customs 111A-B measures do not apply while an objection or appeal is
+    # pending, an instalment plan is paid on time, or security was given.
+    enforcement_suspended: bool = False
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
