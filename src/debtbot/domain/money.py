@@ -22,7 +22,7 @@ def parse_amount(raw: str | int | Decimal) -> Decimal:
 
     Floats are refused on purpose: an amount must never pass through binary floating point.
     """
-    if isinstance(raw, bool) or isinstance(raw, float):
+    if isinstance(raw, bool | float):
         raise InvalidAmount("amount must be given as text or an integer, not a float")
     if isinstance(raw, int | Decimal):
         value = Decimal(raw)
