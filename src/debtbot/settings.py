@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # The payment provider signs its callbacks with this (HMAC-SHA256); empty = not accepted.
+    payment_webhook_secret: str = ""
+    http_max_body_bytes: int = 4 * 1024 * 1024
     timezone: str = "Europe/Nicosia"
 
     # Payments: a URL template per debt kind, `{reference}` filled in (URL-quoted). Only hosts
@@ -68,6 +71,12 @@ class Settings(BaseSettings):
     send_max_attempts: int = 6
     allow_paid_broadcast: bool = False
     paid_broadcast_rate_per_second: float = 100.0
+    send_backoff_initial_seconds: float = 0.5  # 5xx/timeouts: 0.5 s, 1 s, 2 s, ... + jitter
+    send_backoff_max_seconds: float = 30.0
+    # A claim whose worker vanished (crash, kill) is released after this long.
+    send_claim_timeout_seconds: float = 120.0
+    # After downtime the planner looks back at most this far (to record what it missed).
+    reminder_catch_up_days: int = 31
 
     # Verification guard against guessing.
     verify_chat_failures: int = 5

@@ -41,7 +41,11 @@ class Debt:
     kind: DebtKind
     reference: str
     amount: Decimal  # the amount on the notice, euro
-    served_on: date | None  # day 0 of the legal clock; None = not served yet, no clock runs
+    # Day 0 of the legal clock; None = not served yet, no clock runs. Out-of-court fines: the
+    # day the notice was received (Type E note 11); admin fines: the date of the act imposing
+    # the fine (art. 23A(6)); customs: the day the assessment notice was received (art. 94).
+    # Tax counts from due_on instead (art. 4).
+    served_on: date | None
     due_on: date | None = None  # statutory due date (tax, art. 4: from the registry)
     status: DebtStatus = DebtStatus.OUTSTANDING
     authority: str = ""
@@ -54,6 +58,13 @@ class Debt:
     # Tax art. 9B-9Δ / customs 111A-B measures do not apply while an objection or appeal is
     # pending, an instalment plan is paid on time, or security was given.
     enforcement_suspended: bool = False
+    # Tax art. 9B(1)(a)(ii), 9Γ: an instalment plan paid on time suspends the bank freeze and
+    # the forfeiture, but not the charge on immovable property (9Δ).
+    instalments_on_time: bool = False
+    # Admin fines (Law 47(I)/2024, art. 23A(4)): the date the finding notice (Annex I) was
+    # issued; representations are due within 5 working days of it. served_on is then the
+    # date of the act imposing the fine (Annex II).
+    finding_notice_on: date | None = None
 
     @property
     def is_open(self) -> bool:

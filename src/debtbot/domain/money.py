@@ -18,7 +18,8 @@ def to_cents(amount: Decimal) -> Decimal:
 
 
 def parse_amount(raw: str | int | Decimal) -> Decimal:
-    """Parse a registry amount: `1500`, `1500.5`, `1,500.50` and `1500,50` are all accepted.
+    """Parse a registry amount: `1500`, `1500.5`, `1,500.50`, `1.500,50` and `1500,50` are all
+    accepted.
 
     Floats are refused on purpose: an amount must never pass through binary floating point.
     """
@@ -31,7 +32,12 @@ def parse_amount(raw: str | int | Decimal) -> Decimal:
         if not text:
             raise InvalidAmount("amount is empty")
         if "," in text and "." in text:
-            text = text.replace(",", "")  # 1,500.50
+            # The separator written last is the decimal one: 1,500.50 (English) or
+            # 1.500,50 (Greek and Turkish usage).
+            if text.rfind(",") > text.rfind("."):
+                text = text.replace(".", "").replace(",", ".")
+            else:
+                text = text.replace(",", "")
         elif "," in text:
             whole, _, frac = text.rpartition(",")
             text = f"{whole}.{frac}" if len(frac) <= 2 else text.replace(",", "")

@@ -22,4 +22,6 @@ def debt_from_row(row: DebtRow) -> Debt:
         surcharge_rate=Decimal(row.surcharge_rate) if row.surcharge_rate else None,
         post_clearance=row.post_clearance,
         enforcement_suspended=row.enforcement_suspended,
+        instalments_on_time=bool(row.instalments_on_time),
+        finding_notice_on=row.finding_notice_on,
     )

@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -106,6 +108,8 @@ class DebtRow(Timestamped, Base):
     surcharge_rate: Mapped[str | None] = mapped_column(String(12))  # a Decimal as text
     post_clearance: Mapped[bool] = mapped_column(Boolean, default=False)
     enforcement_suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    instalments_on_time: Mapped[bool] = mapped_column(Boolean, default=False)  # tax 9B/9Γ
+    finding_notice_on: Mapped[date | None] = mapped_column(Date)  # admin fine, art. 23A(4)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -128,8 +132,28 @@ class ChatLink(Base):
     """A verified identity held by a chat: a person, or a company the person represents."""
 
     __tablename__ = "chat_links"
+    # A UNIQUE over (chat_id, person_id, company_id) lets duplicates through, since NULLs
+    # never compare equal: one partial unique index per kind of link instead (both backends).
     __table_args__ = (
-        UniqueConstraint("chat_id", "person_id", "company_id", name="uq_chat_links_identity"),
+        CheckConstraint(
+            "person_id IS NOT NULL OR company_id IS NOT NULL", name="identity_present"
+        ),
+        Index(
+            "uq_chat_links_person",
+            "chat_id",
+            "person_id",
+            unique=True,
+            sqlite_where=text("company_id IS NULL"),
+            postgresql_where=text("company_id IS NULL"),
+        ),
+        Index(
+            "uq_chat_links_company",
+            "chat_id",
+            "company_id",
+            unique=True,
+            sqlite_where=text("company_id IS NOT NULL"),
+            postgresql_where=text("company_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -224,3 +248,106 @@ class AuditEntry(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ApiToken(Base):
+    """A bearer token for the HTTP API: only its SHA-256 is kept; shown once when created."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)  # ingest, payments, ...
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Payment(Base):
+    """A payment the provider reported; its reference is unique, so a replay is refused."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_ref: Mapped[str] = mapped_column(String(100), unique=True)
+    debt_id: Mapped[int] = mapped_column(ForeignKey("debts.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Cents)
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    token_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class StaffMember(Timestamped, Base):
+    """Someone who may send notices (operator), broadcasts and approvals (supervisor), or
+    manage staff (admin). Removing deactivates, so the audit log's actors stay explainable.
+    """
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16))  # operator, supervisor, admin
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    receives_tests: Mapped[bool] = mapped_column(Boolean, default=False)  # test-mode allow-list
+
+
+class NoticeTemplateRow(Timestamped, Base):
+    """A notice text in el, en and tr with {name}, {reference}, {amount}, {deadline}."""
+
+    __tablename__ = "notice_templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    body_el: Mapped[str] = mapped_column(Text, default="")
+    body_en: Mapped[str] = mapped_column(Text, default="")
+    body_tr: Mapped[str] = mapped_column(Text, default="")
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Broadcast(Timestamped, Base):
+    """A send to a segment (or a checked CSV notice list), approved before it goes out."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="segment")  # segment, csv
+    segment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    template: Mapped[str] = mapped_column(String(100), default="")
+    bodies: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # snapshot: lang -> body
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    test_mode: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(100))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(100))
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expected: Mapped[int | None] = mapped_column(Integer)  # dry-run count when approved
+    planned_through: Mapped[int | None] = mapped_column(BigInteger)  # chat id cursor
+    planning_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_language: Mapped[str] = mapped_column(String(2), default="en")
+    progress_shown: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PlannerState(Base):
+    """How far the reminder planner has looked. After a restart it catches up from here, and
+    reminders whose threshold passed meanwhile are recorded as dropped (LEGAL_RULES.md:
+    a reminder after its threshold would mislead)."""
+
+    __tablename__ = "planner_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    planned_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, server_default=func.now(), onupdate=func.now()
+    )
+
+
+# The reminder planner filters open debts of one kind by their clock date (served_on, or
+# due_on for tax) in SQL: these keep that a range scan over millions of debts.
+Index("ix_debts_reminder_served", DebtRow.kind, DebtRow.status, DebtRow.served_on)
+Index("ix_debts_reminder_due", DebtRow.kind, DebtRow.status, DebtRow.due_on)

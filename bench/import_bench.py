@@ -1,0 +1,177 @@
+"""Import benchmark: a generated registry file of N rows (default 1,000,000) into PostgreSQL and
+SQLite through the same code path as `debtbot import` (streamed, 5,000-row batches).
+
+    python bench/import_bench.py                       # both backends, 1,000,000 rows
+    python bench/import_bench.py --rows 100000 --backend sqlite
+    python bench/import_bench.py --postgres-url postgresql+asyncpg://postgres@127.0.0.1:5432/h_store
+
+The PostgreSQL database is emptied first (every table is dropped, then migrated): give it
+one of its own. Each import runs in a fresh child process so its peak RSS is its own.
+Goals: under 60 s on PostgreSQL, under 90 s on SQLite, peak RSS under 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+DEFAULT_PG = os.environ.get(
+    "DEBTBOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/h_store"
+)
+COLUMNS = (
+    "kind", "source", "reference", "authority", "holder_type", "id_type", "id_number", "name",
+    "date_of_birth", "phone", "language", "amount", "served_on", "due_on", "status", "points",
+)
+KINDS = (
+    ("out_of_court_fine", "police", "Cyprus Police"),
+    ("fine_warrant", "courts", "District Court"),
+    ("admin_fine", "rtd", "Road Transport Department"),
+    ("tax", "tax", "Tax Department"),
+    ("customs", "customs", "Department of Customs and Excise"),
+)
+FIRST = ("Γιώργος", "Μαρία", "Ανδρέας", "Ελένη", "Ayşe", "Mehmet", "Çağla", "John", "Priya",
+         "Νίκος", "Özlem", "Σοφία")
+LAST = ("Παπαδόπουλος", "Κωνσταντίνου", "Yılmaz", "Öztürk", "Şahin", "Smith", "Χριστοδούλου",
+        "Georgiou", "Ιωάννου", "Demir")
+TODAY = date(2026, 11, 23)
+
+
+def generate(path: Path, rows: int, *, seed: int = 7) -> None:
+    """Stream `rows` registry rows to `path`: about three debts per holder, 5 % companies."""
+    rng = random.Random(seed)  # noqa: S311 (test data)
+    holders = max(1, rows // 3)
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for n in range(rows):
+            holder = rng.randrange(holders)
+            kind, source, authority = KINDS[n % len(KINDS)]
+            served = TODAY - timedelta(days=rng.randrange(0, 400))
+            if holder % 20 == 0:
+                identity = ("company", "company_reg", f"HE{100000 + holder}",
+                            f"{LAST[holder % len(LAST)]} Λτδ", "", "", "")
+            else:
+                born = date(1940, 1, 1) + timedelta(days=holder % 25000)
+                phone = f"+3579{holder % 10_000_000:07d}" if holder % 3 == 0 else ""
+                identity = ("person", "id_card", str(1_000_000 + holder),
+                            f"{FIRST[holder % len(FIRST)]} {LAST[(holder // 7) % len(LAST)]}",
+                            born.isoformat(), phone, ("el", "en", "tr", "")[holder % 4])
+            holder_type, id_type, number, name, born_text, phone, language = identity
+            writer.writerow((
+                kind, source, f"{source.upper()}-{n:08d}", authority, holder_type, id_type,
+                number, name, born_text, phone, language,
+                f"{rng.randrange(20, 5000)}.{rng.randrange(100):02d}",
+                "" if kind == "tax" else served.isoformat(),
+                (served + timedelta(days=60)).isoformat() if kind == "tax" else "",
+                "paid" if n % 50 == 0 else "", str(rng.randrange(0, 7)) if n % 5 == 0 else "",
+            ))
+
+
+async def _prepare(url: str) -> None:
+    from sqlalchemy import text
+
+    from debtbot.store.db import create_engine, is_sqlite
+    from debtbot.store.migrate import upgrade_database
+
+    if is_sqlite(url):
+        database = Path(url.split("///", 1)[1])
+        for leftover in database.parent.glob(database.name + "*"):
+            leftover.unlink()
+    else:
+        engine = create_engine(url)
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+    await upgrade_database(url)
+
+
+async def _import(url: str, path: Path) -> dict[str, object]:
+    from debtbot.services.deps import Deps
+    from debtbot.services.ingest_debts import import_file
+    from debtbot.settings import Settings
+    from debtbot.store.db import create_engine, session_factory
+
+    engine = create_engine(url)
+    deps = Deps(settings=Settings(hash_key="bench-key", database_url=url),
+                sessions=session_factory(engine),
+                clock=lambda: datetime(2026, 11, 23, 10, tzinfo=UTC))
+    started = time.perf_counter()
+    report = await import_file(deps, path, actor="bench", today=TODAY)
+    seconds = time.perf_counter() - started
+    await engine.dispose()
+    return {
+        "rows": report.rows, "inserted": report.inserted, "updated": report.updated,
+        "unchanged": report.unchanged, "rejected": report.rejected, "seconds": seconds,
+    }
+
+
+def child(url: str, path: Path, *, prepare: bool) -> None:
+    if prepare:
+        asyncio.run(_prepare(url))
+    result = asyncio.run(_import(url, path))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    result["peak_rss_mb"] = peak / 1024
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+def run_child(url: str, path: Path, *, prepare: bool) -> dict[str, object]:
+    command = [sys.executable, __file__, "--child", url, "--file", str(path)]
+    if prepare:
+        command.append("--prepare")
+    output = subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=("both", "postgres", "sqlite"), default="both")
+    parser.add_argument("--postgres-url", default=DEFAULT_PG)
+    parser.add_argument("--reimport", action="store_true", help="also time a second import")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, Path(args.file), prepare=args.prepare)
+        return
+
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"debts-{args.rows}.csv"
+    if not path.exists():
+        started = time.perf_counter()
+        generate(path, args.rows)
+        print(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in "
+              f"{time.perf_counter() - started:.1f} s")
+    targets = []
+    if args.backend in ("both", "postgres"):
+        targets.append(("PostgreSQL", args.postgres_url))
+    if args.backend in ("both", "sqlite"):
+        targets.append(("SQLite", f"sqlite+aiosqlite:///{OUT / 'bench.sqlite3'}"))
+    for label, url in targets:
+        runs = [("first import", True)] + ([("re-import", False)] if args.reimport else [])
+        for what, prepare in runs:
+            result = run_child(url, path, prepare=prepare)
+            rate = result["rows"] / result["seconds"]  # type: ignore[operator]
+            print(
+                f"{label:10} {what:12} {result['rows']:>9,} rows  {result['seconds']:7.1f} s  "
+                f"{rate:9,.0f} rows/s  peak RSS {result['peak_rss_mb']:.0f} MB  "
+                f"(new {result['inserted']:,}, updated {result['updated']:,}, "
+                f"unchanged {result['unchanged']:,}, rejected {result['rejected']:,})"
+            )
+
+
+if __name__ == "__main__":
+    main()

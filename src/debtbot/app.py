@@ -1,0 +1,83 @@
+"""Assembly: settings → database → services → the bot, the scheduler and the HTTP API.
+
+One process runs all three. Polling is the default; with DEBTBOT_WEBHOOK_URL set, Telegram's
+updates arrive at a secret path of the same aiohttp server that serves the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from aiohttp import web
+
+from debtbot.http.app import build_http_app, webhook_path
+from debtbot.scheduler import build_scheduler
+from debtbot.services.deps import Deps
+from debtbot.settings import Settings
+from debtbot.store.db import create_engine, session_factory
+from debtbot.store.migrate import upgrade_database
+from debtbot.telegram.application import build_application
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run the bot, the scheduler and the HTTP API until `stop` is set (or SIGINT/SIGTERM)."""
+    settings.warn_if_unsafe()
+    await upgrade_database(settings.database_url)
+    engine = create_engine(settings.database_url)
+    deps = Deps(settings=settings, sessions=session_factory(engine))
+    application = build_application(deps)
+    stop = stop or _stop_on_signals()
+
+    webhook = bool(settings.webhook_url)
+    http_app = build_http_app(deps, telegram_application=application if webhook else None)
+    runner = web.AppRunner(http_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+
+    async with application:
+        scheduler = build_scheduler(deps, application.bot)
+        await site.start()
+        log.info("HTTP API on %s:%s", settings.http_host, settings.http_port)
+        await application.start()
+        if webhook:
+            url = settings.webhook_url.rstrip("/") + webhook_path(settings)
+            await application.bot.set_webhook(
+                url, secret_token=settings.webhook_secret or None, drop_pending_updates=False
+            )
+            log.info("receiving updates by webhook")
+        else:
+            await application.bot.delete_webhook()
+            assert application.updater is not None
+            await application.updater.start_polling(allowed_updates=[
+                "message", "edited_message", "callback_query", "my_chat_member",
+            ])
+            log.info("receiving updates by polling")
+        scheduler.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping")
+            scheduler.shutdown(wait=False)
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            await application.stop()
+            await runner.cleanup()
+            await engine.dispose()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+def run(settings: Settings) -> None:
+    asyncio.run(serve(settings))

@@ -1,0 +1,452 @@
+"""The `debtbot` command: the one place everything is wired.
+
+Adding a command is one block: a function decorated with `@app.command()` (or with a group's
+`.command()`, e.g. `db.command()`), reading settings with `_settings()` and running async
+work with `asyncio.run`. Import heavy modules inside the command, so `debtbot --help` stays
+fast and a command's dependencies do not load for the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from debtbot.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="debtbot",
+    help="A Telegram bot telling people in Cyprus what they owe the state.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db = typer.Typer(help="The database: migrations.", no_args_is_help=True)
+app.add_typer(db, name="db")
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _echo_error(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+async def _with_deps(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:
+    """Run `work(deps)` with an engine that is disposed of afterwards."""
+    from debtbot.services.deps import Deps
+    from debtbot.store.db import create_engine, session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        return await work(Deps(settings=settings, sessions=session_factory(engine)))
+    finally:
+        await engine.dispose()
+
+
+# ---------------------------------------------------------------------------- run
+
+
+@app.command()
+def run() -> None:
+    """Run the bot, the reminder scheduler and the HTTP API."""
+    settings = _settings()
+    if not settings.telegram_token:
+        _echo_error(
+            "DEBTBOT_TELEGRAM_TOKEN is not set.\n"
+            "Set it to the token @BotFather gave your bot, for example:\n"
+            "    export DEBTBOT_TELEGRAM_TOKEN=123456:ABC-your-token\n"
+            "(or put DEBTBOT_TELEGRAM_TOKEN=... in a .env file in this folder).\n"
+            "To try the bot without Telegram, chat with it in the terminal on sample data:\n"
+            "    debtbot shell"
+        )
+        raise typer.Exit(2)
+    from debtbot.app import run as run_app  # the bot's dependencies load only here
+
+    run_app(settings)
+
+
+# ---------------------------------------------------------------------------- db
+
+
+@db.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply the migrations (safe to run again: an up-to-date database is left alone)."""
+    from debtbot.store.migrate import upgrade_database
+
+    settings = _settings()
+    asyncio.run(upgrade_database(settings.database_url, revision))
+    typer.echo("The database is up to date.")
+
+
+# ---------------------------------------------------------------------------- import
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="A CSV file (with a header row) or JSON lines.")],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Reject the whole file if any row is invalid.")
+    ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option(help="The registry the file comes from; fills an empty `source` column."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, hidden=True)] = 5000,
+) -> None:
+    """Import debts from a registry file: upsert by (source, reference).
+
+    Exit status 0: every row went in. 1: some rows were rejected (the valid ones went in), or the file was refused (nothing went in).
+    """
+    from debtbot.services.ingest_debts import ImportFileError, import_file
+    from debtbot.store.db import is_sqlite
+    from debtbot.store.migrate import upgrade_database
+
+    settings = _settings()
+    if not file.is_file():
+        _echo_error(f"{file}: no such file")
+        raise typer.Exit(1)
+    size = file.stat().st_size
+    bar = _progress_bar(size, file.name)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    async def work(deps):  # type: ignore[no-untyped-def]
+        if is_sqlite(settings.database_url):
+            await upgrade_database(settings.database_url)
+        return await import_file(
+            deps, file, actor="cli", strict=strict, source=source, batch_size=batch_size,
+            progress=progress,
+        )
+
+    try:
+        report = asyncio.run(_with_deps(settings, work))
+    except ImportFileError as exc:
+        _echo_error(f"{file}: refused, nothing was imported: {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        if bar is not None:
+            bar.close()
+
+    for warning in report.warnings[:50]:
+        _echo_error(f"{file}: warning: {warning}")
+    if report.warning_count > 50:
+        _echo_error(f"{file}: … and {report.warning_count - 50} more warnings")
+    for error in report.errors[:200]:
+        _echo_error(f"{file}: {error}")
+    if report.rejected > 200:
+        _echo_error(f"{file}: … and {report.rejected - 200} more rejected rows")
+    if not report.committed:
+        _echo_error(
+            f"{file}: refused (--strict): {report.rejected} of {report.rows} rows are invalid; "
+            "nothing was imported."
+        )
+        raise typer.Exit(1)
+    typer.echo(
+        f"{file}: {report.rows} rows: {report.inserted} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.rejected} rejected"
+        + (f"; {report.closed} closed" if report.closed else "")
+        + "."
+    )
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def _progress_bar(size: int, name: str):  # type: ignore[no-untyped-def]
+    # A bar only where someone watches a large file; scripts and small files get the summary.
+    if size < 1_000_000 or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=size, unit="B", unit_scale=True, desc=name, file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------- shell
+
+
+@app.command()
+def shell(
+    language: Annotated[
+        str, typer.Option(help="Your Telegram language at first contact: el, en or tr.")
+    ] = "en",
+    link: Annotated[
+        str | None,
+        typer.Option(help="Start verified as this sample identity number (e.g. 881004)."),
+    ] = None,
+    link_id_type: Annotated[
+        str, typer.Option(help="The type of --link: id_card, arc, passport, company_reg.")
+    ] = "id_card",
+) -> None:
+    """Chat with the bot in the terminal, on sample data in a temporary SQLite file."""
+    from debtbot.shell import run_shell
+
+    if language not in ("el", "en", "tr"):
+        _echo_error("--language must be el, en or tr.")
+        raise typer.Exit(2)
+    try:
+        asyncio.run(
+            run_shell(_settings(), language=language, link=link, link_id_type=link_id_type)
+        )
+    except KeyboardInterrupt:
+        pass
+
+
+# ---------------------------------------------------------------------------- link-token
+
+
+@app.command("link-token")
+def link_token(
+    id_type: Annotated[
+        str, typer.Option(help="id_card, arc, passport or company_reg.")
+    ] = "id_card",
+    number: Annotated[
+        str | None,
+        typer.Option(help="The identity or registration number (asked for, hidden, if omitted)."),
+    ] = None,
+    ttl_minutes: Annotated[
+        int | None, typer.Option(help="Lifetime (default DEBTBOT_LINK_TOKEN_TTL_MINUTES).")
+    ] = None,
+    bot: Annotated[
+        str | None, typer.Option(help="The bot's username, to print the t.me link too.")
+    ] = None,
+) -> None:
+    """Mint a signed, single-use deep-link token that links a chat in one step."""
+    from datetime import UTC, datetime, timedelta
+
+    from debtbot.domain.identifiers import InvalidIdentifier
+    from debtbot.services.link_tokens import mint_link_token
+    from debtbot.store import audit
+    from debtbot.store.db import transaction
+
+    settings = _settings()
+    secret = number if number is not None else typer.prompt("Number", hide_input=True)
+    minutes = ttl_minutes if ttl_minutes is not None else settings.link_token_ttl_minutes
+    now = datetime.now(UTC)
+    try:
+        token = mint_link_token(
+            settings, id_type=id_type, id_number=secret, now=now, ttl=timedelta(minutes=minutes)
+        )
+    except (InvalidIdentifier, ValueError):
+        _echo_error(f"That is not a valid {id_type} number.")
+        raise typer.Exit(2) from None
+
+    async def work(deps):  # type: ignore[no-untyped-def]
+        async with transaction(deps.sessions) as session:
+            await audit.record(
+                session, actor="cli", action="link_token.mint", subject=id_type, count=1, at=now
+            )
+
+    asyncio.run(_with_deps(settings, work))
+    typer.echo(f"https://t.me/{bot.lstrip('@')}?start={token}" if bot else token)
+    typer.echo(f"expires {(now + timedelta(minutes=minutes)).isoformat(timespec='seconds')}",
+               err=True)
+
+
+# ---------------------------------------------------------------------------- staff, audit
+
+staff_app = typer.Typer(help="Staff and their roles (operator, supervisor, admin).", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+template_app = typer.Typer(help="Notice templates in el, en and tr.", no_args_is_help=True)
+app.add_typer(template_app, name="template")
+
+
+def _staff_call(work: Callable[..., Awaitable[T]]) -> T:
+    from debtbot.services.staff import StaffError
+
+    try:
+        return asyncio.run(_with_deps(_settings(), work))
+    except StaffError as error:
+        _echo_error(f"Not done: {error.detail or error.code}")
+        raise typer.Exit(1) from None
+
+
+@staff_app.command("add")
+def staff_add(
+    telegram_user_id: Annotated[int, typer.Argument(help="The member's Telegram user id.")],
+    name: Annotated[str, typer.Option(help="Their name, as colleagues know it.")],
+    role: Annotated[str, typer.Option(help="operator, supervisor or admin.")] = "operator",
+    test_recipient: Annotated[
+        bool, typer.Option("--test-recipient", help="Receives test-mode broadcasts.")
+    ] = False,
+) -> None:
+    """Add a staff member, or change the role of one (and reactivate them)."""
+    from debtbot.services import staff
+
+    view = _staff_call(
+        lambda deps: staff.add_staff(
+            deps, actor=staff.CLI_ACTOR, telegram_user_id=telegram_user_id, name=name,
+            role=role, receives_tests=test_recipient,
+        )
+    )
+    typer.echo(f"{view.telegram_user_id} {view.name}: {view.role.value}")
+
+
+@staff_app.command("remove")
+def staff_remove(
+    telegram_user_id: Annotated[int, typer.Argument(help="The member's Telegram user id.")],
+) -> None:
+    """Remove a staff member (kept, inactive, so the audit log still names them)."""
+    from debtbot.services import staff
+
+    view = _staff_call(
+        lambda deps: staff.remove_staff(deps, actor=staff.CLI_ACTOR, telegram_user_id=telegram_user_id)
+    )
+    typer.echo(f"{view.telegram_user_id} {view.name}: removed")
+
+
+@staff_app.command("list")
+def staff_list(
+    all_: Annotated[bool, typer.Option("--all", help="Include removed members.")] = False,
+) -> None:
+    """List staff members: user id, role, name."""
+    from debtbot.services import staff
+
+    views = _staff_call(lambda deps: staff.list_staff(deps, include_inactive=all_))
+    for view in views:
+        flags = ("" if view.active else " (removed)") + (" [tests]" if view.receives_tests else "")
+        typer.echo(f"{view.telegram_user_id}\t{view.role.value}\t{view.name}{flags}")
+    if not views:
+        typer.echo("No staff yet: add one with `debtbot staff add USER_ID --name NAME --role admin`.")
+
+
+@template_app.command("set")
+def template_set(
+    name: Annotated[str, typer.Argument(help="The template's name, e.g. surcharge-warning.")],
+    el: Annotated[str, typer.Option("--el", help="Greek text (required).")],
+    en: Annotated[str, typer.Option("--en", help="English text.")] = "",
+    tr: Annotated[str, typer.Option("--tr", help="Turkish text.")] = "",
+) -> None:
+    """Create or replace a notice template; placeholders {name} {reference} {amount} {deadline}."""
+    from debtbot.services import notices, staff
+
+    template = _staff_call(
+        lambda deps: notices.save_template(
+            deps, actor=staff.CLI_ACTOR, name=name, bodies={"el": el, "en": en, "tr": tr}
+        )
+    )
+    missing = [lang for lang, body in template.bodies.items() if not body]
+    typer.echo(f"Saved {template.name}." + (f" No {', '.join(missing)}: Greek is used." if missing else ""))
+
+
+@template_app.command("list")
+def template_list() -> None:
+    """List notice templates and their languages."""
+    from debtbot.services import notices
+
+    for template in _staff_call(notices.list_templates):
+        languages = ",".join(lang for lang, body in template.bodies.items() if body)
+        typer.echo(f"{template.name}\t{languages}")
+
+
+def _since(value: str | None):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    if not value:
+        return None
+    if value[-1] in "dh" and value[:-1].isdigit():
+        unit = {"d": "days", "h": "hours"}[value[-1]]
+        return datetime.now(UTC) - timedelta(**{unit: int(value[:-1])})
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        _echo_error("--since takes a date (2026-11-01), a time (2026-11-01T09:00) or 7d / 12h.")
+        raise typer.Exit(2) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@app.command()
+def audit(
+    since: Annotated[str | None, typer.Option(help="2026-11-01, 2026-11-01T09:00 (UTC), 7d or 12h.")] = None,
+    action: Annotated[
+        str | None, typer.Option(help="An action, or a prefix ending in '.' (broadcast.).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """The audit log, newest first: when, who, what, subject, how many."""
+    from debtbot.services import audit as audit_log
+
+    moment = _since(since)
+    entries = _staff_call(
+        lambda deps: audit_log.list_entries(deps, since=moment, action=action, limit=limit)
+    )
+    for entry in entries:
+        typer.echo(
+            f"{entry.at:%Y-%m-%d %H:%M:%S}Z\t{entry.actor}\t{entry.action}\t{entry.subject}\t{entry.count}"
+        )
+
+
+# ---------------------------------------------------------------------------- API tokens
+
+token_app = typer.Typer(help="Bearer tokens for the HTTP API.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="Who uses it, e.g. police-registry.")],
+    scope: Annotated[
+        str, typer.Option(help="Comma-separated: ingest, payments, notices, portal, read.")
+    ],
+) -> None:
+    """Create a token; it is shown once and only its SHA-256 is stored."""
+    from debtbot.services.api_tokens import UnknownScope, create_token
+
+    try:
+        created = asyncio.run(
+            _with_deps(_settings(), lambda deps: create_token(deps, name=name, scopes=scope))
+        )
+    except (UnknownScope, ValueError) as error:
+        _echo_error(f"Not done: {error}")
+        raise typer.Exit(2) from None
+    typer.echo(created.secret)
+    _echo_error(
+        f"Token {created.token.id} ({created.token.name}: {', '.join(sorted(created.token.scopes))})"
+        " created. Copy it now: it cannot be shown again."
+    )
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """Every token: id, scopes, name, and whether it was revoked (never the token itself)."""
+    from debtbot.services.api_tokens import list_tokens
+
+    for view in asyncio.run(_with_deps(_settings(), list_tokens)):
+        state = f"revoked {view.revoked_at:%Y-%m-%d}" if view.revoked_at else "active"
+        typer.echo(f"{view.id}\t{','.join(sorted(view.scopes))}\t{state}\t{view.name}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (see `debtbot token list`).")],
+) -> None:
+    """Revoke a token at once."""
+    from debtbot.services.api_tokens import revoke_token
+
+    if not asyncio.run(
+        _with_deps(_settings(), lambda deps: revoke_token(deps, token_id=token_id))
+    ):
+        _echo_error(f"No active token {token_id}.")
+        raise typer.Exit(1)
+    typer.echo(f"Token {token_id} revoked.")
+
+
+# ---------------------------------------------------------------------------- entry point
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

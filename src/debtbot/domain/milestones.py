@@ -1,0 +1,339 @@
+"""For any debt: the dates on which something happens to it, and the law that says so.
+
+"Within N days from service" ends at the end of day N in Europe/Nicosia (day 0 = the day of
+service), so a consequence takes effect at 00:00 local on day N + 1, converted to UTC with
+the daylight-saving offset of that day. A debt with no clock date (not served yet, no due
+date) has no milestones: no clock runs.
+
+A debt's clock is cached by what it depends on (kind, clock date, amount band, flags, rule
+book), never by the debt; amounts enter only where a milestone sets a new total. A million
+debts share a few thousand clocks.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+
+from debtbot.domain.calendar import add_working_days, add_years, local_date, start_of_day
+from debtbot.domain.debts import Debt, DebtKind
+from debtbot.domain.money import ZERO, to_cents
+from debtbot.domain.rules import (
+    DEFAULT_RULEBOOK,
+    AdminFineRules,
+    CustomsRules,
+    FineWarrantRules,
+    OutOfCourtFineRules,
+    Rulebook,
+    RuleSet,
+    TaxRules,
+)
+
+
+class MilestoneKind(StrEnum):
+    PAYABLE_FROM = "payable_from"
+    DRIVER_NOMINATION = "driver_nomination"
+    REPRESENTATIONS = "representations"
+    PAYMENT_DUE = "payment_due"
+    SURCHARGE = "surcharge"
+    PROSECUTION = "prosecution"
+    COURT = "court"
+    OFFENCE = "offence"
+    FORFEITURE = "forfeiture"
+    BANK_FREEZE_RISK = "bank_freeze_risk"
+    PROPERTY_CHARGE = "property_charge"
+    TIME_BAR = "time_bar"
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    kind: MilestoneKind
+    last_day: date  # last local day to act; for PAYABLE_FROM the local day payment opens
+    takes_effect: datetime  # aware UTC; 00:00 local after last_day (PAYABLE_FROM: opening)
+    legal_basis: str
+    amount_after: Decimal | None  # total due once in effect; None = unchanged / not payable
+    payable_after: bool
+    reminder: bool
+
+
+# eq=False: cached and hashed by identity (amounts caches per clock).
+@dataclass(frozen=True, slots=True, eq=False)
+class Clock:
+    """A debt's legal clock without its amount: the milestones, their instants, the rules.
+
+    Where a milestone sets a new total (a surcharge), `rates[i]` holds the surcharge rate and
+    `milestones[i].amount_after` is filled in per amount by `milestones()`.
+    """
+
+    milestones: tuple[Milestone, ...]
+    boundaries: tuple[datetime, ...]  # takes_effect of each milestone, same order
+    rates: tuple[Decimal | None, ...]  # surcharge rate setting amount_after, per milestone
+    rules: RuleSet
+    opening_rate: Decimal  # surcharge owed from the outset (customs art. 52(1)), else 0
+    opening_basis: str | None
+    clock_on: date | None
+    priced: bool  # some milestone's amount_after depends on the amount
+    # Amounts come from a short tariff (fines: Type E note 5, art. 23A(3)), so results per
+    # amount are worth caching; tax and customs amounts are nearly all distinct.
+    tariff: bool
+    # Customs art. 52(3), when a rate is set: (yearly rate, interest runs after this day,
+    # legal basis).
+    interest: tuple[Decimal, date, str] | None
+
+
+def clock_date(debt: Debt) -> date | None:
+    """Day 0 of the debt's legal clock: the due date for tax (art. 4), else the service date."""
+    return debt.due_on if debt.kind == DebtKind.TAX else debt.served_on
+
+
+def surcharged(amount: Decimal, rate: Decimal) -> Decimal:
+    """The surcharge at `rate` on `amount`, to the cent (half up, as a payment slip)."""
+    return to_cents(to_cents(amount) * rate)
+
+
+def _within(day0: date, days: int) -> tuple[date, datetime]:
+    # "Within N days from day0": last day is day N, the consequence starts at 00:00 of N + 1.
+    last = date.fromordinal(day0.toordinal() + days)
+    return last, start_of_day(date.fromordinal(last.toordinal() + 1))
+
+
+def _after(last: date) -> datetime:
+    return start_of_day(date.fromordinal(last.toordinal() + 1))
+
+
+def _clock(
+    items: list[tuple[Milestone, Decimal | None]], rules: RuleSet, clock_on: date | None, *,
+    opening_rate: Decimal = ZERO, opening_basis: str | None = None, tariff: bool = True,
+    interest: tuple[Decimal, date, str] | None = None,
+) -> Clock:
+    # Stable sort: milestones at the same instant keep the order the law lists them in.
+    ordered = sorted(items, key=lambda item: item[0].takes_effect)
+    rates = tuple(rate for _, rate in ordered)
+    return Clock(
+        tuple(milestone for milestone, _ in ordered),
+        tuple(milestone.takes_effect for milestone, _ in ordered), rates, rules,
+        opening_rate, opening_basis, clock_on, any(rate is not None for rate in rates), tariff,
+        interest,
+    )
+
+
+@lru_cache(maxsize=1 << 14)
+def _out_of_court_fine(rulebook: Rulebook, served_on: date | None) -> Clock:
+    rules: OutOfCourtFineRules = rulebook.out_of_court_fine(served_on)
+    if served_on is None:
+        return _clock([], rules, None)
+    # Note 1: payment opens 72 hours after the start of the day of service (elapsed hours).
+    opens = start_of_day(served_on) + rules.payable_after
+    nominate_by, nominate_late = _within(served_on, rules.driver_nomination_days)
+    surcharge_by, surcharged_at = _within(served_on, rules.surcharge_days)
+    prosecute_by, prosecuted = _within(served_on, rules.prosecution_days)
+    items = [
+        (Milestone(MilestoneKind.PAYABLE_FROM, local_date(opens), opens, rules.payable_basis,
+                   None, True, False), None),
+        # Note 9: naming the driver changes nothing about the amount.
+        (Milestone(MilestoneKind.DRIVER_NOMINATION, nominate_by, nominate_late,
+                   rules.driver_nomination_basis, None, True, rules.remind_driver_nomination),
+         None),
+        # Note 3: the amount grows by half (total 150 %) from day 31.
+        (Milestone(MilestoneKind.SURCHARGE, surcharge_by, surcharged_at, rules.surcharge_basis,
+                   None, True, True), rules.surcharge_rate),
+        # Note 4: after day 45 no payment out of court at all.
+        (Milestone(MilestoneKind.PROSECUTION, prosecute_by, prosecuted,
+                   rules.prosecution_basis, None, False, True), None),
+    ]
+    return _clock(items, rules, served_on)
+
+
+@lru_cache(maxsize=1 << 12)
+def _admin_fine(
+    rulebook: Rulebook, served_on: date | None, finding_notice_on: date | None
+) -> Clock:
+    rules: AdminFineRules = rulebook.admin_fine(served_on or finding_notice_on)
+    items: list[tuple[Milestone, Decimal | None]] = []
+    if finding_notice_on is not None:
+        # Annex II: working days, so weekends and Cyprus holidays are skipped.
+        last = add_working_days(finding_notice_on, rules.representations_working_days)
+        items.append((Milestone(MilestoneKind.REPRESENTATIONS, last, _after(last),
+                                rules.representations_basis, None, True,
+                                rules.remind_representations), None))
+    if served_on is not None:
+        pay_by, unpaid = _within(served_on, rules.payment_days)
+        court_by, court = _within(pay_by, rules.court_days_after_payment)
+        items += [
+            # 23A(6): payable at a district office whether or not the fine is disputed.
+            (Milestone(MilestoneKind.PAYMENT_DUE, pay_by, unpaid, rules.payment_basis,
+                       None, True, True), None),
+            # 23A(10): collected in court as a civil debt; paying it still settles it.
+            (Milestone(MilestoneKind.COURT, court_by, court, rules.court_basis,
+                       None, True, True), None),
+        ]
+    return _clock(items, rules, served_on)
+
+
+@lru_cache(maxsize=1 << 14)
+def _tax(
+    rulebook: Rulebook, due_on: date | None, rate: Decimal | None, freeze: bool,
+    forfeit: bool, charge: bool, suspended: bool, instalments: bool,
+) -> Clock:
+    rules: TaxRules = rulebook.tax(due_on)
+    if due_on is None:
+        return _clock([], rules, None, tariff=False)
+    unpaid = _after(due_on)
+    surcharge_rate = rules.surcharge_rate if rate is None else rate
+    items = [
+        # Art. 4 and 8(1): payable on the due date; a one-off surcharge the day after.
+        (Milestone(MilestoneKind.PAYMENT_DUE, due_on, unpaid, rules.payment_basis,
+                   None, True, True), surcharge_rate or None),
+    ]
+    # 9B-9Δ do not apply while an objection or appeal is pending or security was given;
+    # 9B and 9Γ not while instalments are paid on time either.
+    if not suspended and not instalments:
+        if freeze:
+            items.append((Milestone(MilestoneKind.BANK_FREEZE_RISK, due_on, unpaid,
+                                    rules.bank_freeze_basis, None, True, False), None))
+        if forfeit:
+            items.append((Milestone(MilestoneKind.FORFEITURE, due_on, unpaid,
+                                    rules.forfeiture_basis, None, True, False), None))
+    if not suspended and charge:
+        charge_by, charged = _within(due_on, rules.property_charge_days)
+        items.append((Milestone(MilestoneKind.PROPERTY_CHARGE, charge_by, charged,
+                                rules.property_charge_basis, None, True, True), None))
+    return _clock(items, rules, due_on, tariff=False)
+
+
+@lru_cache(maxsize=1 << 14)
+def _customs(
+    rulebook: Rulebook, served_on: date | None, rate: Decimal | None, post_clearance: bool,
+    freeze: bool, charge: bool, suspended: bool,
+) -> Clock:
+    rules: CustomsRules = rulebook.customs(served_on)
+    opening_rate, opening_basis = ZERO, None
+    if post_clearance:
+        opening_rate = rules.post_clearance_rate if rate is None else rate
+        opening_basis = rules.post_clearance_basis if opening_rate else None
+    if served_on is None:
+        return _clock([], rules, None, opening_rate=opening_rate, opening_basis=opening_basis,
+                      tariff=False)
+    offence_by, offence = _within(served_on, rules.offence_days)
+    forfeit_by, forfeit = _within(served_on, rules.forfeiture_days)
+    review_by, reviewed = _within(served_on, rules.review_days)
+    barred_by = add_years(served_on, rules.time_bar_years)
+    items = [
+        (Milestone(MilestoneKind.OFFENCE, offence_by, offence, rules.offence_basis,
+                   None, True, True), None),
+        (Milestone(MilestoneKind.FORFEITURE, forfeit_by, forfeit, rules.forfeiture_basis,
+                   None, True, True), None),
+    ]
+    # 111A/111B: not while a review is pending or security was given.
+    if not suspended and freeze:
+        items.append((Milestone(MilestoneKind.BANK_FREEZE_RISK, review_by, reviewed,
+                                rules.bank_freeze_basis, None, True, False), None))
+    if not suspended and charge:
+        items.append((Milestone(MilestoneKind.PROPERTY_CHARGE, review_by, reviewed,
+                                rules.property_charge_basis, None, True, False), None))
+    # Art. 52(3): interest from the due date, the end of the art. 94 payment period.
+    interest = (None if rules.interest_rate is None
+                else (rules.interest_rate, offence_by, rules.interest_basis))
+    items.append((Milestone(MilestoneKind.TIME_BAR, barred_by, _after(barred_by),
+                            rules.time_bar_basis, None, True, False), None))
+    return _clock(items, rules, served_on, opening_rate=opening_rate,
+                  opening_basis=opening_basis, tariff=False, interest=interest)
+
+
+@lru_cache(maxsize=1 << 14)
+def _fine_warrant(rulebook: Rulebook, served_on: date | None) -> Clock:
+    # No statutory countdown: reminders are periodic (FineWarrantRules.reminder_every_days).
+    rules: FineWarrantRules = rulebook.fine_warrant(served_on)
+    return _clock([], rules, None)
+
+
+@lru_cache(maxsize=1 << 12)
+def _tax_rules(rulebook: Rulebook, due_on: date | None) -> TaxRules:
+    return rulebook.tax(due_on)
+
+
+@lru_cache(maxsize=1 << 12)
+def _customs_rules(rulebook: Rulebook, served_on: date | None) -> CustomsRules:
+    return rulebook.customs(served_on)
+
+
+def clock(debt: Debt, rulebook: Rulebook = DEFAULT_RULEBOOK) -> Clock:
+    """The debt's clock under the rule version in force on its clock date."""
+    kind = debt.kind
+    if kind is DebtKind.OUT_OF_COURT_FINE:
+        return _out_of_court_fine(rulebook, debt.served_on)
+    if kind is DebtKind.FINE_WARRANT:
+        return _fine_warrant(rulebook, debt.served_on)
+    if kind is DebtKind.TAX:
+        amount = debt.amount
+        tax = _tax_rules(rulebook, debt.due_on)
+        return _tax(rulebook, debt.due_on, debt.surcharge_rate, amount > tax.bank_freeze_over,
+                    amount > tax.forfeiture_over, amount > tax.property_charge_over,
+                    debt.enforcement_suspended, debt.instalments_on_time)
+    if kind is DebtKind.CUSTOMS:
+        amount = debt.amount
+        customs = _customs_rules(rulebook, debt.served_on)
+        return _customs(rulebook, debt.served_on, debt.surcharge_rate, debt.post_clearance,
+                        amount > customs.bank_freeze_over,
+                        amount > customs.property_charge_over, debt.enforcement_suspended)
+    if kind is DebtKind.ADMIN_FINE:
+        return _admin_fine(rulebook, debt.served_on, debt.finding_notice_on)
+    # A plain string kind ("tax") still works, via the enum.
+    converted = DebtKind(kind)
+    if converted is not kind:
+        return clock(replace(debt, kind=converted), rulebook)
+    raise ValueError(f"unknown debt kind {kind!r}")
+
+
+def _priced(found: Clock, amount: Decimal) -> tuple[Milestone, ...]:
+    base = to_cents(amount)
+    priced = list(found.milestones)
+    for index, rate in enumerate(found.rates):
+        if rate is not None:
+            milestone = priced[index]
+            priced[index] = Milestone(
+                milestone.kind, milestone.last_day, milestone.takes_effect,
+                milestone.legal_basis, base + surcharged(base, rate), milestone.payable_after,
+                milestone.reminder,
+            )
+    return tuple(priced)
+
+
+_priced_tariff = lru_cache(maxsize=1 << 16)(_priced)
+
+
+def milestones(debt: Debt, *, rulebook: Rulebook = DEFAULT_RULEBOOK) -> tuple[Milestone, ...]:
+    """The debt's milestones sorted by takes_effect; () when no clock runs."""
+    found = clock(debt, rulebook)
+    if not found.priced:
+        return found.milestones
+    return (_priced_tariff if found.tariff else _priced)(found, debt.amount)
+
+
+def next_milestone(
+    debt: Debt, now: datetime, *, rulebook: Rulebook = DEFAULT_RULEBOOK
+) -> Milestone | None:
+    """The first milestone that has not taken effect at `now` (aware), or None."""
+    found = milestones(debt, rulebook=rulebook)
+    index = bisect_right(clock(debt, rulebook).boundaries, now)
+    return found[index] if index < len(found) else None
+
+
+_OBJECTION_DAYS = {
+    MilestoneKind.BANK_FREEZE_RISK: "freeze_objection_days",  # Tax Collection Law 9B(5)
+    MilestoneKind.FORFEITURE: "forfeiture_objection_days",  # 9Γ(5)
+    MilestoneKind.PROPERTY_CHARGE: "property_charge_objection_days",  # 9Δ(4)
+}
+
+
+def tax_objection_last_day(
+    debt: Debt, measure: MilestoneKind, taken_on: date, *,
+    rulebook: Rulebook = DEFAULT_RULEBOOK,
+) -> date:
+    """The last day to object to a tax measure taken on `taken_on` (calendar days)."""
+    rules = rulebook.tax(debt.due_on)
+    return date.fromordinal(taken_on.toordinal() + getattr(rules, _OBJECTION_DAYS[measure]))

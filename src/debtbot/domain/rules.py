@@ -1,0 +1,261 @@
+"""The law's numbers as data: versioned rule sets, each with the date it takes effect.
+
+Laws change (in March 2025 Parliament was reported to have approved 90/105-day periods for
+out-of-court fines, LEGAL_RULES.md section 1). A change is one new version appended to a
+kind's tuple in `DEFAULT_RULEBOOK`, never an edit scattered through the code. Each debt is
+judged by the version in force on its clock date: the date of service (out-of-court fines,
+fine warrants, admin fines, customs) or the due date (tax, art. 4).
+
+Every value carries its citation in a comment, and every consequence its `*_basis` text,
+which is what the citizen sees beside a deadline or a surcharge.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from debtbot.domain.debts import DebtKind
+
+# A version that applies to every debt, however old: the seeds' texts.
+SINCE_ALWAYS = date.min
+
+AdminFineRole = Literal["driver", "owner", "intermediary"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfCourtFineRules:
+    effective_from: date = SINCE_ALWAYS
+    # Note 1: payable 24-72 hours after service; the bot promises the safe end of that range.
+    payable_after: timedelta = timedelta(hours=72)
+    payable_basis: str = "Regulations 2021, Type E note 1"
+    # Note 9: the owner who was not the driver names the driver within 15 days of receipt.
+    driver_nomination_days: int = 15
+    driver_nomination_basis: str = "Regulations 2021, Type E note 9"
+    # LEGAL_RULES.md makes this reminder optional; off unless a rule set turns it on.
+    remind_driver_nomination: bool = False
+    # Note 3: unpaid within 30 days from service, the fine grows by half (total 150 %).
+    surcharge_days: int = 30
+    surcharge_rate: Decimal = Decimal("0.5")
+    surcharge_basis: str = "Regulations 2021, Type E note 3"
+    # Note 4: unpaid within 45 days, no longer payable out of court: prosecution.
+    prosecution_days: int = 45
+    prosecution_basis: str = "Regulations 2021, Type E note 4"
+
+
+@dataclass(frozen=True, slots=True)
+class FineWarrantRules:
+    effective_from: date = SINCE_ALWAYS
+    # Police announcement: no statutory countdown; reminders are periodic (a setting).
+    reminder_every_days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class AdminFineRules:
+    effective_from: date = SINCE_ALWAYS
+    # Art. 23A(4) and Annex II: representations within 5 working days of the finding notice.
+    representations_working_days: int = 5
+    representations_basis: str = "Law 47(I)/2024, art. 23A(4), Annex II"
+    remind_representations: bool = False
+    # Art. 23A(6): pay within 5 days from the date of the act imposing the fine.
+    payment_days: int = 5
+    payment_basis: str = "Law 47(I)/2024, art. 23A(6)"
+    # Art. 23A(10): 30 days after the payment deadline, court action as a civil debt.
+    court_days_after_payment: int = 30
+    court_basis: str = "Law 47(I)/2024, art. 23A(10)"
+    # Art. 23A(3)(a): the fine by who is liable; (b): a new violation found within 2 years
+    # of the first doubles it, a further one within the same period quadruples it. The
+    # registry sends the amount; this tariff lets ingestion check it, never replace it.
+    fines: tuple[tuple[AdminFineRole, Decimal], ...] = (
+        ("driver", Decimal("750")),
+        ("owner", Decimal("1500")),  # registered owner or renter of the vehicle
+        ("intermediary", Decimal("1500")),  # taxi office, travel agency, hotel, platform
+    )
+    repeat_multipliers: tuple[int, ...] = (1, 2, 4)
+    repeat_window_years: int = 2
+
+    def fine_for(self, role: AdminFineRole, earlier_violations: int) -> Decimal:
+        """The art. 23A(3) amount for `role` with that many earlier violations in the window."""
+        if earlier_violations < 0:
+            raise ValueError("earlier_violations cannot be negative")
+        multiplier = self.repeat_multipliers[
+            min(earlier_violations, len(self.repeat_multipliers) - 1)
+        ]
+        return dict(self.fines)[role] * multiplier
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRules:
+    effective_from: date = SINCE_ALWAYS
+    # Art. 4: payable when the tax's own deadline expires (due_on comes from the registry).
+    # Art. 8(1): one-off 5 % surcharge on the unpaid amount, unless the tax's own law differs
+    # (then the registry sends Debt.surcharge_rate).
+    surcharge_rate: Decimal = Decimal("0.05")
+    payment_basis: str = "Tax Collection Law, art. 4 and 8(1)"
+    # Art. 9B: over EUR 3,000, bank accounts may be frozen (EUR 2,000 left untouched).
+    bank_freeze_over: Decimal = Decimal("3000")
+    bank_freeze_basis: str = "Tax Collection Law, art. 9B"
+    # Art. 9Γ: over EUR 3,000, movable property may be forfeited.
+    forfeiture_over: Decimal = Decimal("3000")
+    forfeiture_basis: str = "Tax Collection Law, art. 9Γ"
+    # Art. 9Δ: over EUR 5,000 and unpaid more than 30 days after becoming payable: a charge
+    # on immovable property; it applies even while instalments are paid on time.
+    property_charge_over: Decimal = Decimal("5000")
+    property_charge_days: int = 30
+    property_charge_basis: str = "Tax Collection Law, art. 9Δ"
+    # Objection windows once a measure is taken: 15 days for a freeze (9B(5)), 30 for a
+    # forfeiture (9Γ(5)) or a property charge (9Δ(4)).
+    freeze_objection_days: int = 15
+    forfeiture_objection_days: int = 30
+    property_charge_objection_days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class CustomsRules:
+    effective_from: date = SINCE_ALWAYS
+    # Art. 94: not paid within 10 days of receiving the notice is an offence.
+    offence_days: int = 10
+    offence_basis: str = "Customs Code 94(I)/2004, art. 94"
+    # Art. 111: unpaid more than 60 days after payable: goods up to 3x the debt forfeited.
+    forfeiture_days: int = 60
+    forfeiture_basis: str = "Customs Code 94(I)/2004, art. 111"
+    # Art. 112: a review may be requested within 60 days of the decision (it does not stop
+    # enforcement). Art. 111A/111B exclude debts whose review period has not passed, so the
+    # bank-freeze and land-charge risks start after it.
+    review_days: int = 60
+    bank_freeze_over: Decimal = Decimal("3000")
+    bank_freeze_basis: str = "Customs Code 94(I)/2004, art. 111A"
+    property_charge_over: Decimal = Decimal("5000")
+    property_charge_basis: str = "Customs Code 94(I)/2004, art. 111B"
+    # Art. 113: court action time-barred 6 years after notification.
+    time_bar_years: int = 6
+    time_bar_basis: str = "Customs Code 94(I)/2004, art. 113"
+    # Art. 52(1): 10 % surcharge on post-clearance assessments (waived under 52(2): the
+    # registry then sends surcharge_rate 0).
+    post_clearance_rate: Decimal = Decimal("0.10")
+    post_clearance_basis: str = "Customs Code 94(I)/2004, art. 52(1)"
+    # Art. 52(3): yearly interest on amount + surcharge from the due date, at rates set each
+    # year: the law gives no number, so it is a setting; None = no interest computed.
+    interest_rate: Decimal | None = None
+    interest_basis: str = "Customs Code 94(I)/2004, art. 52(3)"
+
+
+RuleSet = OutOfCourtFineRules | FineWarrantRules | AdminFineRules | TaxRules | CustomsRules
+
+_FIELD_BY_KIND = {
+    DebtKind.OUT_OF_COURT_FINE: "out_of_court_fines",
+    DebtKind.FINE_WARRANT: "fine_warrants",
+    DebtKind.ADMIN_FINE: "admin_fines",
+    DebtKind.TAX: "taxes",
+    DebtKind.CUSTOMS: "customs_debts",
+}
+_FIELD_BY_TYPE = {
+    OutOfCourtFineRules: "out_of_court_fines",
+    FineWarrantRules: "fine_warrants",
+    AdminFineRules: "admin_fines",
+    TaxRules: "taxes",
+    CustomsRules: "customs_debts",
+}
+
+
+def _sorted(versions: tuple[Any, ...]) -> tuple[Any, ...]:
+    ordered = tuple(sorted(versions, key=lambda rules: rules.effective_from))
+    dates = [rules.effective_from for rules in ordered]
+    if not ordered:
+        raise ValueError("a rule book needs at least one version per debt kind")
+    if len(set(dates)) != len(dates):
+        raise ValueError("two rule versions take effect on the same date")
+    return ordered
+
+
+# eq=False: a rule book is hashed by identity, so caches keyed on it stay cheap.
+@dataclass(frozen=True, slots=True, eq=False)
+class Rulebook:
+    """All rule versions, per debt kind, sorted by the date they take effect."""
+
+    out_of_court_fines: tuple[OutOfCourtFineRules, ...] = (OutOfCourtFineRules(),)
+    fine_warrants: tuple[FineWarrantRules, ...] = (FineWarrantRules(),)
+    admin_fines: tuple[AdminFineRules, ...] = (AdminFineRules(),)
+    taxes: tuple[TaxRules, ...] = (TaxRules(),)
+    customs_debts: tuple[CustomsRules, ...] = (CustomsRules(),)
+    _starts: dict[str, tuple[date, ...]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in _FIELD_BY_TYPE.values():
+            versions = _sorted(tuple(getattr(self, name)))
+            object.__setattr__(self, name, versions)
+            self._starts[name] = tuple(rules.effective_from for rules in versions)
+
+    def _in_force(self, name: str, on: date | None) -> Any:
+        versions = getattr(self, name)
+        if on is None:  # no clock date: nothing is counted, the newest wording is shown
+            return versions[-1]
+        index = bisect_right(self._starts[name], on) - 1
+        if index < 0:
+            raise LookupError(f"no {name} rules in force on {on.isoformat()}")
+        return versions[index]
+
+    def out_of_court_fine(self, served_on: date | None) -> OutOfCourtFineRules:
+        return self._in_force("out_of_court_fines", served_on)
+
+    def fine_warrant(self, served_on: date | None) -> FineWarrantRules:
+        return self._in_force("fine_warrants", served_on)
+
+    def admin_fine(self, served_on: date | None) -> AdminFineRules:
+        return self._in_force("admin_fines", served_on)
+
+    def tax(self, due_on: date | None) -> TaxRules:
+        return self._in_force("taxes", due_on)
+
+    def customs(self, served_on: date | None) -> CustomsRules:
+        return self._in_force("customs_debts", served_on)
+
+    def for_kind(self, kind: DebtKind, on: date | None) -> RuleSet:
+        """The version of `kind`'s rules in force on its clock date `on`."""
+        return self._in_force(_FIELD_BY_KIND[DebtKind(kind)], on)
+
+    def versions(self, kind: DebtKind) -> tuple[RuleSet, ...]:
+        return getattr(self, _FIELD_BY_KIND[DebtKind(kind)])
+
+    def with_version(self, rules: RuleSet) -> Rulebook:
+        """A new rule book with `rules` added as the version in force from its date on."""
+        name = _FIELD_BY_TYPE[type(rules)]
+        changes = {name: (*getattr(self, name), rules)}
+        return replace(self, **changes)
+
+    def with_settings(
+        self, *, customs_interest_rate: Decimal | None = None,
+        warrant_reminder_every_days: int | None = None,
+        remind_driver_nomination: bool | None = None,
+    ) -> Rulebook:
+        """The values the law leaves to settings, applied to every version of their kind.
+
+        Build the result once at start-up: caches are keyed on the rule book's identity.
+        """
+        changes: dict[str, tuple[Any, ...]] = {}
+        if customs_interest_rate is not None:  # art. 52(3): rates set yearly
+            changes["customs_debts"] = tuple(
+                replace(rules, interest_rate=customs_interest_rate)
+                for rules in self.customs_debts
+            )
+        if warrant_reminder_every_days is not None:
+            changes["fine_warrants"] = tuple(
+                replace(rules, reminder_every_days=warrant_reminder_every_days)
+                for rules in self.fine_warrants
+            )
+        if remind_driver_nomination is not None:
+            changes["out_of_court_fines"] = tuple(
+                replace(rules, remind_driver_nomination=remind_driver_nomination)
+                for rules in self.out_of_court_fines
+            )
+        return replace(self, **changes)
+
+
+# The law as the seeds state it. A confirmed change is one more entry here, e.g.
+#   out_of_court_fines=(OutOfCourtFineRules(),
+#                       OutOfCourtFineRules(effective_from=date(2025, 6, 1), surcharge_days=90,
+#                                           prosecution_days=105, surcharge_basis="...")),
+DEFAULT_RULEBOOK = Rulebook()

@@ -1,0 +1,1 @@
+"""HTTP adapter (aiohttp): the staff/ingest/payment API, health, metrics, OpenAPI, webhook."""

@@ -1,0 +1,136 @@
+"""Notices to one person from staff systems (scope `notices`): preview, then send.
+
+The recipient is named one way: id_type + id_number, or a debt reference (+ source), or a
+chat id. The template is a stored one's name or given inline (el required, en/tr optional;
+a missing language falls back to Greek and the answer says so).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from debtbot.http.base import STAFF_ERRORS, Body, Call, Key, Operation, Reply, staff_error
+from debtbot.services import notices
+from debtbot.services.staff import Actor, Role, StaffError
+
+MAX_CHAT_ID = 2**53
+_PRINTABLE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+TemplateName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+]
+TemplateBody = Annotated[str, StringConstraints(min_length=1, max_length=3500, pattern=_PRINTABLE_TEXT)]
+ValueName = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
+Value = Annotated[str, StringConstraints(max_length=500, pattern=_PRINTABLE_TEXT)]
+Values = Annotated[dict[ValueName, Value], Field(max_length=20)]
+
+
+class Recipient(Body):
+    """Exactly one of: id_type + id_number; reference (+ source); chat_id."""
+
+    id_type: Literal["id_card", "arc", "passport", "company_reg"] | None = None
+    id_number: Annotated[str, StringConstraints(min_length=1, max_length=32,
+                                                pattern=r"^[^\x00-\x1f\x7f]*$")] | None = None
+    reference: Key | None = None
+    source: Key | None = None
+    chat_id: Annotated[int, Field(ge=1, le=MAX_CHAT_ID)] | None = None
+
+
+class Bodies(Body):
+    el: TemplateBody
+    en: TemplateBody | None = None
+    tr: TemplateBody | None = None
+
+
+class InlineTemplate(Body):
+    name: TemplateName
+    bodies: Bodies
+
+
+class NoticeIn(Body):
+    recipient: Recipient
+    template: TemplateName | InlineTemplate
+    values: Values = Field(default_factory=dict)
+    idempotency_key: Key | None = None
+
+
+class Preview(Reply):
+    language: str
+    text: str
+    fallback: bool
+
+
+class NoticeOut(Reply):
+    chats: int
+    queued: int
+    missing_translations: list[str]
+    missing_values: list[str]
+    previews: list[Preview]
+
+
+def actor(call: Call) -> Actor:
+    assert call.token is not None
+    return Actor(call.token.actor, Role.SUPERVISOR)
+
+
+def template_of(template: str | InlineTemplate) -> str | notices.NoticeTemplate:
+    if isinstance(template, str):
+        return template
+    bodies = {lang: text for lang, text in template.bodies.model_dump().items() if text}
+    return notices.NoticeTemplate(name=template.name, bodies=bodies)
+
+
+def _reply(result: notices.NoticeResult) -> NoticeOut:
+    return NoticeOut(
+        chats=result.chats,
+        queued=result.queued,
+        missing_translations=list(result.missing_translations),
+        missing_values=list(result.missing_values),
+        previews=[Preview(language=p.language, text=p.text, fallback=p.fallback)
+                  for p in result.previews],
+    )
+
+
+def _query(recipient: Recipient) -> notices.RecipientQuery:
+    return notices.RecipientQuery(**recipient.model_dump())
+
+
+async def send(call: Call) -> NoticeOut:
+    """Queue the notice for every active chat linked to the recipient."""
+    body: NoticeIn = call.body
+    try:
+        result = await notices.send_notice(
+            call.deps, actor=actor(call), recipient=_query(body.recipient),
+            template=template_of(body.template), values=dict(body.values),
+            idempotency_key=body.idempotency_key,
+        )
+    except StaffError as exc:
+        raise staff_error(exc) from None
+    return _reply(result)
+
+
+async def preview(call: Call) -> NoticeOut:
+    """What the notice would say in each language; nothing is queued."""
+    body: NoticeIn = call.body
+    try:
+        result = await notices.preview_notice(
+            call.deps, actor=actor(call), recipient=_query(body.recipient),
+            template=template_of(body.template), values=dict(body.values),
+        )
+    except StaffError as exc:
+        raise staff_error(exc) from None
+    return _reply(result)
+
+
+OPERATIONS = [
+    Operation(
+        "POST", "/api/notices", "sendNotice", "Send a notice to one person", "notices", send,
+        NoticeOut, scope="notices", request=NoticeIn, status=201, errors=STAFF_ERRORS,
+    ),
+    Operation(
+        "POST", "/api/notices/preview", "previewNotice", "Preview a notice (nothing is sent)",
+        "notices", preview, NoticeOut, scope="notices", request=NoticeIn, errors=STAFF_ERRORS,
+    ),
+]

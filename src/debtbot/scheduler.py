@@ -1,0 +1,91 @@
+"""APScheduler jobs that call services; nothing else.
+
+- The reminder planner, every `reminder_sweep_minutes` (coalesced, one at a time; a second
+  instance on the same PostgreSQL database skips a sweep the other holds).
+- The outbox sender, one long-running loop per process, restarted if it ever fails; several
+  processes may run it side by side (rows are claimed with FOR UPDATE SKIP LOCKED).
+
+`build_scheduler(deps, bot)` returns an AsyncIOScheduler; `shutdown()` also stops the sender
+(it finishes the messages in flight; anything claimed and unsent is released by the next
+sender after the claim timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from telegram import Bot
+
+from debtbot.services.deliver_outbox import OutboxSender
+from debtbot.services.deps import Deps
+from debtbot.services.plan_reminders import plan_reminders
+from debtbot.telegram.sender import build_sender
+
+log = logging.getLogger(__name__)
+
+RESTART_DELAY = 5.0
+
+
+class DebtbotScheduler(AsyncIOScheduler):
+    """An AsyncIOScheduler that also stops the outbox sender loop when it shuts down."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stop_sending = asyncio.Event()
+        self.sender: OutboxSender | None = None
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.stop_sending.set()
+        super().shutdown(wait=wait)
+
+
+async def run_planner(deps: Deps) -> None:
+    try:
+        await plan_reminders(deps)
+    except Exception:
+        log.exception("reminder sweep failed; the next sweep tries again")
+
+
+async def run_sender(sender: OutboxSender, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await sender.run(stop)
+        except Exception:
+            log.exception("outbox sender stopped unexpectedly; restarting")
+            try:
+                await asyncio.wait_for(stop.wait(), RESTART_DELAY)
+            except TimeoutError:
+                pass
+
+
+def build_scheduler(deps: Deps, bot: Bot) -> AsyncIOScheduler:
+    """The planner job and the sender loop, not started yet."""
+    settings = deps.settings
+    scheduler = DebtbotScheduler(timezone=UTC)
+    scheduler.add_job(
+        run_planner,
+        "interval",
+        minutes=settings.reminder_sweep_minutes,
+        args=[deps],
+        id="plan_reminders",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+        next_run_time=datetime.now(UTC),
+    )
+    sender = build_sender(deps, bot)
+    scheduler.sender = sender
+    scheduler.add_job(
+        run_sender,
+        "date",
+        run_date=datetime.now(UTC),
+        args=[sender, scheduler.stop_sending],
+        id="deliver_outbox",
+        max_instances=1,
+        misfire_grace_time=None,
+    )
+    return scheduler

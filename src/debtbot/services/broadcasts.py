@@ -1,0 +1,916 @@
+"""Broadcasts to a segment of verified chats, and bulk notice lists from a CSV upload.
+
+Life of a broadcast: create (draft, or straight to awaiting_approval) → a SECOND supervisor
+approves (the creator cannot; test mode excepted) → at its send time the planner queues one
+outbox row per recipient chat, in batches, with set-based INSERT … SELECT (purpose BROADCAST,
+Priority.BROADCAST: the one sender drains them after replies, receipts, reminders and
+notices; key "broadcast:<id>:<chat_id>") → done when no row is left pending, or cancelled
+part-way (pending rows become cancelled; rows already sent stay sent).
+
+Text: a notice template snapshot (el/en/tr, Greek fallback flagged) filled with ONE set of
+values for everyone (e.g. {deadline}); a broadcast has no per-recipient placeholders, so
+each language is rendered once. Per-recipient values come by CSV (below).
+Test mode: the recipients are the active staff flagged `receives_tests` (the allow-list),
+each receiving all three language versions; no second approval is needed.
+
+API (exact signatures; the Telegram, HTTP and scheduler adapters code against these):
+
+    class SegmentKind(StrEnum): ALL = "all", DEBT_KIND = "debt_kind", OVERDUE = "overdue",
+        PAST_THRESHOLD = "past_threshold"
+    @dataclass(frozen=True) Segment(kind: SegmentKind, debt_kind: str | None = None,
+        milestone: str | None = None)
+        all: every active chat with a verified identity; debt_kind: … holding an open debt of
+        that DebtKind value; overdue: … holding an open debt whose payment deadline has passed
+        (a payment_due or surcharge milestone in the past); past_threshold: … holding an open
+        debt past the given MilestoneKind value (e.g. "surcharge", "prosecution").
+        Segment.from_dict(d) / .to_dict(); Invalid(code="bad_segment").
+    class BroadcastStatus(StrEnum): DRAFT, AWAITING_APPROVAL, APPROVED, SENDING, DONE,
+        CANCELLED  (values lower-case: "draft", "awaiting_approval", …)
+
+    @dataclass(frozen=True) BroadcastView(id: int, kind: "segment"|"csv", status, segment:
+        Segment | None, template: str, values: dict[str, str], send_at: datetime | None,
+        test_mode: bool, created_by: str, approved_by: str | None, created_at: datetime,
+        approved_at: datetime | None, expected: int | None)
+    @dataclass(frozen=True) BroadcastPreview(broadcast_id: int | None, count: int,
+        previews: list[NoticePreview] (always el, en, tr), missing_translations: list[str])
+    @dataclass(frozen=True) BroadcastProgress(broadcast_id: int, status: str, total: int,
+        sent: int, failed: int, blocked: int, cancelled: int, remaining: int)
+        total = expected recipients (dry-run count at approval, or queued rows if more);
+        remaining = pending + sending + not yet queued.
+
+    async def dry_run(deps, *, segment: Segment) -> int         how many chats it reaches now
+    async def create_broadcast(deps, *, actor: Actor, segment: Segment, template: str |
+        NoticeTemplate, values: dict[str, str] | None = None, send_at: datetime | None = None,
+        test_mode: bool = False, submit: bool = True) -> BroadcastView
+        supervisor+; snapshots the template; status awaiting_approval (draft if not submit);
+        Invalid(code="missing_values") if a placeholder has no value; audited.
+    async def submit_broadcast(deps, *, actor, broadcast_id) -> BroadcastView  draft → awaiting
+    async def preview_broadcast(deps, *, broadcast_id: int) -> BroadcastPreview
+    async def preview_segment(deps, *, segment, template, values=None) -> BroadcastPreview
+    async def approve_broadcast(deps, *, actor: Actor, broadcast_id: int,
+        progress_chat_id: int | None = None, progress_message_id: int | None = None)
+        -> BroadcastView
+        supervisor+, not the creator (NotAllowed(code="same_supervisor")), only from
+        awaiting_approval (Conflict(code="bad_state")); if send_at is due the first batch is
+        queued before it returns (status sending). Audited with the expected count.
+    async def cancel_broadcast(deps, *, actor: Actor, broadcast_id: int) -> BroadcastProgress
+        supervisor+; from any state but done/cancelled; pending rows cancelled; audited.
+    async def broadcast_progress(deps, *, broadcast_id: int) -> BroadcastProgress   NotFound
+    async def get_broadcast(deps, *, broadcast_id: int) -> BroadcastView             NotFound
+    async def list_broadcasts(deps, *, status: str | None = None, limit: int = 50)
+        -> list[BroadcastView]  newest first
+
+    Progress message (the Telegram message that updates itself):
+    async def set_progress_message(deps, *, broadcast_id, chat_id, message_id,
+        language: str = "en") -> None
+    @dataclass(frozen=True) ProgressUpdate(broadcast_id, chat_id, message_id, language,
+        progress: BroadcastProgress)
+    async def progress_updates_due(deps) -> list[ProgressUpdate]
+        broadcasts with a progress message whose counts changed since last shown.
+    async def mark_progress_shown(deps, *, broadcast_id, progress) -> None
+
+    Scheduler job (the lead wires it, every few seconds):
+    async def run_broadcasts(deps, *, batch_size: int = 5000, max_batches: int = 20) -> int
+        starts approved broadcasts whose send_at has come, queues further batches, marks
+        finished ones done; returns rows queued.
+
+    CSV notice lists (one row per recipient; recipient columns chat_id, or id_type+id_number,
+    or reference[+source]; every other column is a placeholder value, e.g. name, amount,
+    deadline). Checked row by row; nothing is sent unless every row passes.
+    @dataclass(frozen=True) CsvProblem(line: int, column: str, problem: str)   line 1 = header
+    @dataclass(frozen=True) CsvCheck(rows: int, chats: int, problems: list[CsvProblem],
+        missing_translations: list[str], previews: list[NoticePreview]) with .ok
+    async def check_notice_csv(deps, *, actor: Actor, template: str | NoticeTemplate,
+        csv_text: str) -> CsvCheck                          operator+; writes nothing
+    async def send_notice_csv(deps, *, actor: Actor, template, csv_text: str,
+        send_at: datetime | None = None) -> tuple[BroadcastView, CsvCheck]
+        supervisor+; Invalid(code="csv_problems") (with .problems) if any row fails; else a
+        broadcast of kind "csv" (status sending; progress and cancel work as above) with one
+        NOTICE row per chat. Audited "notice_csv.send".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from debtbot.domain.debts import DebtKind
+from debtbot.domain.messages import DeliveryStatus, OutboxPurpose, Priority
+from debtbot.domain.milestones import MilestoneKind, milestones
+from debtbot.i18n import LANGUAGES, translator
+from debtbot.services import audit, notices, outbox
+from debtbot.services.deps import Deps
+from debtbot.services.notices import NoticePreview, NoticeTemplate, RecipientQuery
+from debtbot.services.staff import Actor, Conflict, Invalid, NotAllowed, NotFound, Role, require
+from debtbot.store import broadcasts as store
+from debtbot.store import staff as staff_store
+from debtbot.store.db import transaction
+from debtbot.store.mapping import debt_from_row
+from debtbot.store.models import Broadcast
+
+BATCH_SIZE = 5000
+MAX_CSV_ROWS = 50_000
+MAX_CSV_CHARS = 10_000_000
+# Past these, a debt is overdue: its payment deadline (admin fines, tax), the 30-day surcharge
+# (out-of-court fines), the customs offence threshold. A fine warrant is overdue by nature.
+OVERDUE_MILESTONES = frozenset(
+    {MilestoneKind.PAYMENT_DUE, MilestoneKind.SURCHARGE, MilestoneKind.OFFENCE}
+)
+RECIPIENT_COLUMNS = ("chat_id", "id_type", "id_number", "source")
+
+
+class SegmentKind(StrEnum):
+    ALL = "all"
+    DEBT_KIND = "debt_kind"
+    OVERDUE = "overdue"
+    PAST_THRESHOLD = "past_threshold"
+
+
+class BroadcastStatus(StrEnum):
+    DRAFT = "draft"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+FINISHED = frozenset({BroadcastStatus.DONE.value, BroadcastStatus.CANCELLED.value})
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    kind: SegmentKind
+    debt_kind: str | None = None
+    milestone: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "kind", SegmentKind(self.kind))
+            if self.debt_kind:
+                object.__setattr__(self, "debt_kind", DebtKind(self.debt_kind).value)
+            if self.milestone:
+                object.__setattr__(self, "milestone", MilestoneKind(self.milestone).value)
+        except ValueError as exc:
+            raise Invalid(f"bad segment: {exc}", code="bad_segment") from exc
+        if self.kind is SegmentKind.DEBT_KIND and not self.debt_kind:
+            raise Invalid("a debt_kind segment needs debt_kind", code="bad_segment")
+        if self.kind is SegmentKind.PAST_THRESHOLD and not self.milestone:
+            raise Invalid("a past_threshold segment needs milestone", code="bad_segment")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Segment:
+        if not isinstance(data, dict):
+            raise Invalid("segment must be an object", code="bad_segment")
+        return cls(
+            kind=data.get("kind"),  # type: ignore[arg-type]
+            debt_kind=data.get("debt_kind") or None,
+            milestone=data.get("milestone") or None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "debt_kind": self.debt_kind, "milestone": self.milestone}
+
+    @property
+    def needs_clock(self) -> bool:
+        return self.kind in (SegmentKind.OVERDUE, SegmentKind.PAST_THRESHOLD)
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastView:
+    id: int
+    kind: str
+    status: str
+    segment: Segment | None
+    template: str
+    values: dict[str, str]
+    send_at: datetime | None
+    test_mode: bool
+    created_by: str
+    approved_by: str | None
+    created_at: datetime | None
+    approved_at: datetime | None
+    expected: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastPreview:
+    broadcast_id: int | None
+    count: int
+    previews: list[NoticePreview]
+    missing_translations: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastProgress:
+    broadcast_id: int
+    status: str
+    total: int
+    sent: int
+    failed: int
+    blocked: int
+    cancelled: int
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate:
+    broadcast_id: int
+    chat_id: int
+    message_id: int
+    language: str
+    progress: BroadcastProgress
+
+
+@dataclass(frozen=True, slots=True)
+class CsvProblem:
+    line: int
+    column: str
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class CsvCheck:
+    rows: int
+    chats: int
+    problems: list[CsvProblem] = field(default_factory=list)
+    unreachable: list[int] = field(default_factory=list)  # lines whose person has no chat
+    missing_translations: list[str] = field(default_factory=list)
+    previews: list[NoticePreview] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.rows > 0
+
+
+class CsvProblems(Invalid):
+    def __init__(self, check: CsvCheck) -> None:
+        super().__init__(f"{len(check.problems)} row problem(s)", code="csv_problems")
+        self.check = check
+        self.problems = check.problems
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+def _view(row: Broadcast) -> BroadcastView:
+    segment = Segment.from_dict(row.segment) if row.kind == "segment" and row.segment else None
+    return BroadcastView(
+        id=row.id,
+        kind=row.kind,
+        status=row.status,
+        segment=segment,
+        template=row.template,
+        values={k: str(v) for k, v in (row.values or {}).items()},
+        send_at=row.send_at,
+        test_mode=row.test_mode,
+        created_by=row.created_by,
+        approved_by=row.approved_by,
+        created_at=row.created_at,
+        approved_at=row.approved_at,
+        expected=row.expected,
+    )
+
+
+def _stored_values(values: dict[str, Any]) -> dict[str, str]:
+    return {
+        key: (value.isoformat() if isinstance(value, date) else str(value))
+        for key, value in values.items()
+    }
+
+
+def _payloads(
+    deps: Deps, bodies: dict[str, str], values: dict[str, Any], reveal_key: str
+) -> dict[tuple[str, bool], dict[str, Any]]:
+    """One payload per (language, discreet): each is rendered once for every recipient."""
+    checked = notices.check_values(values)
+    payloads = {}
+    for lang in LANGUAGES:
+        body, _fallback = notices.body_for(bodies, lang)
+        t = translator(lang, timezone=deps.settings.tz)
+        text = notices.render(body, t, checked)
+        for discreet in (False, True):
+            payloads[(lang, discreet)] = notices.notice_payload(
+                t, text, discreet=discreet, reveal_key=reveal_key
+            )
+    return payloads
+
+
+async def _load(session: Any, broadcast_id: int, *, for_update: bool = False) -> Broadcast:
+    row = await store.get(session, broadcast_id, for_update=for_update)
+    if row is None:
+        raise NotFound("no such broadcast", code="no_broadcast")
+    return row
+
+
+# --- segments --------------------------------------------------------------------------------
+
+
+def _debt_in_segment(segment: Segment, row: Any, now: datetime) -> bool:
+    if segment.debt_kind and row.kind != segment.debt_kind:
+        return False
+    debt = debt_from_row(row)
+    if segment.kind is SegmentKind.OVERDUE:
+        if debt.kind is DebtKind.FINE_WARRANT:
+            return True
+        return any(
+            m.kind in OVERDUE_MILESTONES and m.takes_effect <= now for m in milestones(debt)
+        )
+    return any(m.kind == segment.milestone and m.takes_effect <= now for m in milestones(debt))
+
+
+async def _filter_by_clock(session: Any, segment: Segment, ids: list[int], now: datetime) -> list[int]:
+    keep: set[int] = set()
+    for chat_id, row in await store.open_debts_of_chats(session, ids):
+        if chat_id not in keep and _debt_in_segment(segment, row, now):
+            keep.add(chat_id)
+    return [chat_id for chat_id in ids if chat_id in keep]
+
+
+async def _count(session: Any, segment: Segment, now: datetime) -> int:
+    condition = store.segment_condition(segment.kind.value, segment.debt_kind)
+    if not segment.needs_clock:
+        return await store.count_chats(session, condition)
+    total, after = 0, None
+    while True:
+        ids = await store.chat_ids(session, condition, after=after, limit=BATCH_SIZE)
+        if not ids:
+            return total
+        total += len(await _filter_by_clock(session, segment, ids, now))
+        after = ids[-1]
+
+
+async def dry_run(deps: Deps, *, segment: Segment) -> int:
+    """How many chats the segment reaches now."""
+    async with deps.sessions() as session:
+        return await _count(session, segment, deps.clock())
+
+
+# --- lifecycle -------------------------------------------------------------------------------
+
+
+async def create_broadcast(
+    deps: Deps,
+    *,
+    actor: Actor,
+    segment: Segment,
+    template: str | NoticeTemplate,
+    values: dict[str, str] | None = None,
+    send_at: datetime | None = None,
+    test_mode: bool = False,
+    submit: bool = True,
+) -> BroadcastView:
+    """A new broadcast, waiting for a second supervisor's approval (or a draft)."""
+    require(actor, Role.SUPERVISOR)
+    found = await notices.resolve_template(deps, template)
+    checked = notices.check_values(values)
+    missing = [n for n in notices.template_placeholders(found.bodies) if n not in checked]
+    if missing:
+        raise Invalid("no value for: " + ", ".join(missing), code="missing_values")
+    if send_at is not None and send_at.tzinfo is None:
+        raise Invalid("send_at must carry a time zone", code="bad_send_at")
+    status = BroadcastStatus.AWAITING_APPROVAL if submit else BroadcastStatus.DRAFT
+    async with transaction(deps.sessions) as session:
+        row = Broadcast(
+            kind="segment",
+            segment=segment.to_dict(),
+            template=found.name,
+            bodies=dict(found.bodies),
+            values=_stored_values(checked),
+            status=status.value,
+            test_mode=test_mode,
+            created_by=actor.label,
+            send_at=send_at,
+            planning_done=False,
+        )
+        session.add(row)
+        await session.flush()
+        await audit.record(
+            session,
+            actor=actor.label,
+            action="broadcast.create",
+            subject=f"broadcast:{row.id}",
+            details={"segment": segment.to_dict(), "template": found.name, "test_mode": test_mode},
+        )
+        await session.refresh(row)
+        return _view(row)
+
+
+async def submit_broadcast(deps: Deps, *, actor: Actor, broadcast_id: int) -> BroadcastView:
+    require(actor, Role.SUPERVISOR)
+    async with transaction(deps.sessions) as session:
+        row = await _load(session, broadcast_id, for_update=True)
+        if row.status != BroadcastStatus.DRAFT.value:
+            raise Conflict("only a draft can be submitted", code="bad_state")
+        row.status = BroadcastStatus.AWAITING_APPROVAL.value
+        await audit.record(
+            session, actor=actor.label, action="broadcast.submit", subject=f"broadcast:{row.id}"
+        )
+        return _view(row)
+
+
+async def get_broadcast(deps: Deps, *, broadcast_id: int) -> BroadcastView:
+    async with deps.sessions() as session:
+        return _view(await _load(session, broadcast_id))
+
+
+async def list_broadcasts(
+    deps: Deps, *, status: str | None = None, limit: int = 50
+) -> list[BroadcastView]:
+    async with deps.sessions() as session:
+        rows = await store.list_broadcasts(session, status=status, limit=max(1, min(limit, 500)))
+    return [_view(row) for row in rows]
+
+
+def _preview(
+    deps: Deps, bodies: dict[str, str], values: dict[str, Any], count: int, broadcast_id: int | None
+) -> BroadcastPreview:
+    checked = notices.check_values(values)
+    return BroadcastPreview(
+        broadcast_id=broadcast_id,
+        count=count,
+        previews=notices.previews_for(bodies, checked, LANGUAGES, deps),
+        missing_translations=notices.missing_translations(bodies),
+    )
+
+
+async def preview_segment(
+    deps: Deps,
+    *,
+    segment: Segment,
+    template: str | NoticeTemplate,
+    values: dict[str, str] | None = None,
+) -> BroadcastPreview:
+    """The three language versions and the dry-run count, before anything is created."""
+    found = await notices.resolve_template(deps, template)
+    count = await dry_run(deps, segment=segment)
+    return _preview(deps, found.bodies, values or {}, count, None)
+
+
+async def preview_broadcast(deps: Deps, *, broadcast_id: int) -> BroadcastPreview:
+    """The three language versions and how many chats it would reach now."""
+    async with deps.sessions() as session:
+        row = await _load(session, broadcast_id)
+        if row.test_mode:
+            count = len(await staff_store.test_recipients(session)) * len(LANGUAGES)
+        elif row.kind == "segment":
+            count = await _count(session, Segment.from_dict(row.segment), deps.clock())
+        else:
+            count = row.expected or 0
+    return _preview(deps, row.bodies, row.values, count, row.id)
+
+
+async def approve_broadcast(
+    deps: Deps,
+    *,
+    actor: Actor,
+    broadcast_id: int,
+    progress_chat_id: int | None = None,
+    progress_message_id: int | None = None,
+) -> BroadcastView:
+    """A second supervisor approves; if its time has come the first batch is queued now."""
+    require(actor, Role.SUPERVISOR)
+    now = deps.clock()
+    async with transaction(deps.sessions) as session:
+        row = await _load(session, broadcast_id, for_update=True)
+        if row.status != BroadcastStatus.AWAITING_APPROVAL.value:
+            raise Conflict(f"the broadcast is {row.status}", code="bad_state")
+        if row.created_by == actor.label and not row.test_mode:
+            raise NotAllowed(
+                "a second supervisor must approve it", code="same_supervisor"
+            )
+        if row.test_mode:
+            expected = len(await staff_store.test_recipients(session)) * len(LANGUAGES)
+        else:
+            expected = await _count(session, Segment.from_dict(row.segment), now)
+        row.status = BroadcastStatus.APPROVED.value
+        row.approved_by = actor.label
+        row.approved_at = now
+        row.expected = expected
+        if progress_chat_id is not None and progress_message_id is not None:
+            row.progress_chat_id = progress_chat_id
+            row.progress_message_id = progress_message_id
+        await audit.record(
+            session,
+            actor=actor.label,
+            action="broadcast.approve",
+            subject=f"broadcast:{row.id}",
+            count=expected,
+            details={"test_mode": row.test_mode},
+        )
+    if row.send_at is None or row.send_at <= now:
+        await _plan_once(deps, broadcast_id, batch_size=BATCH_SIZE)
+    return await get_broadcast(deps, broadcast_id=broadcast_id)
+
+
+async def cancel_broadcast(deps: Deps, *, actor: Actor, broadcast_id: int) -> BroadcastProgress:
+    """Stop a broadcast part-way: what has not gone out yet never will."""
+    require(actor, Role.SUPERVISOR)
+    now = deps.clock()
+    async with transaction(deps.sessions) as session:
+        row = await _load(session, broadcast_id, for_update=True)
+        if row.status in FINISHED:
+            raise Conflict(f"the broadcast is already {row.status}", code="bad_state")
+        row.status = BroadcastStatus.CANCELLED.value
+        row.cancelled_by = actor.label
+        row.finished_at = now
+        cancelled = await store.cancel_pending(session, row.id)
+        await audit.record(
+            session,
+            actor=actor.label,
+            action="broadcast.cancel",
+            subject=f"broadcast:{row.id}",
+            count=cancelled,
+        )
+    return await broadcast_progress(deps, broadcast_id=broadcast_id)
+
+
+def _progress(row: Broadcast, counts: dict[str, int]) -> BroadcastProgress:
+    sent = counts.get(DeliveryStatus.SENT.value, 0)
+    failed = counts.get(DeliveryStatus.FAILED.value, 0)
+    blocked = counts.get(DeliveryStatus.BLOCKED.value, 0)
+    cancelled = counts.get(DeliveryStatus.CANCELLED.value, 0) + counts.get(
+        DeliveryStatus.DROPPED.value, 0
+    )
+    in_flight = counts.get(DeliveryStatus.PENDING.value, 0) + counts.get(
+        DeliveryStatus.SENDING.value, 0
+    )
+    queued = sum(counts.values())
+    not_queued = 0
+    if not row.planning_done and row.status not in FINISHED:
+        not_queued = max((row.expected or 0) - queued, 0)
+    remaining = in_flight + not_queued
+    return BroadcastProgress(
+        broadcast_id=row.id,
+        status=row.status,
+        total=sent + failed + blocked + cancelled + remaining,
+        sent=sent,
+        failed=failed,
+        blocked=blocked,
+        cancelled=cancelled,
+        remaining=remaining,
+    )
+
+
+async def broadcast_progress(deps: Deps, *, broadcast_id: int) -> BroadcastProgress:
+    """Sent, failed, blocked, cancelled and remaining, from the outbox rows."""
+    async with deps.sessions() as session:
+        row = await _load(session, broadcast_id)
+        return _progress(row, await store.delivery_counts(session, row.id))
+
+
+# --- planning (the scheduler job) ------------------------------------------------------------
+
+
+async def _plan_once(deps: Deps, broadcast_id: int, *, batch_size: int) -> int:
+    """Queue the next batch of one broadcast in a transaction of its own."""
+    now = deps.clock()
+    async with transaction(deps.sessions) as session:
+        row = await _load(session, broadcast_id, for_update=True)
+        if row.status not in (BroadcastStatus.APPROVED.value, BroadcastStatus.SENDING.value):
+            return 0
+        if row.planning_done:
+            return 0
+        if row.status == BroadcastStatus.APPROVED.value and row.send_at and row.send_at > now:
+            return 0
+        row.status = BroadcastStatus.SENDING.value
+        payloads = _payloads(deps, row.bodies, row.values, f"broadcast:{row.id}")
+        if row.test_mode:
+            queued = 0
+            for chat_id, _language in await staff_store.test_recipients(session):
+                for lang in LANGUAGES:
+                    queued += int(
+                        await outbox.enqueue(
+                            session,
+                            dedupe_key=f"broadcast:{row.id}:{chat_id}:{lang}",
+                            chat_id=chat_id,
+                            purpose=OutboxPurpose.BROADCAST,
+                            payload=payloads[(lang, False)],
+                            not_before=now,
+                            priority=int(Priority.BROADCAST),
+                            broadcast_id=row.id,
+                        )
+                    )
+            row.planning_done = True
+            return queued
+        segment = Segment.from_dict(row.segment)
+        condition = store.segment_condition(segment.kind.value, segment.debt_kind)
+        after = row.planned_through
+        common = {
+            "broadcast_id": row.id,
+            "key_prefix": f"broadcast:{row.id}:",
+            "payloads": payloads,
+            "default_key": ("en", False),
+            "purpose": OutboxPurpose.BROADCAST.value,
+            "priority": int(Priority.BROADCAST),
+            "not_before": now,
+        }
+        if segment.needs_clock:
+            ids = await store.chat_ids(session, condition, after=after, limit=batch_size)
+            if not ids:
+                row.planning_done = True
+                return 0
+            chosen = await _filter_by_clock(session, segment, ids, now)
+            queued = (
+                await store.queue_rows(session, where=store.chat_in(chosen), **common)
+                if chosen
+                else 0
+            )
+            row.planned_through = ids[-1]
+            return queued
+        end = await store.batch_end(session, condition, after=after, limit=batch_size)
+        if end is None:
+            row.planning_done = True
+            return 0
+        queued = await store.queue_rows(
+            session, where=condition & store.chat_range(after, end), **common
+        )
+        row.planned_through = end
+        return queued
+
+
+async def _finish_done(deps: Deps) -> None:
+    now = deps.clock()
+    async with transaction(deps.sessions) as session:
+        for broadcast_id in await store.sending_ids(session):
+            if await store.open_rows(session, broadcast_id) == 0:
+                row = await _load(session, broadcast_id, for_update=True)
+                if row.status == BroadcastStatus.SENDING.value:
+                    row.status = BroadcastStatus.DONE.value
+                    row.finished_at = now
+
+
+async def run_broadcasts(
+    deps: Deps, *, batch_size: int = BATCH_SIZE, max_batches: int = 20
+) -> int:
+    """The scheduler job: start due broadcasts, queue further batches, mark finished ones."""
+    queued = 0
+    async with deps.sessions() as session:
+        due = await store.due_for_planning(session, now=deps.clock())
+    for broadcast_id in due:
+        for _ in range(max_batches):
+            before = await _planning_state(deps, broadcast_id)
+            queued += await _plan_once(deps, broadcast_id, batch_size=batch_size)
+            if await _planning_state(deps, broadcast_id) == before:
+                break
+    await _finish_done(deps)
+    return queued
+
+
+async def _planning_state(deps: Deps, broadcast_id: int) -> tuple[str, bool, int | None]:
+    async with deps.sessions() as session:
+        row = await _load(session, broadcast_id)
+        return row.status, row.planning_done, row.planned_through
+
+
+# --- the self-updating progress message ------------------------------------------------------
+
+
+async def set_progress_message(
+    deps: Deps, *, broadcast_id: int, chat_id: int, message_id: int, language: str = "en"
+) -> None:
+    async with transaction(deps.sessions) as session:
+        row = await _load(session, broadcast_id, for_update=True)
+        row.progress_chat_id = chat_id
+        row.progress_message_id = message_id
+        row.progress_language = language if language in LANGUAGES else "en"
+        row.progress_shown = {}
+
+
+def _shown_key(progress: BroadcastProgress) -> dict[str, Any]:
+    return {
+        "status": progress.status,
+        "sent": progress.sent,
+        "failed": progress.failed,
+        "blocked": progress.blocked,
+        "cancelled": progress.cancelled,
+        "remaining": progress.remaining,
+    }
+
+
+async def progress_updates_due(deps: Deps) -> list[ProgressUpdate]:
+    """Progress messages whose counts changed since they were last shown."""
+    updates = []
+    async with deps.sessions() as session:
+        for row in await store.with_progress_message(session):
+            progress = _progress(row, await store.delivery_counts(session, row.id))
+            if (row.progress_shown or {}) == _shown_key(progress):
+                continue
+            updates.append(
+                ProgressUpdate(
+                    broadcast_id=row.id,
+                    chat_id=int(row.progress_chat_id or 0),
+                    message_id=int(row.progress_message_id or 0),
+                    language=row.progress_language or "en",
+                    progress=progress,
+                )
+            )
+    return updates
+
+
+async def mark_progress_shown(deps: Deps, *, broadcast_id: int, progress: BroadcastProgress) -> None:
+    async with transaction(deps.sessions) as session:
+        row = await _load(session, broadcast_id, for_update=True)
+        row.progress_shown = _shown_key(progress)
+
+
+# --- CSV notice lists ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _CsvRow:
+    line: int
+    chats: list[Any]  # store.staff.RecipientChat
+    values: dict[str, Any]
+
+
+def _read_csv(csv_text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    if len(csv_text) > MAX_CSV_CHARS:
+        raise Invalid("the file is too large", code="csv_too_large")
+    text = csv_text.lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text), strict=True)
+    try:
+        header = [column.strip().lower() for column in next(reader)]
+    except StopIteration as exc:
+        raise Invalid("the file is empty", code="csv_empty") from exc
+    except csv.Error as exc:
+        raise Invalid(f"not a CSV file: {exc}", code="csv_unreadable") from exc
+    if len(set(header)) != len(header) or any(not column for column in header):
+        raise Invalid("the header has empty or repeated column names", code="csv_header")
+    if not ({"chat_id"} <= set(header) or {"id_type", "id_number"} <= set(header)
+            or "reference" in header):
+        raise Invalid(
+            "the header needs chat_id, or id_type and id_number, or reference",
+            code="csv_header",
+        )
+    rows = []
+    try:
+        for number, cells in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(rows) >= MAX_CSV_ROWS:
+                raise Invalid(f"more than {MAX_CSV_ROWS} rows", code="csv_too_large")
+            padded = cells + [""] * (len(header) - len(cells))
+            row = dict(zip(header, (cell.strip() for cell in padded), strict=False))
+            if len(cells) > len(header):
+                row["\x00extra"] = "1"
+            rows.append((number, row))
+    except csv.Error as exc:
+        raise Invalid(f"not a CSV file: {exc}", code="csv_unreadable") from exc
+    return header, rows
+
+
+def _query_for(row: dict[str, str]) -> RecipientQuery:
+    if row.get("chat_id"):
+        try:
+            return RecipientQuery(chat_id=int(row["chat_id"]))
+        except ValueError as exc:
+            raise Invalid("chat_id is not a number", code="bad_recipient") from exc
+    if row.get("id_number") or row.get("id_type"):
+        return RecipientQuery(id_type=row.get("id_type"), id_number=row.get("id_number"))
+    if row.get("reference"):
+        return RecipientQuery(reference=row["reference"], source=row.get("source") or None)
+    raise Invalid("no recipient in this row", code="bad_recipient")
+
+
+async def _check_csv(
+    deps: Deps, session: Any, template: NoticeTemplate, csv_text: str
+) -> tuple[CsvCheck, list[_CsvRow]]:
+    _header, rows = _read_csv(csv_text)
+    needed = notices.template_placeholders(template.bodies)
+    problems: list[CsvProblem] = []
+    unreachable: list[int] = []
+    good: list[_CsvRow] = []
+    seen: dict[str, int] = {}
+    languages: set[str] = set()
+    for line, row in rows:
+        if row.pop("\x00extra", None):
+            problems.append(CsvProblem(line, "", "more cells than the header has columns"))
+            continue
+        given = {k: v for k, v in row.items() if k not in RECIPIENT_COLUMNS and v}
+        try:
+            checked = notices.check_values(given)
+        except Invalid as exc:
+            column = {"bad_amount": "amount", "bad_deadline": "deadline"}.get(exc.code, "")
+            problems.append(CsvProblem(line, column, exc.detail))
+            continue
+        try:
+            resolved = await notices.resolve_recipient(deps, session, _query_for(row))
+        except (Invalid, NotFound) as exc:
+            column = "chat_id" if row.get("chat_id") else (
+                "id_number" if row.get("id_number") or row.get("id_type") else "reference"
+            )
+            problems.append(CsvProblem(line, column, exc.detail))
+            continue
+        if resolved.subject in seen:
+            problems.append(
+                CsvProblem(line, "", f"the same recipient as line {seen[resolved.subject]}")
+            )
+            continue
+        seen[resolved.subject] = line
+        merged = notices.merge_values(resolved.values, checked)
+        missing = [name for name in needed if name not in merged]
+        if missing:
+            problems.append(CsvProblem(line, missing[0], "no value for " + ", ".join(missing)))
+            continue
+        if not resolved.chats:
+            unreachable.append(line)
+        languages.update(c.language if c.language in LANGUAGES else "en" for c in resolved.chats)
+        good.append(_CsvRow(line, resolved.chats, merged))
+    first_values = good[0].values if good else {}
+    check = CsvCheck(
+        rows=len(rows),
+        chats=sum(len(row.chats) for row in good),
+        problems=problems,
+        unreachable=unreachable,
+        missing_translations=notices.missing_translations(template.bodies, languages or LANGUAGES),
+        previews=notices.previews_for(template.bodies, first_values, LANGUAGES, deps),
+    )
+    return check, good
+
+
+async def check_notice_csv(
+    deps: Deps, *, actor: Actor, template: str | NoticeTemplate, csv_text: str
+) -> CsvCheck:
+    """Check every row (recipient found, values well-formed, nothing missing); sends nothing."""
+    require(actor, Role.OPERATOR)
+    found = await notices.resolve_template(deps, template)
+    async with deps.sessions() as session:
+        check, _rows = await _check_csv(deps, session, found, csv_text)
+    return check
+
+
+async def send_notice_csv(
+    deps: Deps,
+    *,
+    actor: Actor,
+    template: str | NoticeTemplate,
+    csv_text: str,
+    send_at: datetime | None = None,
+) -> tuple[BroadcastView, CsvCheck]:
+    """Send a checked notice list: all rows or none."""
+    require(actor, Role.SUPERVISOR)
+    found = await notices.resolve_template(deps, template)
+    now = deps.clock()
+    not_before = send_at if send_at is not None and send_at > now else now
+    async with transaction(deps.sessions) as session:
+        check, rows = await _check_csv(deps, session, found, csv_text)
+        if not check.ok:
+            raise CsvProblems(check)
+        row = Broadcast(
+            kind="csv",
+            segment={},
+            template=found.name,
+            bodies=dict(found.bodies),
+            values={},
+            status=BroadcastStatus.SENDING.value,
+            test_mode=False,
+            created_by=actor.label,
+            approved_by=actor.label,
+            approved_at=now,
+            send_at=send_at,
+            expected=check.chats,
+            planning_done=True,
+        )
+        session.add(row)
+        await session.flush()
+        translators = {lang: translator(lang, timezone=deps.settings.tz) for lang in LANGUAGES}
+        queued = 0
+        for item in rows:
+            for chat in item.chats:
+                lang = chat.language if chat.language in LANGUAGES else "en"
+                body, _fallback = notices.body_for(found.bodies, lang)
+                queued += int(
+                    await outbox.enqueue(
+                        session,
+                        dedupe_key=f"csv:{row.id}:{item.line}:{chat.chat_id}",
+                        chat_id=chat.chat_id,
+                        purpose=OutboxPurpose.NOTICE,
+                        payload=notices.notice_payload(
+                            translators[lang],
+                            notices.render(body, translators[lang], item.values),
+                            discreet=chat.discreet,
+                            reveal_key=f"csv:{row.id}:{item.line}",
+                        ),
+                        not_before=not_before,
+                        priority=int(Priority.NOTICE),
+                        broadcast_id=row.id,
+                    )
+                )
+        await audit.record(
+            session,
+            actor=actor.label,
+            action="notice_csv.send",
+            subject=f"broadcast:{row.id}",
+            count=queued,
+            details={"template": found.name, "rows": check.rows, "unreachable": len(check.unreachable)},
+        )
+        await session.refresh(row)
+        return _view(row), check
+
+
+

@@ -1,0 +1,584 @@
+"""The one sender: it drains the outbox to Telegram at Telegram's pace.
+
+- Rows are claimed (status 'sending', claimed_by, claimed_at) and settled one by one in their
+  own short transactions, so a crash loses nothing: a claim whose worker died is released
+  after `send_claim_timeout_seconds` and sent again (at most the messages in flight at the
+  crash can go out twice; at-least-once is the promise, never at-most-once).
+- Pace: one global slot every 1/rate seconds (virtual scheduling, no bursts), handed out by
+  priority so a reply never waits behind reminders or broadcasts; one message a second per
+  chat; a 429 pauses everyone for its `retry_after`.
+- Retries name what they retry (STYLE.md, after hynek/stamina): `RetryAfter` (with its
+  delay) and `TransientError` (5xx, timeouts, network), with exponential backoff and jitter,
+  up to `send_max_attempts`; then the row is 'failed'. `ChatUnreachable` (403 blocked,
+  chat not found) marks the chat inactive and cancels what is pending for it. Anything else
+  the API refuses (`MessageRejected`) fails the row at once: sending it again cannot help.
+- Several reminders due for one chat are claimed together and go out as one message.
+
+The Telegram call itself is a port (`SendMessage`), implemented in debtbot.telegram.sender
+with python-telegram-bot; this module knows nothing about Telegram's classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
+from debtbot.services.deps import Deps
+from debtbot.services.outbox import MAX_TEXT, cancel_for_chat, quiet_until
+from debtbot.store import audit as audit_store
+from debtbot.store import chats as chat_store
+from debtbot.store import outbox as store
+from debtbot.store.db import transaction
+from debtbot.store.outbox import ClaimedMessage
+
+log = logging.getLogger(__name__)
+
+MERGE_SEPARATOR = "\n\n"
+MAX_BUTTON_ROWS = 20
+
+
+# ----------------------------------------------------------------------------- the port
+
+
+class DeliveryError(Exception):
+    """The Telegram call did not deliver the message."""
+
+
+class RetryAfter(DeliveryError):
+    """429 Too Many Requests: wait `seconds`, then try again."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"flood control: retry after {seconds:g} s")
+        self.seconds = float(seconds)
+
+
+class TransientError(DeliveryError):
+    """5xx, a timeout or a network failure: the same request may succeed later."""
+
+
+class ChatUnreachable(DeliveryError):
+    """403 (the user blocked the bot, deactivated) or 400 "chat not found"."""
+
+
+class MessageRejected(DeliveryError):
+    """Any other refusal (400 bad request): sending it again cannot help."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    chat_id: int
+    text: str  # Telegram HTML
+    buttons: list[list[dict[str, str]]] = field(default_factory=list)
+    disable_notification: bool = False
+    paid_broadcast: bool = False
+
+
+class SendMessage(Protocol):
+    """Deliver one message; return Telegram's message_id or raise a DeliveryError."""
+
+    def __call__(self, message: OutgoingMessage) -> Awaitable[int]: ...
+
+
+RETRY_ON: tuple[type[DeliveryError], ...] = (RetryAfter, TransientError)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with jitter: initial * base**(attempt-1), capped, plus 0..jitter."""
+
+    initial: float = 0.5
+    maximum: float = 30.0
+    exp_base: float = 2.0
+    jitter: float = 0.5
+
+    def delay(self, attempt: int) -> float:
+        wait = min(self.maximum, self.initial * self.exp_base ** max(0, attempt - 1))
+        return wait + random.uniform(0, self.jitter)
+
+
+# ----------------------------------------------------------------------------- pacing
+
+
+class Pacer:
+    """One slot every 1/rate seconds, handed to the most urgent waiter (lowest priority
+    number first, then first come). A 429 pauses it. Slots that a late wake-up missed are
+    made up at most one at a time, so the average rate holds without bursts.
+    """
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = 1.0 / rate
+        self._clock = clock
+        self._next = 0.0
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+        self._ticker: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    async def acquire(self, priority: int = 0) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._seq), future))
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.create_task(self._tick())
+        self._wake.set()
+        await future
+
+    def pause(self, seconds: float) -> None:
+        self._next = max(self._next, self._clock() + seconds)
+        self._wake.set()
+
+    async def _tick(self) -> None:
+        while self._waiters:
+            now = self._clock()
+            if self._next > now:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._next - now)
+                except TimeoutError:
+                    pass
+                continue
+            _, _, future = heapq.heappop(self._waiters)
+            if future.done():
+                continue
+            future.set_result(None)
+            self._next = max(self._next, now - self._interval) + self._interval
+
+    def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+
+
+class ChatGate:
+    """At most one message per chat every `interval` seconds, one at a time per chat."""
+
+    def __init__(self, interval: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._next: dict[int, float] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    def lock(self, chat_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(chat_id, asyncio.Lock())
+
+    def enter(self, chat_id: int) -> None:
+        self._users[chat_id] = self._users.get(chat_id, 0) + 1
+
+    def leave(self, chat_id: int) -> None:
+        left = self._users.get(chat_id, 1) - 1
+        if left <= 0:
+            self._users.pop(chat_id, None)
+            self._locks.pop(chat_id, None)
+            if self._next.get(chat_id, 0.0) <= self._clock():
+                self._next.pop(chat_id, None)
+        else:
+            self._users[chat_id] = left
+
+    def wait_time(self, chat_id: int) -> float:
+        return max(0.0, self._next.get(chat_id, 0.0) - self._clock())
+
+    def sent(self, chat_id: int, *, extra: float = 0.0) -> None:
+        self._next[chat_id] = self._clock() + self._interval + extra
+
+    def prune(self) -> None:
+        now = self._clock()
+        for chat_id in [c for c, t in self._next.items() if t <= now and c not in self._users]:
+            del self._next[chat_id]
+
+
+# ----------------------------------------------------------------------------- grouping
+
+
+@dataclass(slots=True)
+class Group:
+    """What goes out as one Telegram message, and the rows it settles."""
+
+    chat_id: int
+    priority: int
+    rows: list[ClaimedMessage]
+    message: OutgoingMessage
+    superseded: list[ClaimedMessage] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[int]:
+        return [row.id for row in self.rows]
+
+    @property
+    def attempts(self) -> int:
+        return max(row.attempts for row in self.rows)
+
+
+def _message(rows: Sequence[ClaimedMessage], *, paid: bool) -> OutgoingMessage:
+    texts = [row.payload["text"] for row in rows]
+    buttons = [button_row for row in rows for button_row in row.payload.get("buttons") or []]
+    return OutgoingMessage(
+        chat_id=rows[0].chat_id,
+        text=MERGE_SEPARATOR.join(texts),
+        buttons=buttons,
+        disable_notification=all(row.payload.get("disable_notification") for row in rows),
+        paid_broadcast=paid,
+    )
+
+
+def compose(rows: Sequence[ClaimedMessage], *, paid_broadcasts: bool = False) -> list[Group]:
+    """Claimed rows → messages. Reminders of one chat merge into as few messages as fit;
+    a second reminder for the same debt and threshold (a longer lead that was still pending)
+    is superseded by the most recent one. Everything else goes out as it is.
+    """
+    groups: list[Group] = []
+    reminders: dict[int, list[ClaimedMessage]] = {}
+    for row in rows:
+        if row.purpose == OutboxPurpose.REMINDER.value:
+            reminders.setdefault(row.chat_id, []).append(row)
+            continue
+        paid = paid_broadcasts and row.purpose == OutboxPurpose.BROADCAST.value
+        groups.append(Group(row.chat_id, row.priority, [row], _message([row], paid=paid)))
+    for chat_id, chat_rows in reminders.items():
+        latest: dict[tuple[Any, Any], ClaimedMessage] = {}
+        superseded: list[ClaimedMessage] = []
+        for row in sorted(chat_rows, key=lambda r: (r.not_before, r.id)):
+            key = (row.debt_id, row.payload.get("milestone")) if row.debt_id else ("row", row.id)
+            if key in latest:
+                superseded.append(latest[key])
+            latest[key] = row
+        keep = sorted(latest.values(), key=lambda r: (r.expires_at or r.not_before, r.id))
+        chunk: list[ClaimedMessage] = []
+        size = 0
+        for row in keep:
+            length = len(row.payload["text"]) + len(MERGE_SEPARATOR)
+            button_rows = sum(len(r.payload.get("buttons") or []) for r in chunk)
+            full = size + length > MAX_TEXT or button_rows + len(
+                row.payload.get("buttons") or []
+            ) > MAX_BUTTON_ROWS
+            if chunk and full:
+                groups.append(Group(chat_id, chunk[0].priority, chunk, _message(chunk, paid=False)))
+                chunk, size = [], 0
+            chunk.append(row)
+            size += length
+        if chunk:
+            groups.append(Group(chat_id, chunk[0].priority, chunk, _message(chunk, paid=False)))
+        if superseded:
+            groups[-1].superseded.extend(superseded)
+    groups.sort(key=lambda g: (g.priority, min(r.not_before for r in g.rows)))
+    return groups
+
+
+# ----------------------------------------------------------------------------- the sender
+
+
+@dataclass(slots=True)
+class DeliveryStats:
+    sent: int = 0  # rows
+    messages: int = 0  # Telegram messages (merged reminders count once)
+    failed: int = 0
+    blocked: int = 0
+    cancelled: int = 0
+    retried: int = 0
+    flood_waits: int = 0
+    superseded: int = 0
+    dropped: int = 0
+    released: int = 0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class OutboxSender:
+    """Claims due rows and delivers them, paced; `run()` until stopped, or `deliver_due()`
+    for one pass (tests, the CLI)."""
+
+    MAX_FLOOD_WAITS = 5
+
+    def __init__(
+        self,
+        deps: Deps,
+        send: SendMessage,
+        *,
+        worker: str | None = None,
+        backoff: Backoff | None = None,
+        poll_seconds: float = 0.25,
+        maintenance_seconds: float = 10.0,
+        claim_timeout: timedelta | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        settle_delay: float = 0.02,
+    ) -> None:
+        settings = deps.settings
+        self.deps = deps
+        self.send = send
+        self.worker = worker or worker_name()
+        self.backoff = backoff or Backoff(
+            initial=settings.send_backoff_initial_seconds,
+            maximum=settings.send_backoff_max_seconds,
+        )
+        self.poll_seconds = poll_seconds
+        self.maintenance_seconds = maintenance_seconds
+        self.claim_timeout = claim_timeout or timedelta(
+            seconds=settings.send_claim_timeout_seconds
+        )
+        self.max_attempts = settings.send_max_attempts
+        self.pacer = Pacer(settings.send_rate_per_second)
+        self.paid_pacer = Pacer(settings.paid_broadcast_rate_per_second)
+        self.gate = ChatGate(settings.send_rate_per_chat_seconds)
+        # How many messages are claimed ahead of the pace: about a second's worth, capped so a
+        # crash leaves few claims to recover (and few possible duplicates).
+        self.window = max(4, min(50, int(settings.send_rate_per_second)))
+        self.stats = DeliveryStats()
+        self._sleep = sleep
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._last_maintenance = float("-inf")
+        self._batch: tuple[list[tuple[Group, int, int]], asyncio.Future[None]] | None = None
+        self.settle_delay = settle_delay
+        self._flushers: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        """Something was queued: look now instead of at the next poll."""
+        self._wake.set()
+
+    # -- the loop
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set, then finish what is in flight."""
+        log.info("outbox sender %s started", self.worker)
+        try:
+            while not stop.is_set():
+                try:
+                    claimed = await self._claim_round()
+                except Exception:
+                    log.exception("outbox sender: claiming failed; retrying shortly")
+                    claimed = 0
+                if claimed == 0 or len(self._inflight) >= self.window:
+                    await self._idle(stop)
+        finally:
+            await self._drain()
+            self.pacer.close()
+            self.paid_pacer.close()
+            log.info("outbox sender %s stopped", self.worker)
+
+    async def deliver_due(self) -> DeliveryStats:
+        """Deliver everything due now, then return (one pass, for tests and the CLI)."""
+        while True:
+            claimed = await self._claim_round()
+            if claimed == 0 and not self._inflight:
+                break
+            if self._inflight:
+                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+        return self.stats
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        waiters: set[asyncio.Future[Any]] = {
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self._wake.wait()),
+        }
+        if self._inflight and len(self._inflight) >= self.window:
+            waiters |= set(self._inflight)
+        try:
+            await asyncio.wait(waiters, timeout=self.poll_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                if waiter not in self._inflight:
+                    waiter.cancel()
+        self._wake.clear()
+
+    async def _drain(self) -> None:
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    async def maintain(self) -> None:
+        """Release claims of workers that went away; drop what expired; record the drops."""
+        now = self.deps.clock()
+        async with transaction(self.deps.sessions) as session:
+            # Heartbeat first: this worker's own claims are alive, however long they wait.
+            await store.refresh_claims(session, worker=self.worker, now=now)
+            released = await store.release_stale_claims(
+                session, older_than=now - self.claim_timeout
+            )
+            dropped = await store.drop_expired(session, now=now)
+            closed = await store.cancel_reminders_of_closed_debts(session)
+            if dropped:
+                await audit_store.record(
+                    session,
+                    actor="sender",
+                    action="outbox.dropped",
+                    count=len(dropped),
+                    details={"reason": "expired before delivery",
+                             "ids": [row_id for row_id, _ in dropped[:100]]},
+                )
+        if released:
+            log.warning("outbox: released %d stale claims", released)
+        self.stats.released += released
+        self.stats.dropped += len(dropped)
+        self.stats.cancelled += closed
+        self.gate.prune()
+
+    async def _claim_round(self) -> int:
+        if time.monotonic() - self._last_maintenance >= self.maintenance_seconds:
+            self._last_maintenance = time.monotonic()
+            await self.maintain()
+        room = self.window - len(self._inflight)
+        if room <= 0:
+            return 0
+        now = self.deps.clock()
+        settings = self.deps.settings
+        quiet_end = quiet_until(
+            now, start=settings.quiet_hours_start, end=settings.quiet_hours_end, tz=settings.tz
+        )
+        async with transaction(self.deps.sessions) as session:
+            rows = await store.claim(
+                session, worker=self.worker, now=now, limit=room,
+                quiet=quiet_end is not None, quiet_end=quiet_end,
+            )
+        if not rows:
+            return 0
+        exhausted = [row for row in rows if row.attempts > self.max_attempts]
+        if exhausted:
+            await self._settle([r.id for r in exhausted], DeliveryStatus.FAILED,
+                               "too many attempts")
+            self.stats.failed += len(exhausted)
+        fresh = [row for row in rows if row.attempts <= self.max_attempts]
+        for group in compose(fresh, paid_broadcasts=settings.allow_paid_broadcast):
+            self.gate.enter(group.chat_id)
+            task = asyncio.create_task(self._deliver(group))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        return len(rows)
+
+    # -- one message
+
+    async def _deliver(self, group: Group) -> None:
+        try:
+            async with self.gate.lock(group.chat_id):
+                await self._deliver_locked(group)
+        except Exception:
+            # Not a DeliveryError (a bug, the database away): the claim stays and is
+            # released after the claim timeout, so the message is not lost.
+            log.exception("outbox: delivering rows %s failed unexpectedly", group.ids)
+        finally:
+            self.gate.leave(group.chat_id)
+
+    async def _deliver_locked(self, group: Group) -> None:
+        attempts = group.attempts
+        floods = 0
+        pacer = self.paid_pacer if group.message.paid_broadcast else self.pacer
+        while True:
+            wait = self.gate.wait_time(group.chat_id)
+            if wait > 0:
+                await self._sleep(wait)
+            await pacer.acquire(group.priority)
+            try:
+                message_id = await self.send(group.message)
+            except RetryAfter as exc:
+                self.gate.sent(group.chat_id, extra=exc.seconds)
+                pacer.pause(exc.seconds)
+                floods += 1
+                self.stats.flood_waits += 1
+                if floods >= self.MAX_FLOOD_WAITS:
+                    await self._settle(group.ids, DeliveryStatus.PENDING, str(exc),
+                                       not_before=self.deps.clock()
+                                       + timedelta(seconds=exc.seconds))
+                    return
+                continue
+            except TransientError as exc:
+                if attempts >= self.max_attempts:
+                    log.warning("outbox: rows %s failed after %d attempts: %s",
+                                group.ids, attempts, exc)
+                    await self._settle(group.ids, DeliveryStatus.FAILED, str(exc),
+                                       attempts=attempts)
+                    self.stats.failed += len(group.rows)
+                    return
+                self.stats.retried += 1
+                await self._sleep(self.backoff.delay(attempts))
+                attempts += 1
+                continue
+            except ChatUnreachable as exc:
+                await self._chat_unreachable(group, str(exc))
+                return
+            except MessageRejected as exc:
+                log.warning("outbox: rows %s rejected by Telegram: %s", group.ids, exc)
+                await self._settle(group.ids, DeliveryStatus.FAILED, str(exc), attempts=attempts)
+                self.stats.failed += len(group.rows)
+                return
+            self.gate.sent(group.chat_id)
+            await self._sent(group, message_id, attempts)
+            return
+
+    async def _sent(self, group: Group, message_id: int, attempts: int) -> None:
+        # Sent rows are marked in small batches (one UPDATE … executemany per few dozen
+        # messages): per-message transactions would cap the rate on a busy database. A crash
+        # before the batch commits leaves those rows 'sending', i.e. in flight: they may go
+        # out again, which is the promised at-least-once.
+        if self._batch is None:
+            self._batch = ([], asyncio.get_running_loop().create_future())
+            flusher = asyncio.create_task(self._flush_sent(self._batch))
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
+        items, done = self._batch
+        items.append((group, message_id, attempts))
+        await asyncio.shield(done)
+
+    async def _flush_sent(
+        self, batch: tuple[list[tuple[Group, int, int]], asyncio.Future[None]]
+    ) -> None:
+        items, done = batch
+        try:
+            await asyncio.sleep(self.settle_delay)
+            self._batch = None
+            now = self.deps.clock()
+            marks = [(row_id, message_id, attempts)
+                     for group, message_id, attempts in items for row_id in group.ids]
+            superseded = [row.id for group, _, _ in items for row in group.superseded]
+            async with transaction(self.deps.sessions) as session:
+                await store.mark_sent_many(session, marks, worker=self.worker, now=now)
+                if superseded:
+                    await store.settle(session, superseded, worker=self.worker,
+                                       status=DeliveryStatus.DROPPED,
+                                       error="superseded by a later reminder")
+            self.stats.sent += len(marks)
+            self.stats.messages += len(items)
+            self.stats.superseded += len(superseded)
+            done.set_result(None)
+        except BaseException as exc:
+            if self._batch is batch:
+                self._batch = None
+            if not done.done():
+                done.set_exception(exc if isinstance(exc, Exception) else RuntimeError(exc))
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _chat_unreachable(self, group: Group, error: str) -> None:
+        async with transaction(self.deps.sessions) as session:
+            ids = group.ids + [r.id for r in group.superseded]
+            await store.settle(session, ids, worker=self.worker,
+                               status=DeliveryStatus.BLOCKED, error=error)
+            await chat_store.set_active(session, group.chat_id, False)
+            cancelled = await cancel_for_chat(session, group.chat_id)
+        log.info("outbox: chat %s unreachable; marked inactive, %d pending cancelled",
+                 group.chat_id, cancelled)
+        self.stats.blocked += len(group.rows)
+        self.stats.cancelled += cancelled
+
+    async def _settle(
+        self,
+        ids: list[int],
+        status: DeliveryStatus,
+        error: str | None,
+        *,
+        not_before: datetime | None = None,
+        attempts: int | None = None,
+    ) -> None:
+        async with transaction(self.deps.sessions) as session:
+            await store.settle(session, ids, worker=self.worker, status=status, error=error,
+                               not_before=not_before, attempts=attempts)

@@ -1,0 +1,894 @@
+"""Ingest debts from the registries: validate rows, upsert them by (source, reference).
+
+Used by `debtbot import FILE` (CSV or JSON lines) and by the HTTP ingest API. Re-importing
+the same rows changes nothing; a debt missing from a file is left alone (only an explicit
+status or `cancel_debts` closes one). Identity numbers are hashed before they reach the
+store, and no message here ever repeats one.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import phonenumbers
+
+from debtbot.domain.debts import OPEN_STATUSES, DebtKind, DebtStatus, HolderType
+from debtbot.domain.identifiers import (
+    PERSON_ID_TYPES,
+    Identifier,
+    IdType,
+    InvalidIdentifier,
+    identifier_hash,
+    normalise_identifier,
+)
+from debtbot.domain.money import InvalidAmount, parse_amount
+from debtbot.services.deps import Deps
+from debtbot.store import audit
+from debtbot.store.db import transaction
+from debtbot.store.debts import cancel_pending_outbox, close_debts, sync_debts
+from debtbot.store.persons import add_representatives, sync_companies, sync_persons
+
+# The columns (CSV header / JSON-lines keys). Kept stable: registries write them.
+REQUIRED_COLUMNS = (
+    "kind", "source", "reference", "authority", "holder_type", "id_type", "id_number", "name",
+    "date_of_birth", "amount", "served_on",
+)
+OPTIONAL_COLUMNS = (
+    "phone", "language", "due_on", "status", "points",
+    "surcharge_rate", "post_clearance", "enforcement_suspended", "instalments_on_time",
+    "finding_notice_on", "representative_id_type", "representative_id_number", "representative_name",
+    "representative_date_of_birth", "representative_phone", "representative_role",
+)
+KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
+LANGUAGES = ("el", "en", "tr")
+DEFAULT_BATCH_SIZE = 5000
+MAX_AMOUNT = Decimal("100000000000")  # 10^11 euro: anything larger is a data error
+MAX_POINTS = 12
+MAX_LENGTHS = {"source": 64, "reference": 64, "authority": 200, "name": 300,
+               "representative_name": 300, "representative_role": 100}
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TRUE = frozenset({"true", "yes", "1", "y", "t"})
+_FALSE = frozenset({"false", "no", "0", "n", "f"})
+_STRIP = " \t\r\n"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
+_SCRIPTS = {
+    "Greek": re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]"),
+    "Latin": re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]"),
+    "Cyrillic": re.compile(r"[\u0400-\u04ff]"),
+}
+
+
+class RecordError(ValueError):
+    """A row that cannot be imported: its line, the field at fault (None: the whole row) and
+    why. `problems` lists every fault found in the row (this one first)."""
+
+    def __init__(self, line: int, field: str | None, reason: str) -> None:
+        super().__init__(line, field, reason)
+        self.line = line
+        self.field = field
+        self.reason = reason
+        self.problems: tuple[RecordError, ...] = (self,)
+
+    def __str__(self) -> str:
+        parts = [f"{p.field}: {p.reason}" if p.field else p.reason for p in self.problems]
+        return f"line {self.line}: " + "; ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"RecordError({self.line!r}, {self.field!r}, {self.reason!r})"
+
+
+class ImportFileError(ValueError):
+    """The whole file is refused (unreadable, wrong format, missing columns); nothing went in."""
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    identifier: Identifier  # normalised; its repr hides the number
+    name: str
+    date_of_birth: date | None = None
+    phone: str | None = None  # E.164
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DebtRecord:
+    """One validated row. None in an optional field means "not given": what is on file stays."""
+
+    kind: DebtKind
+    source: str
+    reference: str
+    authority: str
+    holder_type: HolderType
+    holder: Holder
+    amount: Decimal
+    served_on: date | None
+    due_on: date | None = None
+    status: DebtStatus | None = None
+    points: int | None = None
+    surcharge_rate: Decimal | None = None
+    post_clearance: bool | None = None
+    enforcement_suspended: bool | None = None
+    instalments_on_time: bool | None = None
+    finding_notice_on: date | None = None
+    representative: Holder | None = None  # a person acting for a company holder
+    representative_role: str = ""
+    line: int = 0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source, self.reference)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    inserted: int
+    updated: int
+    unchanged: int
+    closed_debt_ids: tuple[int, ...] = ()
+    cancelled_messages: int = 0
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+_OPTIONAL_CHECKED = (
+    "phone", "language", "due_on", "status", "points", "surcharge_rate", "post_clearance",
+    "enforcement_suspended", "instalments_on_time", "finding_notice_on",
+    "representative_id_number", "representative_id_type",
+)
+_CHOICES: dict[type, dict[str, Any]] = {
+    enum: {item.value: item for item in enum}
+    for enum in (DebtKind, DebtStatus, HolderType, IdType)
+}
+
+
+class _Row:
+    """Collects every problem in one raw row."""
+
+    __slots__ = ("raw", "line", "problems", "warnings")
+
+    def __init__(self, raw: Mapping[str, object], line: int) -> None:
+        self.raw = raw
+        self.line = line
+        self.problems: list[RecordError] = []
+        self.warnings: list[str] = []
+
+    def fail(self, name: str | None, reason: str) -> None:
+        self.problems.append(RecordError(self.line, name, reason))
+
+    def text(self, name: str, *, required: bool = False) -> str:
+        value = self.raw.get(name)
+        if value.__class__ is not str:  # JSON lines: numbers, null, booleans, lists
+            if value is None:
+                if required:
+                    self.fail(name, "is missing")
+                return ""
+            if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+                self.fail(name, "must be text")
+                return ""
+            value = str(value)
+        text = value.strip(_STRIP)  # type: ignore[union-attr]
+        if not text:
+            if required:
+                self.fail(name, "is empty")
+        elif _CONTROL.search(text):
+            self.fail(name, "contains control characters")
+        elif len(text) > MAX_LENGTHS.get(name, 10_000):
+            self.fail(name, f"is longer than {MAX_LENGTHS[name]} characters")
+        return text
+
+    def choice(self, name: str, choices: type, *, required: bool = False) -> Any:
+        text = self.text(name, required=required)
+        if not text:
+            return None
+        found = _CHOICES[choices].get(text) or _CHOICES[choices].get(text.lower())
+        if found is None:
+            allowed = ", ".join(item.value for item in choices)
+            label = "debt kind" if name == "kind" else "value"
+            self.fail(name, f"unknown {label} {text!r} (expected one of: {allowed})")
+        return found
+
+    def date(self, name: str, *, required: bool = False, earliest: int = 1900,
+             latest: date | None = None) -> date | None:
+        text = self.text(name, required=required)
+        if not text:
+            return None
+        if not _ISO_DATE.match(text):
+            self.fail(name, f"{text!r} is not a date in the form YYYY-MM-DD")
+            return None
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            self.fail(name, f"{text!r} is not a real date")
+            return None
+        if day.year < earliest:
+            self.fail(name, f"{text} is before {earliest}")
+        elif latest is not None and day > latest:
+            self.fail(name, f"{text} is in the future")
+        return day
+
+    def flag(self, name: str) -> bool | None:
+        value = self.raw.get(name)
+        if isinstance(value, bool):
+            return value
+        text = self.text(name).lower()
+        if not text:
+            return None
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        self.fail(name, f"{text!r} is not true or false")
+        return None
+
+    def identifier(self, type_name: str, number_name: str, allowed: Sequence[IdType]
+                   ) -> Identifier | None:
+        id_type = self.choice(type_name, IdType, required=True)
+        number = self.text(number_name, required=True)
+        if id_type is None or not number:
+            return None
+        if id_type not in allowed:
+            self.fail(type_name, f"{id_type.value} is not an identifier for this holder type "
+                      f"(expected one of: {', '.join(t.value for t in allowed)})")
+            return None
+        try:
+            return normalise_identifier(id_type, number)
+        except InvalidIdentifier as exc:
+            # The number itself is never repeated in a message.
+            self.fail(number_name, str(exc))
+            return None
+
+    def phone(self, name: str) -> str | None:
+        text = self.text(name)
+        if not text:
+            return None
+        e164 = _e164(text)
+        if e164 is None:
+            self.warnings.append(f"line {self.line}: {name} is not a valid phone number; ignored")
+        return e164
+
+    def language(self) -> str | None:
+        text = self.text("language").lower()
+        if not text:
+            return None
+        if text not in LANGUAGES:
+            self.warnings.append(
+                f"line {self.line}: language {text!r} is not one of el, en, tr; ignored"
+            )
+            return None
+        return text
+
+    def name(self, name: str) -> str:
+        text = self.text(name, required=True)
+        if text:
+            mixed = _mixed_script_word(text)
+            if mixed:
+                self.warnings.append(
+                    f"line {self.line}: {name} mixes {mixed} letters within one word "
+                    "(look-alike letters?); kept as given"
+                )
+        return text
+
+
+@lru_cache(maxsize=65536)
+def _e164(text: str) -> str | None:
+    try:
+        number = phonenumbers.parse(text, "CY")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _mixed_script_word(text: str) -> str | None:
+    if text.isascii():
+        return None
+    present = [name for name, letters in _SCRIPTS.items() if letters.search(text)]
+    if len(present) < 2:  # the common case: one script in the whole name
+        return None
+    for word in re.split(r"[\s\-'’.]+", text):
+        scripts = [name for name in present if _SCRIPTS[name].search(word)]
+        if len(scripts) > 1:
+            return " and ".join(scripts)
+    return None
+
+
+def _amount(row: _Row) -> Decimal | None:
+    value = row.raw.get("amount")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        row.fail("amount", "is missing" if value is None else "is empty")
+        return None
+    try:
+        amount = parse_amount(value)  # type: ignore[arg-type]
+    except InvalidAmount as exc:
+        row.fail("amount", str(exc).removeprefix("amount "))
+        return None
+    except (TypeError, ValueError):
+        row.fail("amount", f"{value!r} is not a number")
+        return None
+    if amount > MAX_AMOUNT:
+        row.fail("amount", "is implausibly large")
+        return None
+    return amount
+
+
+def _points(row: _Row) -> int | None:
+    value = row.raw.get("points")
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        text = row.text("points")
+        if not text:
+            return None
+        if not text.isdigit():
+            row.fail("points", f"{text!r} is not a whole number")
+            return None
+        number = int(text)
+    if not 0 <= number <= MAX_POINTS:
+        row.fail("points", f"must be between 0 and {MAX_POINTS}")
+        return None
+    return number
+
+
+def _rate(row: _Row) -> Decimal | None:
+    text = row.text("surcharge_rate")
+    if not text:
+        return None
+    percent = text.endswith("%")
+    try:
+        rate = Decimal(text.rstrip("%").strip())
+    except InvalidOperation:
+        row.fail("surcharge_rate", f"{text!r} is not a number")
+        return None
+    if percent:
+        rate /= 100
+    if not rate.is_finite() or not 0 <= rate < 1:
+        row.fail("surcharge_rate", "give the rate as a fraction (0.05) or a percentage (5%)")
+        return None
+    return rate.normalize() if rate else Decimal(0)
+
+
+def validate_record(
+    raw: Mapping[str, object],
+    *,
+    line: int,
+    today: date | None = None,
+    default_source: str | None = None,
+) -> DebtRecord:
+    """Check one row (CSV row or JSON object) and return it typed and normalised.
+
+    Raises RecordError naming the line and field; `.problems` holds every fault in the row.
+    `today` (the Nicosia date) refuses dates of service and birth in the future.
+    """
+    row = _Row(raw, line)
+    kind = row.choice("kind", DebtKind, required=True)
+    source = row.text("source")
+    if default_source:
+        if not source:
+            source = default_source
+        elif source != default_source:
+            row.fail("source", f"{source!r} differs from the source given for the file "
+                     f"({default_source!r})")
+    elif not source:
+        row.fail("source", "is missing" if raw.get("source") is None else "is empty")
+    reference = row.text("reference", required=True)
+    authority = row.text("authority")
+    holder_type = row.choice("holder_type", HolderType, required=True)
+    allowed = (IdType.COMPANY_REG,) if holder_type is HolderType.COMPANY else PERSON_ID_TYPES
+    identifier = row.identifier("id_type", "id_number", allowed) if holder_type else None
+    if holder_type is None:
+        row.text("id_number", required=True)
+    name = row.name("name")
+    date_of_birth = row.date("date_of_birth", latest=today)
+    if holder_type is HolderType.COMPANY and date_of_birth is not None:
+        row.warnings.append(f"line {line}: date_of_birth is for persons; ignored for a company")
+        date_of_birth = None
+    amount = _amount(row)
+    served_on = row.date("served_on", earliest=1990, latest=today)
+    # Optional columns are mostly empty: skip their checks then (a million rows add up).
+    given = {
+        name for name in _OPTIONAL_CHECKED if (value := raw.get(name)) is not None and value != ""
+    }
+    phone = row.phone("phone") if "phone" in given else None
+    language = row.language() if "language" in given else None
+    due_on = row.date("due_on", earliest=1990) if "due_on" in given else None
+    status = row.choice("status", DebtStatus) if "status" in given else None
+    points = _points(row) if "points" in given else None
+    rate = _rate(row) if "surcharge_rate" in given else None
+    post_clearance = row.flag("post_clearance") if "post_clearance" in given else None
+    suspended = (
+        row.flag("enforcement_suspended") if "enforcement_suspended" in given else None
+    )
+    instalments = row.flag("instalments_on_time") if "instalments_on_time" in given else None
+    finding_notice_on = (
+        row.date("finding_notice_on", earliest=1990, latest=today)
+        if "finding_notice_on" in given else None
+    )
+
+    representative: Holder | None = None
+    role = ""
+    if "representative_id_number" in given or "representative_id_type" in given:
+        if holder_type is not HolderType.COMPANY:
+            row.fail("representative_id_number", "only a company has representatives")
+        else:
+            rep_id = row.identifier(
+                "representative_id_type", "representative_id_number", PERSON_ID_TYPES
+            )
+            rep_name = row.name("representative_name")
+            rep_dob = row.date("representative_date_of_birth", latest=today)
+            rep_phone = row.phone("representative_phone")
+            role = row.text("representative_role")
+            if rep_id is not None:
+                representative = Holder(rep_id, rep_name, rep_dob, rep_phone, None)
+
+    if row.problems:
+        first = row.problems[0]
+        first.problems = tuple(row.problems)
+        raise first
+    assert kind and holder_type and identifier and amount is not None
+    return DebtRecord(
+        kind=kind,
+        source=source,
+        reference=reference,
+        authority=authority,
+        holder_type=holder_type,
+        holder=Holder(identifier, name, date_of_birth, phone, language),
+        amount=amount,
+        served_on=served_on,
+        due_on=due_on,
+        status=status,
+        points=points,
+        surcharge_rate=rate,
+        post_clearance=post_clearance,
+        enforcement_suspended=suspended,
+        instalments_on_time=instalments,
+        finding_notice_on=finding_notice_on,
+        representative=representative,
+        representative_role=role,
+        line=line,
+        warnings=tuple(row.warnings),
+    )
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+async def upsert_debts(
+    deps: Deps, records: Sequence[DebtRecord], *, actor: str, audit_action: str | None =
+    "debts.import", audit_details: Mapping[str, object] | None = None,
+) -> IngestResult:
+    """Insert or update a batch of debts (and their holders) in one transaction.
+
+    By (source, reference): new keys are inserted, changed ones updated, identical ones left
+    untouched. A debt that goes from outstanding to paid/cancelled has its pending messages
+    cancelled in the same transaction. One audit entry per call (counts only).
+    """
+    key = deps.settings.hash_key
+    hashes: dict[Identifier, str] = {}
+
+    def hashed(identifier: Identifier) -> str:
+        found = hashes.get(identifier)
+        if found is None:
+            found = hashes[identifier] = identifier_hash(identifier, key)
+        return found
+
+    persons: dict[str, dict[str, Any]] = {}
+    companies: dict[str, dict[str, Any]] = {}
+    representatives: list[tuple[str, str, str]] = []
+
+    def person(holder: Holder) -> str:
+        id_hash = hashed(holder.identifier)
+        values = {
+            "id_type": holder.identifier.id_type.value, "name": holder.name,
+            "date_of_birth": holder.date_of_birth, "phone": holder.phone,
+            "language": holder.language,
+        }
+        earlier = persons.get(id_hash)
+        if earlier is not None:  # the later row wins, but an empty cell does not erase
+            values = {k: earlier[k] if v is None else v for k, v in values.items()}
+        persons[id_hash] = values
+        return id_hash
+
+    holders: list[tuple[str, str]] = []
+    for record in records:
+        if record.holder_type is HolderType.COMPANY:
+            reg_hash = hashed(record.holder.identifier)
+            language = record.holder.language or companies.get(reg_hash, {}).get("language")
+            companies[reg_hash] = {"name": record.holder.name, "language": language}
+            holders.append(("company", reg_hash))
+            if record.representative is not None:
+                representatives.append(
+                    (reg_hash, person(record.representative), record.representative_role)
+                )
+        else:
+            holders.append(("person", person(record.holder)))
+
+    async with transaction(deps.sessions) as session:
+        person_ids = await sync_persons(session, persons)
+        company_ids = await sync_companies(session, companies)
+        await add_representatives(
+            session,
+            [(company_ids[c], person_ids[p], role) for c, p, role in representatives],
+        )
+        rows = []
+        for record, (holder_kind, holder_hash) in zip(records, holders, strict=True):
+            rows.append({
+                "source": record.source,
+                "reference": record.reference,
+                "kind": record.kind.value,
+                "authority": record.authority,
+                "person_id": person_ids[holder_hash] if holder_kind == "person" else None,
+                "company_id": company_ids[holder_hash] if holder_kind == "company" else None,
+                "amount": record.amount,
+                "served_on": record.served_on,
+                "due_on": record.due_on,
+                "status": record.status.value if record.status else None,
+                "points": record.points,
+                "surcharge_rate": (
+                    str(record.surcharge_rate) if record.surcharge_rate is not None else None
+                ),
+                "post_clearance": record.post_clearance,
+                "enforcement_suspended": record.enforcement_suspended,
+                "instalments_on_time": record.instalments_on_time,
+                "finding_notice_on": record.finding_notice_on,
+            })
+        changes = await sync_debts(session, rows, now=deps.clock())
+        cancelled = await cancel_pending_outbox(session, changes.closed_ids)
+        if audit_action:
+            await audit.record(
+                session,
+                actor=actor,
+                action=audit_action,
+                count=changes.inserted + changes.updated,
+                details={
+                    "rows": len(records), "inserted": changes.inserted,
+                    "updated": changes.updated, "unchanged": changes.unchanged,
+                    "closed": len(changes.closed_ids), "messages_cancelled": cancelled,
+                    **(audit_details or {}),
+                },
+                at=deps.clock(),
+            )
+    return IngestResult(
+        inserted=changes.inserted,
+        updated=changes.updated,
+        unchanged=changes.unchanged,
+        closed_debt_ids=tuple(changes.closed_ids),
+        cancelled_messages=cancelled,
+    )
+
+
+async def cancel_debts(
+    deps: Deps,
+    refs: Sequence[tuple[str, str]],
+    *,
+    actor: str,
+    status: DebtStatus = DebtStatus.CANCELLED,
+) -> int:
+    """Close the open debts with these (source, reference) keys and cancel their pending
+    messages, in one transaction. Returns how many debts changed (unknown keys are skipped).
+    """
+    if status in OPEN_STATUSES:
+        raise ValueError("cancel_debts closes debts")
+    now = deps.clock()
+    async with transaction(deps.sessions) as session:
+        closed = await close_debts(session, list(dict.fromkeys(refs)), status=status, now=now)
+        cancelled = await cancel_pending_outbox(session, closed)
+        await audit.record(
+            session,
+            actor=actor,
+            action="debts.cancel",
+            count=len(closed),
+            details={"requested": len(refs), "closed": len(closed), "status": status.value,
+                     "messages_cancelled": cancelled},
+            at=now,
+        )
+    return len(closed)
+
+
+# ---------------------------------------------------------------------------- files
+
+Progress = Callable[[int, int], None]  # (bytes read so far, file size)
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did. `errors` and `warnings` keep the first MAX_MESSAGES of each."""
+
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    closed: int = 0
+    messages_cancelled: int = 0
+    errors: list[RecordError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    warning_count: int = 0
+    committed: bool = True  # False: --strict refused the file, nothing was written
+
+    MAX_MESSAGES = 1000
+
+    def error(self, error: RecordError) -> None:
+        self.rejected += 1
+        if len(self.errors) < self.MAX_MESSAGES:
+            self.errors.append(error)
+
+    def warn(self, message: str) -> None:
+        self.warning_count += 1
+        if len(self.warnings) < self.MAX_MESSAGES:
+            self.warnings.append(message)
+
+
+class _Reader:
+    """Decodes a file line by line as UTF-8, remembering which lines were not UTF-8."""
+
+    def __init__(self, binary: BinaryIO) -> None:
+        self.binary = binary
+        self.bytes_read = 0
+        self.line = 0
+        self.bad_lines: set[int] = set()
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self.binary:
+            self.line += 1
+            self.bytes_read += len(raw)
+            if self.line == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                self.bad_lines.add(self.line)
+                yield raw.decode("utf-8", "replace")
+
+
+_NOT_UTF8 = ("is not UTF-8 text (was the file saved as Windows-1253, ISO-8859-7 or "
+             "Windows-1254?); save the file as UTF-8")
+
+
+def _detect_format(path: Path, head: bytes) -> str:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head[:200]:
+        raise ImportFileError("the file is UTF-16 (or binary): save it as UTF-8 text")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    return "jsonl" if head.lstrip(codecs.BOM_UTF8 + b" \t\r\n").startswith(b"{") else "csv"
+
+
+def _csv_rows(reader: _Reader, report: ImportReport) -> Iterator[tuple[int, Mapping[str, object] | RecordError]]:
+    lines = iter(reader)
+    first = next(lines, None)
+    while first is not None and not first.strip():
+        first = next(lines, None)
+    if first is None:
+        raise ImportFileError("the file is empty")
+    if reader.bad_lines:
+        raise ImportFileError(f"the header (line {reader.line}) {_NOT_UTF8}")
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    header = [name.strip(_STRIP).lower() for name in next(csv.reader([first], delimiter=delimiter))]
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise ImportFileError(f"the header names a column twice: {', '.join(duplicates)}")
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise ImportFileError(
+            f"missing required column(s): {', '.join(missing)} (the header on line "
+            f"{reader.line} has: {', '.join(header)})"
+        )
+    for name in header:
+        if name not in KNOWN_COLUMNS:
+            report.warn(f"line {reader.line}: unknown column {name!r} ignored")
+    width = len(header)
+    rows = csv.reader(lines, delimiter=delimiter, strict=True)
+    end = reader.line
+    while True:
+        start = end + 1
+        try:
+            values = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            end = reader.line
+            yield start, RecordError(start, None, f"not valid CSV ({exc})")
+            continue
+        end = reader.line
+        if not values or (len(values) == 1 and not values[0].strip()):
+            continue
+        if any(number in reader.bad_lines for number in range(start, end + 1)):
+            yield start, RecordError(start, None, f"this line {_NOT_UTF8}")
+            continue
+        if len(values) != width:
+            yield start, RecordError(
+                start, None, f"has {len(values)} values but the header has {width} columns"
+            )
+            continue
+        yield start, dict(zip(header, values, strict=True))
+
+
+def _jsonl_rows(reader: _Reader, report: ImportReport) -> Iterator[tuple[int, Mapping[str, object] | RecordError]]:
+    seen_unknown: set[str] = set()
+    any_line = False
+    for text in reader:
+        number = reader.line
+        if not text.strip():
+            continue
+        any_line = True
+        if number in reader.bad_lines:
+            yield number, RecordError(number, None, f"this line {_NOT_UTF8}")
+            continue
+        try:
+            value = json.loads(text, parse_float=Decimal)
+        except ValueError as exc:
+            yield number, RecordError(number, None, f"not valid JSON ({exc})")
+            continue
+        if not isinstance(value, dict):
+            yield number, RecordError(number, None, "is not a JSON object")
+            continue
+        value = {str(k).lower(): v for k, v in value.items()}
+        for name in value.keys() - KNOWN_COLUMNS - seen_unknown:
+            seen_unknown.add(name)
+            report.warn(f"line {number}: unknown field {name!r} ignored")
+        yield number, value
+    if not any_line:
+        raise ImportFileError("the file is empty")
+
+
+def _validated(
+    path: Path,
+    report: ImportReport,
+    *,
+    today: date,
+    source: str | None,
+    progress: Progress | None,
+) -> Iterator[DebtRecord | RecordError]:
+    size = path.stat().st_size
+    with path.open("rb") as binary:
+        head = binary.read(4096)
+        binary.seek(0)
+        reader = _Reader(binary)
+        rows = (_jsonl_rows if _detect_format(path, head) == "jsonl" else _csv_rows)(reader, report)
+        first_line: dict[int, int] = {}
+        for count, (line, raw) in enumerate(rows, start=1):
+            report.rows += 1
+            if progress is not None and count % 1000 == 0:
+                progress(reader.bytes_read, size)
+            if isinstance(raw, RecordError):
+                yield raw
+                continue
+            try:
+                record = validate_record(raw, line=line, today=today, default_source=source)
+            except RecordError as exc:
+                yield exc
+                continue
+            # hash() of the key keeps a million-row file's duplicate check small in memory.
+            previous = first_line.setdefault(hash(record.key), line)
+            if previous != line:
+                yield RecordError(
+                    line, "reference",
+                    f"{record.reference!r} from {record.source!r} is already on line {previous}",
+                )
+                continue
+            for warning in record.warnings:
+                report.warn(warning)
+            yield record
+        if progress is not None:
+            progress(size, size)
+
+
+async def import_file(
+    deps: Deps,
+    path: Path | str,
+    *,
+    actor: str,
+    strict: bool = False,
+    source: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+    today: date | None = None,
+) -> ImportReport:
+    """Import a CSV or JSON-lines file in batches, one transaction per batch.
+
+    Rows that fail validation are reported and skipped; with `strict` the file is checked
+    first and nothing is written unless every row is valid. Raises ImportFileError when the
+    file as a whole cannot be read (then nothing is written either).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImportFileError(f"{path} is not a file")
+    if today is None:
+        today = deps.clock().astimezone(deps.settings.tz).date()
+    report = ImportReport()
+    if strict:
+        for item in _validated(path, report, today=today, source=source, progress=progress):
+            if isinstance(item, RecordError):
+                report.error(item)
+        if report.rejected:
+            report.committed = False
+            async with transaction(deps.sessions) as session:
+                await audit.record(
+                    session, actor=actor, action="debts.import", count=0,
+                    details={"file": path.name, "rows": report.rows, "rejected": report.rejected,
+                             "strict": True, "committed": False},
+                    at=deps.clock(),
+                )
+            return report
+        report = ImportReport()  # second pass: the counts again, this time writing
+
+    batch: list[DebtRecord] = []
+    batch_number = 0
+
+    async def flush() -> None:
+        nonlocal batch_number
+        batch_number += 1
+        result = await upsert_debts(
+            deps, batch, actor=actor,
+            audit_details={"file": path.name, "batch": batch_number, "strict": strict},
+        )
+        report.inserted += result.inserted
+        report.updated += result.updated
+        report.unchanged += result.unchanged
+        report.closed += len(result.closed_debt_ids)
+        report.messages_cancelled += result.cancelled_messages
+        batch.clear()
+
+    for item in _validated(path, report, today=today, source=source, progress=progress):
+        if isinstance(item, RecordError):
+            report.error(item)
+            continue
+        batch.append(item)
+        if len(batch) >= batch_size:
+            await flush()
+    if batch or batch_number == 0:
+        await flush()
+    return report
+
+
+def read_records(
+    path: Path | str, *, today: date | None = None, source: str | None = None
+) -> tuple[list[DebtRecord], ImportReport]:
+    """Validate a (small) file without writing anything: the records and the report."""
+    report = ImportReport()
+    records: list[DebtRecord] = []
+    for item in _validated(Path(path), report, today=today or date.max, source=source,
+                           progress=None):
+        if isinstance(item, RecordError):
+            report.error(item)
+        else:
+            records.append(item)
+    return records, report
+
+
+def records_from_rows(
+    rows: Iterable[Mapping[str, object]], *, first_line: int = 1, today: date | None = None
+) -> tuple[list[DebtRecord], list[RecordError]]:
+    """Validate already-parsed rows (e.g. a JSON body): records and errors, in order."""
+    records: list[DebtRecord] = []
+    errors: list[RecordError] = []
+    seen: dict[tuple[str, str], int] = {}
+    for line, raw in enumerate(rows, start=first_line):
+        try:
+            record = validate_record(raw, line=line, today=today)
+        except RecordError as exc:
+            errors.append(exc)
+            continue
+        previous = seen.setdefault(record.key, line)
+        if previous != line:
+            errors.append(RecordError(line, "reference", f"{record.reference!r} from "
+                                      f"{record.source!r} is already on line {previous}"))
+            continue
+        records.append(record)
+    return records, errors

@@ -1,0 +1,388 @@
+"""The reminder planner: one outbox row per (debt, threshold, lead time, chat), planned once.
+
+How the work splits between the database and Python:
+
+1. Set-based, in SQL. For each (debt kind, milestone, lead time) the domain's
+   `served_on_window` turns "reminders due on local days D1..D2" into ranges of clock dates
+   (date of service, or due date for tax). One UNION ALL query per triple selects the open
+   debts in those ranges, joined through chat_links to the chats that may be told (active,
+   reminders on, kind not muted, not snoozed), minus the reminders already in the outbox (an
+   anti-join on the unique key). Over millions of debts a repeated sweep returns no rows.
+2. Per row, in Python, bounded by what is new: each candidate is checked against the domain
+   (`due_reminders`: amount thresholds, suspensions, which lead is the one due now) and
+   rendered in the chat's language (amounts, dates), then inserted in batches with
+   INSERT … ON CONFLICT DO NOTHING, so even two planners racing cannot duplicate a row.
+
+Windows: a reminder with lead L is the one due while its day is at most (L - next shorter
+lead) days behind, so after downtime the most recent reminder still goes out as long as its
+threshold is ahead (`due_reminders` semantics). Reminders whose threshold passed while the
+bot was down (their day lies between the previous sweep and today) are written as 'dropped'
+rows and counted in the audit log: the drop is recorded, nothing is sent.
+
+Fine warrants have no statutory countdown: a reminder every `warrant_reminder_every_days`
+from the date of service, until the warrant is settled or withdrawn.
+
+On PostgreSQL a transaction-scoped advisory lock makes a second planner skip the sweep; on
+SQLite the sweep's first statement takes the write lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from debtbot.domain.calendar import local_date, start_of_day
+from debtbot.domain.debts import Debt, DebtKind
+from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
+from debtbot.domain.milestones import MilestoneKind, milestones
+from debtbot.domain.reminders import due_reminders, remind_at, served_on_window
+from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
+from debtbot.i18n import translator
+from debtbot.services.deps import Deps
+from debtbot.services.outbox import delivery_time, outbox_row
+from debtbot.services.reminder_text import render_milestone_reminder, render_warrant_reminder
+from debtbot.services.show_debts import payment_url
+from debtbot.settings import Settings
+from debtbot.store import audit as audit_store
+from debtbot.store import outbox as outbox_store
+from debtbot.store import reminders as store
+from debtbot.store.db import transaction
+from debtbot.store.reminders import Candidate, candidates_statement, reminder_key
+
+log = logging.getLogger(__name__)
+
+PLANNER_LOCK = 0x44656274  # pg advisory lock key ("Debt")
+BATCH = 1000
+WARRANT = "warrant"
+_WARRANT_YEARS = 20  # how far back a warrant's date of service may lie
+_PROBE_AMOUNT = Decimal("1000000000.00")
+
+
+@dataclass(slots=True)
+class PlanReport:
+    planned: int = 0
+    dropped: int = 0
+    candidates: int = 0
+    queries: int = 0
+    skipped: bool = False  # another planner held the lock
+    seconds: float = 0.0
+    by_kind: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One (kind, milestone, lead) query and the days its reminders fall on."""
+
+    kind: DebtKind
+    milestone: MilestoneKind
+    lead: timedelta
+    start: date
+    end: date
+
+    @property
+    def clock(self) -> str:
+        return "due_on" if self.kind is DebtKind.TAX else "served_on"
+
+
+def lead_times(settings: Settings) -> list[timedelta]:
+    """The configured lead times, longest first (whole days, positive)."""
+    return sorted({timedelta(days=d) for d in settings.reminder_lead_days if d > 0}, reverse=True)
+
+
+def reminder_milestones(kind: DebtKind, today: date, rulebook: Rulebook) -> list[MilestoneKind]:
+    """The milestones of `kind` that any rule version reminds before."""
+    found: dict[MilestoneKind, None] = {}
+    probes = {today} | {
+        max(version.effective_from, date(1900, 1, 1)) for version in rulebook.versions(kind)
+    }
+    for day in sorted(probes):
+        probe = Debt(kind=kind, reference="", amount=_PROBE_AMOUNT, served_on=day, due_on=day,
+                     finding_notice_on=day)
+        for milestone in milestones(probe, rulebook=rulebook):
+            if milestone.reminder:
+                found.setdefault(milestone.kind)
+    return list(found)
+
+
+def _due_plans(today: date, leads: list[timedelta], rulebook: Rulebook) -> list[_Plan]:
+    plans = []
+    for kind in DebtKind:
+        for milestone in reminder_milestones(kind, today, rulebook):
+            for index, lead in enumerate(leads):
+                shorter = leads[index + 1] if index + 1 < len(leads) else timedelta(0)
+                span = max(1, (lead - shorter).days)
+                plans.append(_Plan(kind, milestone, lead, today - timedelta(days=span - 1), today))
+    return plans
+
+
+def _missed_plans(
+    first: date, last: date, leads: list[timedelta], rulebook: Rulebook
+) -> list[_Plan]:
+    return [
+        _Plan(kind, milestone, lead, first, last)
+        for kind in DebtKind
+        for milestone in reminder_milestones(kind, last, rulebook)
+        for lead in leads
+    ]
+
+
+async def _candidates(
+    session: AsyncSession, plan: _Plan, now: datetime, rulebook: Rulebook, *,
+    skip_planned: bool = True,
+) -> list[Candidate]:
+    ranges = served_on_window(plan.kind, plan.milestone, plan.lead, plan.start, plan.end,
+                              rulebook=rulebook)
+    if not ranges:
+        return []
+    statement = candidates_statement(
+        kind=plan.kind.value, clock=plan.clock, ranges=ranges, milestone=plan.milestone.value,
+        lead_days=plan.lead.days, now=now, skip_planned=skip_planned,
+    )
+    return await store.candidates(session, statement)
+
+
+def _milestone_row(
+    settings: Settings, candidate: Candidate, plan: _Plan, milestone: Any, moment: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    t = translator(candidate.language, timezone=settings.tz)
+    payload = render_milestone_reminder(
+        t,
+        debt_id=candidate.debt_id,
+        debt=candidate.debt,
+        milestone=milestone,
+        now=now,
+        pay_url=payment_url(settings, kind=plan.kind.value, reference=candidate.debt.reference),
+        discreet=candidate.discreet,
+    )
+    payload.update(milestone=plan.milestone.value, lead_days=plan.lead.days,
+                   language=t.language)
+    return outbox_row(
+        dedupe_key=reminder_key(candidate.debt_id, plan.milestone.value, plan.lead.days,
+                                candidate.chat_id),
+        chat_id=candidate.chat_id,
+        purpose=OutboxPurpose.REMINDER,
+        payload=payload,
+        not_before=delivery_time(
+            moment, deadline=milestone.takes_effect, start=settings.quiet_hours_start,
+            end=settings.quiet_hours_end, tz=settings.tz,
+        ),
+        debt_id=candidate.debt_id,
+        expires_at=milestone.takes_effect,
+    )
+
+
+def _dropped_row(candidate: Candidate, plan: _Plan, milestone: Any, moment: datetime) -> dict:
+    return outbox_row(
+        dedupe_key=reminder_key(candidate.debt_id, plan.milestone.value, plan.lead.days,
+                                candidate.chat_id),
+        chat_id=candidate.chat_id,
+        purpose=OutboxPurpose.REMINDER,
+        payload={"text": "(not sent: the threshold passed before the reminder could go out)",
+                 "milestone": plan.milestone.value, "lead_days": plan.lead.days},
+        not_before=moment,
+        debt_id=candidate.debt_id,
+        expires_at=milestone.takes_effect,
+        status=DeliveryStatus.DROPPED.value,
+    )
+
+
+async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    inserted = 0
+    for start in range(0, len(rows), BATCH):
+        inserted += await outbox_store.insert_many_if_new(session, rows[start : start + BATCH])
+    return inserted
+
+
+async def _plan_due(
+    session: AsyncSession, settings: Settings, plans: Iterable[_Plan], leads: list[timedelta],
+    now: datetime, rulebook: Rulebook, report: PlanReport,
+) -> None:
+    for plan in plans:
+        found = await _candidates(session, plan, now, rulebook)
+        report.queries += 1
+        report.candidates += len(found)
+        rows = []
+        for candidate in found:
+            for due in due_reminders([candidate.debt], now, leads, rulebook=rulebook):
+                if due.milestone.kind is plan.milestone and due.lead == plan.lead:
+                    rows.append(_milestone_row(settings, candidate, plan, due.milestone,
+                                               due.remind_at, now))
+            if len(rows) >= BATCH:
+                await _count(report, plan, await _insert(session, rows))
+                rows = []
+        await _count(report, plan, await _insert(session, rows))
+
+
+async def _count(report: PlanReport, plan: _Plan, inserted: int) -> None:
+    report.planned += inserted
+    if inserted:
+        report.by_kind[plan.kind.value] += inserted
+
+
+async def _record_missed(
+    session: AsyncSession, plans: Iterable[_Plan], now: datetime, rulebook: Rulebook,
+    report: PlanReport,
+) -> None:
+    rows = []
+    for plan in plans:
+        found = await _candidates(session, plan, now, rulebook)
+        report.queries += 1
+        for candidate in found:
+            for milestone in milestones(candidate.debt, rulebook=rulebook):
+                if milestone.kind is not plan.milestone or not milestone.reminder:
+                    continue
+                moment = remind_at(milestone, plan.lead)
+                if milestone.takes_effect <= now and plan.start <= local_date(moment) <= plan.end:
+                    rows.append(_dropped_row(candidate, plan, milestone, moment))
+    dropped = await _insert(session, rows)
+    report.dropped += dropped
+    if dropped:
+        await audit_store.record(
+            session, actor="planner", action="reminders.dropped", count=dropped,
+            details={"reason": "threshold passed while the planner was not running"},
+        )
+
+
+def _warrant_dates(day: date, every: int) -> list[date]:
+    count = _WARRANT_YEARS * 366 // every
+    return [day - timedelta(days=every * k) for k in range(1, count + 1)]
+
+
+async def _plan_warrants(
+    session: AsyncSession, settings: Settings, days: Iterable[date], now: datetime,
+    report: PlanReport, *, dry_run: bool = False,
+) -> list[Candidate]:
+    every = settings.warrant_reminder_every_days
+    seen: list[Candidate] = []
+    if every <= 0:
+        return seen
+    for day in days:
+        label = f"{WARRANT}-{day.isoformat()}"
+        statement = candidates_statement(
+            kind=DebtKind.FINE_WARRANT.value, clock="served_on",
+            dates=_warrant_dates(day, every), milestone=label, lead_days=0, now=now,
+            skip_planned=not dry_run,
+        )
+        found = await store.candidates(session, statement)
+        report.queries += 1
+        report.candidates += len(found)
+        if dry_run:
+            seen.extend(found)
+            continue
+        rows = []
+        for candidate in found:
+            t = translator(candidate.language, timezone=settings.tz)
+            payload = render_warrant_reminder(
+                t, debt_id=candidate.debt_id, debt=candidate.debt, now=now,
+                pay_url=payment_url(settings, kind=DebtKind.FINE_WARRANT.value,
+                                    reference=candidate.debt.reference),
+                discreet=candidate.discreet,
+            )
+            payload.update(milestone=WARRANT, lead_days=0, language=t.language)
+            expires = start_of_day(day + timedelta(days=every), settings.tz)
+            rows.append(outbox_row(
+                dedupe_key=reminder_key(candidate.debt_id, label, 0, candidate.chat_id),
+                chat_id=candidate.chat_id,
+                purpose=OutboxPurpose.REMINDER,
+                payload=payload,
+                not_before=delivery_time(
+                    start_of_day(day, settings.tz), deadline=expires,
+                    start=settings.quiet_hours_start, end=settings.quiet_hours_end,
+                    tz=settings.tz,
+                ),
+                debt_id=candidate.debt_id,
+                expires_at=expires,
+            ))
+        inserted = await _insert(session, rows)
+        report.planned += inserted
+        report.by_kind[DebtKind.FINE_WARRANT.value] += inserted
+    return seen
+
+
+async def plan_reminders(
+    deps: Deps, *, now: datetime | None = None, rulebook: Rulebook = DEFAULT_RULEBOOK
+) -> PlanReport:
+    """One sweep: plan every reminder due now that is not planned yet; record the missed."""
+    started = time.perf_counter()
+    settings = deps.settings
+    now = now or deps.clock()
+    today = local_date(now, settings.tz)
+    leads = lead_times(settings)
+    report = PlanReport()
+    async with transaction(deps.sessions) as session:
+        if not await outbox_store.try_advisory_lock(session, PLANNER_LOCK):
+            report.skipped = True
+            return report
+        previous = await store.begin_sweep(session, now=now)
+        first_day = today
+        if previous is not None:
+            first_day = max(local_date(previous, settings.tz),
+                            today - timedelta(days=settings.reminder_catch_up_days))
+            first_day = min(first_day, today)
+        if first_day < today:
+            await _record_missed(
+                session, _missed_plans(first_day, today - timedelta(days=1), leads, rulebook),
+                now, rulebook, report,
+            )
+        await _plan_due(session, settings, _due_plans(today, leads, rulebook), leads, now,
+                        rulebook, report)
+        days = [first_day + timedelta(days=n) for n in range((today - first_day).days + 1)]
+        await _plan_warrants(session, settings, days, now, report)
+        await store.end_sweep(session, now=now)
+    report.seconds = time.perf_counter() - started
+    log.info(
+        "reminder sweep: %d planned, %d dropped, %d candidates, %d queries in %.2f s",
+        report.planned, report.dropped, report.candidates, report.queries, report.seconds,
+    )
+    return report
+
+
+# ----------------------------------------------------------------------------- preview
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewLine:
+    kind: str
+    language: str
+    milestone: str
+    count: int
+
+
+async def preview_reminders(
+    deps: Deps, *, day: date, rulebook: Rulebook = DEFAULT_RULEBOOK
+) -> list[PreviewLine]:
+    """What the planner would send on local day `day`, per kind, language and milestone,
+    with today's data and preferences, without writing anything."""
+    settings = deps.settings
+    leads = lead_times(settings)
+    # The moment the day's reminders go out: when quiet hours end (reminders fall at 00:00).
+    at = delivery_time(start_of_day(day, settings.tz), deadline=None,
+                       start=settings.quiet_hours_start, end=settings.quiet_hours_end,
+                       tz=settings.tz)
+    counts: Counter[tuple[str, str, str]] = Counter()
+    report = PlanReport()
+    async with deps.sessions() as session:
+        for plan in _missed_plans(day, day, leads, rulebook):
+            for candidate in await _candidates(session, plan, at, rulebook, skip_planned=False):
+                for milestone in milestones(candidate.debt, rulebook=rulebook):
+                    if milestone.kind is not plan.milestone or not milestone.reminder:
+                        continue
+                    moment = remind_at(milestone, plan.lead)
+                    if local_date(moment, settings.tz) == day and milestone.takes_effect > at:
+                        counts[(plan.kind.value, candidate.language, plan.milestone.value)] += 1
+        for candidate in await _plan_warrants(session, settings, [day], at, report,
+                                              dry_run=True):
+            counts[(DebtKind.FINE_WARRANT.value, candidate.language, WARRANT)] += 1
+    return [
+        PreviewLine(kind, language, milestone, count)
+        for (kind, language, milestone), count in sorted(counts.items())
+    ]

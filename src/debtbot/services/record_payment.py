@@ -1,0 +1,238 @@
+"""Payments reported by the payment provider.
+
+The provider's callback is signed: `X-Payment-Signature` = hex HMAC-SHA256, keyed with
+settings.payment_webhook_secret, of f"{timestamp}.{body}" where `timestamp` is the Unix time
+in `X-Payment-Timestamp` and `body` the raw request body. A timestamp more than five minutes
+from our clock is refused (a captured callback cannot be sent again later), and each provider
+payment id is accepted once (`payments.provider_ref` is unique): a replay is refused.
+
+A payment that covers what is due marks the debt paid, cancels its pending reminders and
+queues a receipt in each linked chat's language, all in one transaction with its audit entry.
+Out-of-court fines cannot be paid in part (Regulations 2021, Type E note 7): less than the
+amount due is refused and nothing is written. For other kinds a part payment is recorded and
+acknowledged, and the debt stays open until the registry says otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.exc import IntegrityError
+
+from debtbot import texts
+from debtbot.domain.amounts import amount_due
+from debtbot.domain.debts import DebtKind, DebtStatus
+from debtbot.domain.messages import OutboxPurpose
+from debtbot.i18n import translator
+from debtbot.services import outbox
+from debtbot.services.deps import Deps
+from debtbot.store import api as store
+from debtbot.store import audit
+from debtbot.store.db import transaction
+from debtbot.store.mapping import debt_from_row
+
+MAX_SKEW = timedelta(minutes=5)
+
+
+class PaymentError(Exception):
+    """Refused; nothing was written. `code` is stable, the message is for people."""
+
+    code = "payment_refused"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotConfigured(PaymentError):
+    code = "not_configured"
+
+
+class BadSignature(PaymentError):
+    code = "bad_signature"
+
+
+class StaleTimestamp(PaymentError):
+    code = "stale_timestamp"
+
+
+class Replayed(PaymentError):
+    code = "replayed"
+
+
+class DebtNotFound(PaymentError):
+    code = "debt_not_found"
+
+
+class AmbiguousReference(PaymentError):
+    code = "ambiguous_reference"
+
+
+class DebtNotOpen(PaymentError):
+    code = "debt_not_open"
+
+
+class NotPayable(PaymentError):
+    code = "not_payable"
+
+
+class PartialPaymentRefused(PaymentError):
+    code = "partial_payment_refused"
+
+
+class BadPaymentTime(PaymentError):
+    code = "bad_paid_at"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecorded:
+    payment_id: int
+    debt_id: int
+    amount: Decimal
+    amount_due: Decimal
+    settled: bool  # the debt is now paid in full
+    receipts: int  # chats a receipt was queued for
+    reminders_cancelled: int
+
+
+def sign(secret: str, *, timestamp: str, body: bytes) -> str:
+    """The signature the provider sends (also what tests and the benchmark use)."""
+    message = timestamp.encode() + b"." + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def verify_signature(
+    deps: Deps, *, timestamp: str | None, signature: str | None, body: bytes
+) -> datetime:
+    """Check the callback's signature and freshness; the signed instant on success."""
+    secret = deps.settings.payment_webhook_secret
+    if not secret:
+        raise NotConfigured("Payment callbacks are not configured on this server.")
+    if not timestamp or not signature:
+        raise BadSignature("X-Payment-Timestamp and X-Payment-Signature are required.")
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+        raise BadSignature("X-Payment-Timestamp must be Unix seconds.")
+    given = signature.removeprefix("sha256=").strip().lower()
+    expected = sign(secret, timestamp=timestamp, body=body)
+    if not given.isascii() or not hmac.compare_digest(given, expected):
+        raise BadSignature("The signature does not match the body.")
+    now = deps.clock()
+    if abs(int(timestamp) - now.timestamp()) > MAX_SKEW.total_seconds():
+        raise StaleTimestamp("The timestamp is more than five minutes from our clock.")
+    return datetime.fromtimestamp(int(timestamp), now.tzinfo)
+
+
+def _receipt(language: str, *, discreet: bool, kind: str, reference: str, amount: Decimal,
+             remaining: Decimal, paid_at: datetime, timezone: object) -> dict:
+    t = translator(language, timezone=timezone)  # type: ignore[arg-type]
+    if discreet:  # a locked phone's preview shows neither amounts nor kinds
+        text = t.gettext("Payment received. Thank you.")
+    else:
+        values = {
+            "kind": html.escape(texts.kind_label(t, kind)),
+            "reference": html.escape(reference),
+            "amount": html.escape(t.money(amount)),
+            "when": html.escape(t.datetime(paid_at)),
+            "remaining": html.escape(t.money(remaining)),
+        }
+        if remaining > 0:
+            text = t.gettext(
+                "<b>Payment received</b>\n%(kind)s %(reference)s: %(amount)s paid on "
+                "%(when)s.\n%(remaining)s is still due."
+            ) % values
+        else:
+            text = t.gettext(
+                "<b>Payment received</b>\n%(kind)s %(reference)s: %(amount)s paid on "
+                "%(when)s.\nThis debt is settled; you will get no more reminders about it."
+            ) % values
+    return {"text": text, "buttons": [], "disable_notification": False}
+
+
+async def record_payment(
+    deps: Deps,
+    *,
+    provider_ref: str,
+    reference: str,
+    source: str | None,
+    amount: Decimal,
+    paid_at: datetime | None,
+    actor: str,
+    token_id: int | None = None,
+) -> PaymentRecorded:
+    """Record one payment (see the module docstring); raises a PaymentError subclass."""
+    now = deps.clock()
+    paid_at = paid_at or now
+    if paid_at > now + MAX_SKEW:
+        raise BadPaymentTime("paid_at is in the future.")
+    try:
+        async with transaction(deps.sessions) as session:
+            if await store.payment_exists(session, provider_ref):
+                raise Replayed("This payment was already recorded.")
+            found = await store.debts_by_reference(session, reference=reference, source=source)
+            if not found:
+                raise DebtNotFound("No debt has that reference.")
+            if len(found) > 1:
+                raise AmbiguousReference("Several registries use that reference: give source.")
+            row = found[0]
+            if row.status != DebtStatus.OUTSTANDING.value:
+                raise DebtNotOpen(f"The debt is {row.status}, not outstanding.")
+            due = amount_due(debt_from_row(row), paid_at)
+            if due.prosecution:
+                raise NotPayable("The fine can no longer be paid out of court.")
+            settled = amount >= due.total
+            if not settled and row.kind == DebtKind.OUT_OF_COURT_FINE.value:
+                raise PartialPaymentRefused(
+                    f"An out-of-court fine cannot be paid in part: {due.total:.2f} is due."
+                )
+            payment = await store.add_payment(
+                session, provider_ref=provider_ref, debt_id=row.id, amount=amount,
+                paid_at=paid_at, received_at=now, token_id=token_id,
+            )
+            cancelled = 0
+            if settled:
+                await store.mark_debt_paid(session, row.id, now=now)
+                cancelled = await outbox.cancel_for_debt(session, row.id)
+            remaining = max(due.total - amount, Decimal("0.00"))
+            chats = await store.chats_of_holder(
+                session, person_id=row.person_id, company_id=row.company_id
+            )
+            for chat in chats:
+                await outbox.enqueue(
+                    session,
+                    dedupe_key=f"receipt:{payment.id}:{chat.chat_id}",
+                    chat_id=chat.chat_id,
+                    purpose=OutboxPurpose.RECEIPT,
+                    payload=_receipt(
+                        chat.language, discreet=chat.discreet, kind=row.kind,
+                        reference=row.reference, amount=amount, remaining=remaining,
+                        paid_at=paid_at, timezone=deps.settings.tz,
+                    ),
+                    not_before=now,
+                    debt_id=row.id,
+                )
+            await audit.record(
+                session,
+                at=now,
+                actor=actor,
+                action="payment.record",
+                subject=f"debt:{row.id}",
+                count=1,
+                details={"payment": payment.id, "settled": settled, "receipts": len(chats),
+                         "reminders_cancelled": cancelled},
+            )
+    except IntegrityError:  # the same provider id, recorded concurrently
+        raise Replayed("This payment was already recorded.") from None
+    return PaymentRecorded(
+        payment_id=payment.id,
+        debt_id=row.id,
+        amount=amount,
+        amount_due=due.total,
+        settled=settled,
+        receipts=len(chats),
+        reminders_cancelled=cancelled,
+    )

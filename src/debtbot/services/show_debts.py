@@ -1,0 +1,157 @@
+"""What a verified chat owes: each outstanding debt with the amount due now (the surcharge
+apart, with its legal basis), the next deadline and what happens then, a Pay link where it
+can be paid now, and totals. Nothing at all for a chat that has proven no identity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from urllib.parse import quote, urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from debtbot.domain.amounts import AmountDue, amount_due
+from debtbot.domain.milestones import Milestone, next_milestone
+from debtbot.domain.money import ZERO
+from debtbot.services.deps import Deps
+from debtbot.settings import Settings
+from debtbot.store import citizens
+from debtbot.store import debts as debt_store
+from debtbot.store.db import transaction
+from debtbot.store.mapping import debt_from_row
+from debtbot.store.models import DebtRow
+
+
+@dataclass(frozen=True, slots=True)
+class DebtLine:
+    debt_id: int
+    kind: str
+    reference: str
+    authority: str
+    holder_name: str
+    served_on: date | None
+    due: AmountDue
+    next_milestone: Milestone | None
+    pay_url: str | None  # None: not payable now, or no allowed payment page for its kind
+
+
+@dataclass(frozen=True, slots=True)
+class DebtReport:
+    verified: bool
+    lines: list[DebtLine]
+    total_due: Decimal  # every line still payable out of court, now or later
+    total_payable_now: Decimal  # the lines that can be paid today
+
+
+def payment_url(settings: Settings, *, kind: str, reference: str) -> str | None:
+    """The kind's payment page with the reference filled in (URL-quoted), or None when there
+    is no template or the result is not https on a host in settings.payment_hosts."""
+    template = settings.payment_url_templates.get(str(kind))
+    if not template or "{reference}" not in template:
+        return None
+    url = template.replace("{reference}", quote(reference, safe=""))
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    allowed = {host.strip().lower().rstrip(".") for host in settings.payment_hosts}
+    host = (parts.hostname or "").lower().rstrip(".")
+    if parts.scheme != "https" or parts.username or parts.password or port not in (None, 443):
+        return None
+    if not host or host not in allowed:
+        return None
+    return url
+
+
+def _line(
+    settings: Settings, row: DebtRow, holder_name: str, now: datetime
+) -> DebtLine:
+    debt = debt_from_row(row)
+    due = amount_due(debt, now)
+    pay = due.payable and not due.prosecution
+    return DebtLine(
+        debt_id=row.id,
+        kind=row.kind,
+        reference=row.reference,
+        authority=row.authority,
+        holder_name=holder_name,
+        served_on=row.served_on,
+        due=due,
+        next_milestone=next_milestone(debt, now),
+        pay_url=payment_url(settings, kind=row.kind, reference=row.reference) if pay else None,
+    )
+
+
+async def _holders(
+    session: AsyncSession, chat_id: int
+) -> tuple[dict[int, str], dict[int, str]]:
+    persons: dict[int, str] = {}
+    companies: dict[int, str] = {}
+    for identity in await citizens.linked_identities(session, chat_id):
+        if identity.company_id is not None:
+            companies[identity.company_id] = identity.name
+        elif identity.person_id is not None:
+            persons[identity.person_id] = identity.name
+    return persons, companies
+
+
+def _holder_name(row: DebtRow, persons: dict[int, str], companies: dict[int, str]) -> str:
+    if row.company_id is not None and row.company_id in companies:
+        return companies[row.company_id]
+    return persons.get(row.person_id or 0, "")
+
+
+def _belongs(row: DebtRow, persons: dict[int, str], companies: dict[int, str]) -> bool:
+    # A company's debt goes to a chat that verified the company itself (or the person the
+    # registry names as its debtor), never to a representative who did not verify it.
+    return (row.company_id is not None and row.company_id in companies) or (
+        row.person_id is not None and row.person_id in persons
+    )
+
+
+def _sort_key(line: DebtLine) -> tuple[int, datetime | float, str]:
+    upcoming = line.next_milestone
+    return (0, upcoming.takes_effect, line.reference) if upcoming else (1, 0.0, line.reference)
+
+
+async def debts_for_chat(deps: Deps, *, chat_id: int) -> DebtReport:
+    """Every outstanding debt of the chat's verified identities, soonest deadline first."""
+    now = deps.clock()
+    async with transaction(deps.sessions) as session:
+        persons, companies = await _holders(session, chat_id)
+        if not persons and not companies:
+            return DebtReport(verified=False, lines=[], total_due=ZERO, total_payable_now=ZERO)
+        rows = await debt_store.debts_of(
+            session, person_ids=list(persons), company_ids=list(companies)
+        )
+    lines = [
+        _line(deps.settings, row, _holder_name(row, persons, companies), now)
+        for row in rows
+        if _belongs(row, persons, companies)
+    ]
+    lines.sort(key=_sort_key)
+    # A fine past its out-of-court window has no amount the citizen can pay any more (the
+    # court sets what follows): it is listed, but not added to the totals.
+    total_due = sum((line.due.total for line in lines if not line.due.prosecution), ZERO)
+    payable = sum(
+        (line.due.total for line in lines if line.due.payable and not line.due.prosecution), ZERO
+    )
+    return DebtReport(verified=True, lines=lines, total_due=total_due, total_payable_now=payable)
+
+
+async def debt_for_chat(deps: Deps, *, chat_id: int, debt_id: int) -> DebtLine | None:
+    """One outstanding debt, only if it belongs to an identity the chat has verified."""
+    now = deps.clock()
+    async with transaction(deps.sessions) as session:
+        persons, companies = await _holders(session, chat_id)
+        if not persons and not companies:
+            return None
+        row = await debt_store.debt_by_id(session, debt_id)
+    if row is None or not _belongs(row, persons, companies):
+        return None
+    if not debt_from_row(row).is_open:
+        return None
+    return _line(deps.settings, row, _holder_name(row, persons, companies), now)

@@ -1,0 +1,692 @@
+"""Proving who you are, one step at a time, with the dialogue's state in the database.
+
+Individuals give an identity number (ID card, ARC or passport) and their date of birth; when
+the registry holds a phone number for them they also share their own Telegram contact.
+Companies give their registration number and the reference of any notice issued to them.
+A deep-link token minted by a government portal links a chat in one step.
+
+Guard against guessing: the reply and the work done (the same queries, a constant-time
+compare) are identical whether the identifier is unknown or the date of birth is wrong.
+Failures lock the chat (5 in 24 h) and the identifier (10 in 24 h, from any chat) for 24 h.
+Every attempt is audited with a prefix of the identifier's keyed hash only.
+
+A person who represents companies does not get those companies by proving who they are:
+each company is verified on its own, with a notice reference only the company received.
+The registry's list of representatives can be stale (a director who resigned), and a notice
+reference is evidence of access to the company's post today.
+
+The dialogue row is optimistically versioned: each step writes `version = v + 1 WHERE
+version = v` in the same transaction as its attempt, audit entry and link. If another bot
+instance moved the dialogue on first, the whole step rolls back and is retried once against
+the new state, so two instances racing on one chat never both apply a step.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import phonenumbers
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from debtbot.domain.dates import InvalidDate, parse_date_of_birth
+from debtbot.domain.identifiers import (
+    PERSON_ID_TYPES,
+    IdType,
+    InvalidIdentifier,
+    identifier_hash,
+    normalise_identifier,
+)
+from debtbot.services.deps import Deps
+from debtbot.services.link_tokens import TokenInvalid, mint_link_token, read_link_token
+from debtbot.store import audit, citizens
+from debtbot.store import chats as chat_store
+from debtbot.store import persons as registry
+from debtbot.store.db import transaction
+
+__all__ = [
+    "Outcome",
+    "Step",
+    "VerificationReply",
+    "cancel_verification",
+    "choose_holder",
+    "choose_id_type",
+    "mint_link_token",
+    "purge_stale",
+    "redeem_link_token",
+    "start_verification",
+    "submit_contact",
+    "submit_text",
+]
+
+FLOW = "verify"
+DIALOGUE_TTL = timedelta(minutes=30)
+MAX_TEXT_CHARS = 100  # nothing a citizen types in this dialogue is longer
+_NO_DATE = "0000-00-00"  # what an unknown identifier's date of birth is compared with
+_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./_\-]{0,63}$")
+_HASH_PREFIX = 12  # characters of the keyed hash kept in the audit log
+
+
+class Step(StrEnum):
+    CHOOSE_HOLDER = "choose_holder"
+    CHOOSE_ID_TYPE = "choose_id_type"
+    ID_NUMBER = "id_number"
+    DATE_OF_BIRTH = "date_of_birth"
+    CONTACT = "contact"
+    COMPANY_NUMBER = "company_number"
+    NOTICE_REFERENCE = "notice_reference"
+
+
+class Outcome(StrEnum):
+    ASK = "ask"
+    INVALID_INPUT = "invalid_input"
+    VERIFIED = "verified"
+    NOT_MATCHED = "not_matched"
+    LOCKED = "locked"
+    TOO_MANY_IDENTITIES = "too_many_identities"
+    CONTACT_NOT_OWN = "contact_not_own"
+    CONTACT_MISMATCH = "contact_mismatch"
+    ALREADY_LINKED = "already_linked"
+    NO_DIALOGUE = "no_dialogue"
+    TOKEN_INVALID = "token_invalid"  # noqa: S105 - an outcome, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationReply:
+    outcome: Outcome
+    step: Step | None = None
+    problem: str | None = None
+    display_name: str | None = None
+    locked_until: datetime | None = None
+
+
+class _Conflict(Exception):
+    """Another instance moved this chat's dialogue on first."""
+
+
+@dataclass(slots=True)
+class _Dialogue:
+    version: int | None  # of the chat's conversation row, whatever its flow; None: no row
+    step: Step | None  # None: no verification dialogue under way
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _ask(step: Step) -> VerificationReply:
+    return VerificationReply(Outcome.ASK, step=step)
+
+
+def _invalid(step: Step | None, problem: str) -> VerificationReply:
+    return VerificationReply(Outcome.INVALID_INPUT, step=step, problem=problem)
+
+
+# --- running a step -----------------------------------------------------------------------
+
+_Action = Callable[[AsyncSession, datetime, _Dialogue], Awaitable[VerificationReply]]
+
+
+async def _run(deps: Deps, chat_id: int, action: _Action) -> VerificationReply:
+    for _ in range(2):
+        now = deps.clock()
+        try:
+            async with transaction(deps.sessions) as session:
+                dialogue = await _load(session, chat_id, now)
+                return await action(session, now, dialogue)
+        except _Conflict:
+            continue
+    async with transaction(deps.sessions) as session:
+        dialogue = await _load(session, chat_id, deps.clock())
+    return _ask(dialogue.step) if dialogue.step else VerificationReply(Outcome.NO_DIALOGUE)
+
+
+async def _load(session: AsyncSession, chat_id: int, now: datetime) -> _Dialogue:
+    state = await citizens.load_conversation(session, chat_id)
+    if state is None:
+        return _Dialogue(None, None)
+    if state.flow != FLOW or (state.expires_at is not None and state.expires_at <= now):
+        return _Dialogue(state.version, None)
+    try:
+        step = Step(state.step)
+    except ValueError:
+        return _Dialogue(state.version, None)
+    return _Dialogue(state.version, step, state.data)
+
+
+async def _save(
+    session: AsyncSession,
+    chat_id: int,
+    dialogue: _Dialogue,
+    step: Step,
+    data: dict[str, Any],
+    now: datetime,
+) -> None:
+    saved = await citizens.save_conversation(
+        session,
+        chat_id=chat_id,
+        expected_version=dialogue.version,
+        flow=FLOW,
+        step=step.value,
+        data=data,
+        expires_at=now + DIALOGUE_TTL,
+    )
+    if not saved:
+        raise _Conflict
+
+
+async def _end(session: AsyncSession, chat_id: int, dialogue: _Dialogue) -> None:
+    if dialogue.version is None:
+        return
+    if not await citizens.delete_conversation(
+        session, chat_id=chat_id, expected_version=dialogue.version
+    ):
+        raise _Conflict
+
+
+# --- the guard ----------------------------------------------------------------------------
+
+
+def lock_expiry(
+    failures: Sequence[datetime], *, threshold: int, window: timedelta
+) -> datetime | None:
+    """When the lock the failures earned ends: `threshold` failures within `window` lock for
+    `window` from the last of them. None if they earned none. `failures` sorted ascending."""
+    expiry: datetime | None = None
+    for index in range(threshold - 1, len(failures)):
+        if failures[index] - failures[index - threshold + 1] <= window:
+            candidate = failures[index] + window
+            expiry = candidate if expiry is None or candidate > expiry else expiry
+    return expiry
+
+
+async def _locked_until(
+    session: AsyncSession, deps: Deps, *, chat_id: int, id_hash: str | None, now: datetime
+) -> datetime | None:
+    settings = deps.settings
+    window = timedelta(hours=settings.verify_window_hours)
+    since = now - 2 * window  # failures older than that cannot hold a lock in force
+    chat_failures = await citizens.chat_failures_since(session, chat_id=chat_id, since=since)
+    ends = [lock_expiry(chat_failures, threshold=settings.verify_chat_failures, window=window)]
+    if id_hash is not None:
+        id_failures = await citizens.identifier_failures_since(
+            session, id_hash=id_hash, since=since
+        )
+        ends.append(
+            lock_expiry(id_failures, threshold=settings.verify_identifier_failures, window=window)
+        )
+    in_force = [end for end in ends if end is not None and end > now]
+    return max(in_force) if in_force else None
+
+
+async def _audit(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    action: str,
+    method: str,
+    result: str,
+    hash_prefix: str | None,
+    now: datetime,
+) -> None:
+    details: dict[str, Any] = {"method": method, "result": result}
+    if hash_prefix:
+        details["id_hash"] = hash_prefix[:_HASH_PREFIX]
+    await audit.record(
+        session, actor=f"chat:{chat_id}", action=action, count=1, details=details, at=now
+    )
+
+
+async def _refuse_if_locked(
+    session: AsyncSession,
+    deps: Deps,
+    *,
+    chat_id: int,
+    dialogue: _Dialogue,
+    id_hash: str | None,
+    action: str,
+    method: str,
+    now: datetime,
+) -> VerificationReply | None:
+    locked = await _locked_until(session, deps, chat_id=chat_id, id_hash=id_hash, now=now)
+    if locked is None:
+        return None
+    await _audit(
+        session, chat_id=chat_id, action=action, method=method, result="locked",
+        hash_prefix=id_hash, now=now,
+    )
+    await _end(session, chat_id, dialogue)
+    return VerificationReply(Outcome.LOCKED, locked_until=locked)
+
+
+async def _after_failure(
+    session: AsyncSession,
+    deps: Deps,
+    *,
+    chat_id: int,
+    dialogue: _Dialogue,
+    id_hash: str | None,
+    outcome: Outcome,
+    retry: tuple[Step, dict[str, Any]] | None,
+    now: datetime,
+) -> VerificationReply:
+    locked = await _locked_until(session, deps, chat_id=chat_id, id_hash=id_hash, now=now)
+    if locked is not None:
+        await _end(session, chat_id, dialogue)
+        return VerificationReply(Outcome.LOCKED, locked_until=locked)
+    if retry is None:
+        await _end(session, chat_id, dialogue)
+        return VerificationReply(outcome)
+    step, data = retry
+    await _save(session, chat_id, dialogue, step, data, now)
+    return VerificationReply(outcome, step=step)
+
+
+async def _link(
+    session: AsyncSession,
+    deps: Deps,
+    *,
+    chat_id: int,
+    dialogue: _Dialogue,
+    person_id: int | None,
+    company_id: int | None,
+    name: str,
+    verified_by: str,
+) -> VerificationReply:
+    if await citizens.existing_link(
+        session, chat_id=chat_id, person_id=person_id, company_id=company_id
+    ):
+        await _end(session, chat_id, dialogue)
+        return VerificationReply(Outcome.ALREADY_LINKED, display_name=name)
+    if await chat_store.link_count(session, chat_id) >= deps.settings.identities_per_chat:
+        await _end(session, chat_id, dialogue)
+        return VerificationReply(Outcome.TOO_MANY_IDENTITIES)
+    await chat_store.ensure_chat(session, chat_id, language="en")
+    if company_id is not None:
+        await chat_store.link_company(
+            session, chat_id=chat_id, company_id=company_id, verified_by=verified_by
+        )
+    else:
+        assert person_id is not None
+        await chat_store.link_person(
+            session, chat_id=chat_id, person_id=person_id, verified_by=verified_by
+        )
+    await _end(session, chat_id, dialogue)
+    return VerificationReply(Outcome.VERIFIED, display_name=name)
+
+
+# --- the dialogue -------------------------------------------------------------------------
+
+
+async def start_verification(deps: Deps, *, chat_id: int) -> VerificationReply:
+    """Begin (or begin again): ask whether the chat proves a person or a company."""
+
+    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+        locked = await _locked_until(session, deps, chat_id=chat_id, id_hash=None, now=now)
+        if locked is not None:
+            return VerificationReply(Outcome.LOCKED, locked_until=locked)
+        if await chat_store.link_count(session, chat_id) >= deps.settings.identities_per_chat:
+            return VerificationReply(Outcome.TOO_MANY_IDENTITIES)
+        await _save(session, chat_id, dialogue, Step.CHOOSE_HOLDER, {}, now)
+        return _ask(Step.CHOOSE_HOLDER)
+
+    return await _run(deps, chat_id, action)
+
+
+async def choose_holder(deps: Deps, *, chat_id: int, holder: str) -> VerificationReply:
+    """"person" → which identity document; "company" → its registration number."""
+
+    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+        if dialogue.step is None:
+            return VerificationReply(Outcome.NO_DIALOGUE)
+        if holder == "person":
+            await _save(session, chat_id, dialogue, Step.CHOOSE_ID_TYPE, {"holder": holder}, now)
+            return _ask(Step.CHOOSE_ID_TYPE)
+        if holder == "company":
+            await _save(session, chat_id, dialogue, Step.COMPANY_NUMBER, {"holder": holder}, now)
+            return _ask(Step.COMPANY_NUMBER)
+        return _invalid(dialogue.step, "bad_choice")
+
+    return await _run(deps, chat_id, action)
+
+
+async def choose_id_type(deps: Deps, *, chat_id: int, id_type: str) -> VerificationReply:
+    """"id_card", "arc" or "passport" → ask for its number."""
+
+    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+        if dialogue.step is None or dialogue.data.get("holder") != "person":
+            return VerificationReply(Outcome.NO_DIALOGUE)
+        if id_type not in {kind.value for kind in PERSON_ID_TYPES}:
+            return _invalid(dialogue.step, "bad_choice")
+        data = {"holder": "person", "id_type": id_type}
+        await _save(session, chat_id, dialogue, Step.ID_NUMBER, data, now)
+        return _ask(Step.ID_NUMBER)
+
+    return await _run(deps, chat_id, action)
+
+
+def _text_problem(text: object) -> str | None:
+    if not isinstance(text, str) or not text.strip():
+        return "not_text"
+    if len(text) > MAX_TEXT_CHARS:
+        return "too_long"
+    return None
+
+
+async def submit_text(deps: Deps, *, chat_id: int, text: str | None) -> VerificationReply:
+    """Whatever the current step expects: a number, a date of birth or a notice reference."""
+
+    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+        step = dialogue.step
+        if step is None:
+            return VerificationReply(Outcome.NO_DIALOGUE)
+        problem = _text_problem(text)
+        if problem is not None:
+            return _invalid(step, problem)
+        assert isinstance(text, str)
+        if step is Step.ID_NUMBER:
+            return await _person_number(session, deps, chat_id, dialogue, text, now)
+        if step is Step.DATE_OF_BIRTH:
+            return await _date_of_birth(session, deps, chat_id, dialogue, text, now)
+        if step is Step.COMPANY_NUMBER:
+            return await _company_number(session, deps, chat_id, dialogue, text, now)
+        if step is Step.NOTICE_REFERENCE:
+            return await _notice_reference(session, deps, chat_id, dialogue, text, now)
+        # A button step (holder, document type) or the contact step: typing cannot answer it.
+        return _ask(step)
+
+    return await _run(deps, chat_id, action)
+
+
+async def _person_number(
+    session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
+    now: datetime,
+) -> VerificationReply:
+    id_type = dialogue.data.get("id_type")
+    try:
+        identifier = normalise_identifier(str(id_type), text)
+    except (InvalidIdentifier, ValueError):
+        return _invalid(Step.ID_NUMBER, "bad_identifier")
+    id_hash = identifier_hash(identifier, deps.settings.hash_key)
+    refused = await _refuse_if_locked(
+        session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
+        action="verify.person", method="dob", now=now,
+    )
+    if refused:
+        return refused
+    data = {"holder": "person", "id_type": identifier.id_type.value, "id_hash": id_hash}
+    await _save(session, chat_id, dialogue, Step.DATE_OF_BIRTH, data, now)
+    return _ask(Step.DATE_OF_BIRTH)
+
+
+async def _date_of_birth(
+    session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
+    now: datetime,
+) -> VerificationReply:
+    today = now.astimezone(deps.settings.tz).date()
+    try:
+        born = parse_date_of_birth(text, today=today)
+    except InvalidDate as problem:
+        return _invalid(Step.DATE_OF_BIRTH, problem.problem)
+    id_hash = str(dialogue.data.get("id_hash", ""))
+    refused = await _refuse_if_locked(
+        session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
+        action="verify.person", method="dob", now=now,
+    )
+    if refused:
+        return refused
+    # Same statements and a constant-time compare whether or not the person exists.
+    person = await registry.person_by_hash(session, id_hash)
+    on_file = person.date_of_birth.isoformat() if person and person.date_of_birth else _NO_DATE
+    matched = hmac.compare_digest(born.isoformat().encode(), on_file.encode())
+    matched = matched and person is not None
+    await citizens.record_attempt(
+        session, chat_id=chat_id, id_hash=id_hash, method="dob", succeeded=matched, at=now
+    )
+    result = "matched" if matched else "not_matched"
+    await _audit(
+        session, chat_id=chat_id, action="verify.person", method="dob", result=result,
+        hash_prefix=id_hash, now=now,
+    )
+    if not matched or person is None:
+        retry = {"holder": "person", "id_type": dialogue.data.get("id_type")}
+        return await _after_failure(
+            session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
+            outcome=Outcome.NOT_MATCHED, retry=(Step.ID_NUMBER, retry), now=now,
+        )
+    if person.phone and not await citizens.existing_link(
+        session, chat_id=chat_id, person_id=person.id, company_id=None
+    ):
+        data = {**dialogue.data, "person_id": person.id}
+        await _save(session, chat_id, dialogue, Step.CONTACT, data, now)
+        return _ask(Step.CONTACT)
+    return await _link(
+        session, deps, chat_id=chat_id, dialogue=dialogue, person_id=person.id,
+        company_id=None, name=person.name, verified_by="dob",
+    )
+
+
+async def _company_number(
+    session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
+    now: datetime,
+) -> VerificationReply:
+    try:
+        identifier = normalise_identifier(IdType.COMPANY_REG, text)
+    except (InvalidIdentifier, ValueError):
+        return _invalid(Step.COMPANY_NUMBER, "bad_identifier")
+    reg_hash = identifier_hash(identifier, deps.settings.hash_key)
+    refused = await _refuse_if_locked(
+        session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=reg_hash,
+        action="verify.company", method="notice", now=now,
+    )
+    if refused:
+        return refused
+    data = {"holder": "company", "id_hash": reg_hash}
+    await _save(session, chat_id, dialogue, Step.NOTICE_REFERENCE, data, now)
+    return _ask(Step.NOTICE_REFERENCE)
+
+
+async def _notice_reference(
+    session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
+    now: datetime,
+) -> VerificationReply:
+    reference = text.strip()
+    if not _REFERENCE.match(reference):
+        return _invalid(Step.NOTICE_REFERENCE, "bad_identifier")
+    reg_hash = str(dialogue.data.get("id_hash", ""))
+    refused = await _refuse_if_locked(
+        session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=reg_hash,
+        action="verify.company", method="notice", now=now,
+    )
+    if refused:
+        return refused
+    company = await citizens.company_with_notice(session, reg_hash=reg_hash, reference=reference)
+    matched = company is not None
+    await citizens.record_attempt(
+        session, chat_id=chat_id, id_hash=reg_hash, method="notice", succeeded=matched, at=now
+    )
+    await _audit(
+        session, chat_id=chat_id, action="verify.company", method="notice",
+        result="matched" if matched else "not_matched", hash_prefix=reg_hash, now=now,
+    )
+    if company is None:
+        return await _after_failure(
+            session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=reg_hash,
+            outcome=Outcome.NOT_MATCHED, retry=(Step.COMPANY_NUMBER, {"holder": "company"}),
+            now=now,
+        )
+    return await _link(
+        session, deps, chat_id=chat_id, dialogue=dialogue, person_id=None,
+        company_id=company.id, name=company.name, verified_by="notice",
+    )
+
+
+def _phone_readings(raw: str) -> list[str]:
+    """E.164 readings of a phone number, likeliest first: as given (+357 by default), then,
+    since Telegram sends contacts' numbers without the '+', as an international number."""
+    text = (raw or "").strip()
+    readings = [text]
+    if text and not text.startswith(("+", "0")):
+        readings.append("+" + text)
+    found: list[str] = []
+    for reading in readings:
+        try:
+            number = phonenumbers.parse(reading, "CY")
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            if e164 not in found:
+                found.append(e164)
+    return found
+
+
+def _same_phone(shared: str, on_file: str | None) -> bool:
+    expected = _phone_readings(on_file or "")
+    if not expected:  # nothing usable on file: no contact can match it
+        return False
+    wanted = expected[0].encode()
+    return any(hmac.compare_digest(c.encode(), wanted) for c in _phone_readings(shared))
+
+
+async def submit_contact(
+    deps: Deps,
+    *,
+    chat_id: int,
+    phone: str,
+    contact_user_id: int | None,
+    sender_user_id: int,
+) -> VerificationReply:
+    """The contact shared with the request-contact button: must be the sender's own and
+    match the phone number on file."""
+
+    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+        if dialogue.step is not Step.CONTACT:
+            return VerificationReply(Outcome.NO_DIALOGUE)
+        if contact_user_id is None or contact_user_id != sender_user_id:
+            return VerificationReply(Outcome.CONTACT_NOT_OWN, step=Step.CONTACT)
+        id_hash = str(dialogue.data.get("id_hash", ""))
+        refused = await _refuse_if_locked(
+            session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
+            action="verify.person", method="contact", now=now,
+        )
+        if refused:
+            return refused
+        person = await registry.person_by_id(session, int(dialogue.data.get("person_id", 0)))
+        matched = person is not None and _same_phone(phone, person.phone)
+        await citizens.record_attempt(
+            session, chat_id=chat_id, id_hash=id_hash, method="contact", succeeded=matched,
+            at=now,
+        )
+        await _audit(
+            session, chat_id=chat_id, action="verify.person", method="contact",
+            result="matched" if matched else "not_matched", hash_prefix=id_hash, now=now,
+        )
+        if not matched or person is None:
+            return await _after_failure(
+                session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
+                outcome=Outcome.CONTACT_MISMATCH, retry=None, now=now,
+            )
+        return await _link(
+            session, deps, chat_id=chat_id, dialogue=dialogue, person_id=person.id,
+            company_id=None, name=person.name, verified_by="contact",
+        )
+
+    return await _run(deps, chat_id, action)
+
+
+async def cancel_verification(deps: Deps, *, chat_id: int) -> VerificationReply:
+    """Drop the dialogue (attempts already made still count). Always NO_DIALOGUE after."""
+
+    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+        if dialogue.step is not None:
+            await _end(session, chat_id, dialogue)
+        return VerificationReply(Outcome.NO_DIALOGUE)
+
+    return await _run(deps, chat_id, action)
+
+
+async def redeem_link_token(deps: Deps, *, chat_id: int, token: str) -> VerificationReply:
+    """Link the chat to the identity a portal vouched for. Tokens are bearer credentials
+    that cannot be guessed, so a chat locked for failed guesses may still use one."""
+
+    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+        try:
+            claim = read_link_token(deps.settings, token, now=now)
+        except TokenInvalid as invalid:
+            return await _token_refused(session, chat_id, invalid.reason, None, now)
+        if claim.holder == "company":
+            company = await citizens.company_by_hash_prefix(session, claim.hash_prefix)
+            person = None
+        else:
+            person = await citizens.person_by_hash_prefix(session, claim.hash_prefix)
+            company = None
+        person_id = person.id if person else None
+        company_id = company.id if company else None
+        name = (company.name if company else person.name if person else "") or ""
+        found = person is not None or company is not None
+        if found and await citizens.existing_link(
+            session, chat_id=chat_id, person_id=person_id, company_id=company_id
+        ):
+            await citizens.spend_link_token(
+                session, token_id=claim.token_id, used_at=now, expires_at=claim.expires_at
+            )
+            await _audit(
+                session, chat_id=chat_id, action="verify.token", method="token",
+                result="already_linked", hash_prefix=claim.hash_prefix, now=now,
+            )
+            return VerificationReply(Outcome.ALREADY_LINKED, display_name=name)
+        if await chat_store.link_count(session, chat_id) >= deps.settings.identities_per_chat:
+            return VerificationReply(Outcome.TOO_MANY_IDENTITIES)  # token kept for later
+        if not await citizens.spend_link_token(
+            session, token_id=claim.token_id, used_at=now, expires_at=claim.expires_at
+        ):
+            return await _token_refused(session, chat_id, "used", claim.hash_prefix, now)
+        await citizens.record_attempt(
+            session, chat_id=chat_id, id_hash=None, method="token", succeeded=found, at=now
+        )
+        await _audit(
+            session, chat_id=chat_id, action="verify.token", method="token",
+            result="matched" if found else "unknown_identity", hash_prefix=claim.hash_prefix,
+            now=now,
+        )
+        if not found:
+            return VerificationReply(Outcome.NOT_MATCHED)
+        # The token supersedes any dialogue under way in this chat.
+        ongoing = dialogue if dialogue.step is not None else _Dialogue(None, None)
+        return await _link(
+            session, deps, chat_id=chat_id, dialogue=ongoing, person_id=person_id,
+            company_id=company_id, name=name, verified_by="token",
+        )
+
+    return await _run(deps, chat_id, action)
+
+
+async def _token_refused(
+    session: AsyncSession, chat_id: int, reason: str, hash_prefix: str | None, now: datetime
+) -> VerificationReply:
+    await citizens.record_attempt(
+        session, chat_id=chat_id, id_hash=None, method="token", succeeded=False, at=now
+    )
+    await _audit(
+        session, chat_id=chat_id, action="verify.token", method="token", result=reason,
+        hash_prefix=hash_prefix, now=now,
+    )
+    return VerificationReply(Outcome.TOKEN_INVALID)
+
+
+async def purge_stale(deps: Deps) -> dict[str, int]:
+    """Housekeeping for a scheduler job: spent tokens past expiry, expired dialogues, and
+    attempts older than settings.retention_days (the guard needs only the last 48 hours)."""
+    now = deps.clock()
+    keep_attempts = max(
+        timedelta(days=deps.settings.retention_days),
+        2 * timedelta(hours=deps.settings.verify_window_hours),
+    )
+    async with transaction(deps.sessions) as session:
+        tokens, dialogues, attempts = await citizens.purge_stale(
+            session, now=now, flow=FLOW, attempts_before=now - keep_attempts
+        )
+    return {"link_tokens": tokens, "dialogues": dialogues, "attempts": attempts}

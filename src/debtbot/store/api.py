@@ -1,0 +1,173 @@
+"""Queries behind the HTTP API: bearer tokens, payments, receipts' recipients, and the
+figures that /readyz and /metrics report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from debtbot.store.models import (
+    ApiToken,
+    Chat,
+    ChatLink,
+    DebtRow,
+    OutboxMessage,
+    Payment,
+    VerificationAttempt,
+)
+
+# --- tokens -----------------------------------------------------------------------------
+
+
+async def add_token(
+    session: AsyncSession, *, name: str, token_hash: str, scopes: Sequence[str], now: datetime
+) -> ApiToken:
+    row = ApiToken(name=name, token_hash=token_hash, scopes=list(scopes), created_at=now)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def token_by_hash(session: AsyncSession, token_hash: str) -> ApiToken | None:
+    return await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+
+
+async def all_tokens(session: AsyncSession) -> list[ApiToken]:
+    return list(await session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+async def revoke_token(session: AsyncSession, token_id: int, *, now: datetime) -> bool:
+    result = await session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- payments ---------------------------------------------------------------------------
+
+
+async def debts_by_reference(
+    session: AsyncSession, *, reference: str, source: str | None
+) -> list[DebtRow]:
+    """The debts a payment names, locked until the transaction ends (PostgreSQL)."""
+    query = select(DebtRow).where(DebtRow.reference == reference)
+    if source is not None:
+        query = query.where(DebtRow.source == source)
+    return list(await session.scalars(query.order_by(DebtRow.id).limit(2).with_for_update()))
+
+
+async def payment_exists(session: AsyncSession, provider_ref: str) -> bool:
+    found = await session.scalar(select(Payment.id).where(Payment.provider_ref == provider_ref))
+    return found is not None
+
+
+async def add_payment(
+    session: AsyncSession,
+    *,
+    provider_ref: str,
+    debt_id: int,
+    amount: Decimal,
+    paid_at: datetime,
+    received_at: datetime,
+    token_id: int | None,
+) -> Payment:
+    row = Payment(
+        provider_ref=provider_ref,
+        debt_id=debt_id,
+        amount=amount,
+        paid_at=paid_at,
+        received_at=received_at,
+        token_id=token_id,
+    )
+    session.add(row)
+    await session.flush()  # the unique provider_ref fails here on a concurrent replay
+    return row
+
+
+async def mark_debt_paid(session: AsyncSession, debt_id: int, *, now: datetime) -> None:
+    await session.execute(
+        update(DebtRow)
+        .where(DebtRow.id == debt_id)
+        .values(status="paid", status_changed_at=now, updated_at=now)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptChat:
+    chat_id: int
+    language: str
+    discreet: bool
+
+
+async def chats_of_holder(
+    session: AsyncSession, *, person_id: int | None, company_id: int | None
+) -> list[ReceiptChat]:
+    """Active chats linked to the debt's holder (the person, or the company they represent)."""
+    query = select(Chat.id, Chat.language, Chat.discreet).join(ChatLink, ChatLink.chat_id == Chat.id)
+    if company_id is not None:
+        query = query.where(ChatLink.company_id == company_id)
+    elif person_id is not None:
+        query = query.where(ChatLink.person_id == person_id, ChatLink.company_id.is_(None))
+    else:
+        return []
+    rows = await session.execute(query.where(Chat.active.is_(True)).distinct().order_by(Chat.id))
+    return [ReceiptChat(chat_id, language, discreet) for chat_id, language, discreet in rows]
+
+
+# --- readiness and metrics --------------------------------------------------------------
+
+
+async def ping(session: AsyncSession) -> None:
+    await session.execute(text("SELECT 1"))
+
+
+async def outbox_counts(session: AsyncSession) -> dict[tuple[str, str], int]:
+    """Outbox rows by (purpose, status)."""
+    rows = await session.execute(
+        select(OutboxMessage.purpose, OutboxMessage.status, func.count()).group_by(
+            OutboxMessage.purpose, OutboxMessage.status
+        )
+    )
+    return {(purpose, status): count for purpose, status, count in rows}
+
+
+async def verification_counts(session: AsyncSession) -> dict[tuple[str, bool], int]:
+    """Verification attempts by (method, succeeded)."""
+    rows = await session.execute(
+        select(VerificationAttempt.method, VerificationAttempt.succeeded, func.count()).group_by(
+            VerificationAttempt.method, VerificationAttempt.succeeded
+        )
+    )
+    return {(method, bool(succeeded)): count for method, succeeded, count in rows}
+
+
+async def locked_out(
+    session: AsyncSession, *, since: datetime, chat_failures: int, identifier_failures: int
+) -> tuple[int, int]:
+    """How many chats and identifiers have reached the failure limit since `since`."""
+    failed = VerificationAttempt.succeeded.is_(False), VerificationAttempt.at >= since
+    chats = (
+        select(VerificationAttempt.chat_id)
+        .where(*failed)
+        .group_by(VerificationAttempt.chat_id)
+        .having(func.count() >= chat_failures)
+        .subquery()
+    )
+    identifiers = (
+        select(VerificationAttempt.id_hash)
+        .where(*failed, VerificationAttempt.id_hash.is_not(None))
+        .group_by(VerificationAttempt.id_hash)
+        .having(func.count() >= identifier_failures)
+        .subquery()
+    )
+    locked_chats = await session.scalar(select(func.count()).select_from(chats))
+    locked_identifiers = await session.scalar(select(func.count()).select_from(identifiers))
+    return int(locked_chats or 0), int(locked_identifiers or 0)

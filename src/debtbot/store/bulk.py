@@ -1,0 +1,199 @@
+"""Set-based writes that behave the same on SQLite and PostgreSQL.
+
+Imports and the ingest API write thousands of rows per transaction. Going through the ORM (or
+even Core's per-row parameter processing) costs more than the database's own work, so these
+helpers talk to the driver under the session's connection (aiosqlite or asyncpg), inside the
+session's transaction: one executemany per kind of change, keys looked up in chunks, values
+converted once to what the column stores (whole cents, ISO dates on SQLite, …).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from itertools import islice
+from typing import Any, TypeVar
+
+from sqlalchemy import Boolean, Date, Table, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from debtbot.store.types import Cents, UTCDateTime
+
+# Bound parameters per statement stay well under SQLite's 32766 and asyncpg's 32767.
+IN_CHUNK = 2000
+
+T = TypeVar("T")
+Convert = Callable[[Any], Any]
+
+
+def chunks(items: Iterable[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+async def dialect_name(session: AsyncSession) -> str:
+    connection = await session.connection()
+    return connection.dialect.name
+
+
+async def insert_ignoring_conflicts(
+    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], *, keys: Sequence[str]
+) -> None:
+    """INSERT … ON CONFLICT (keys) DO NOTHING for a few rows, through Core."""
+    if not rows:
+        return
+    insert = postgresql.insert if await dialect_name(session) == "postgresql" else sqlite.insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    await session.execute(statement, list(rows))
+
+
+def _cents(value: Decimal) -> int:
+    cents = Decimal(value) * 100
+    if cents != cents.to_integral_value():
+        raise ValueError("amount has fractions of a cent")
+    return int(cents)
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware UTC datetime")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy stores it
+
+
+def _sqlite_date(value: date) -> str:
+    return value.isoformat()
+
+
+def _sqlite_bool(value: bool) -> int:
+    return int(value)
+
+
+class Driver:
+    """The session's own driver connection, for bulk statements inside its transaction."""
+
+    def __init__(self, dialect: str, connection: Any) -> None:
+        self.dialect = dialect
+        self.connection = connection
+        self.postgres = dialect == "postgresql"
+
+    @classmethod
+    async def of(cls, session: AsyncSession) -> Driver:
+        # A statement through SQLAlchemy first: it opens the transaction on the connection,
+        # so what the driver does below commits or rolls back with the session.
+        await session.execute(text("SELECT 1"))
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        return cls(connection.dialect.name, raw.driver_connection)
+
+    def placeholders(self, count: int, start: int = 1) -> list[str]:
+        if self.postgres:
+            return [f"${n}" for n in range(start, start + count)]
+        return ["?"] * count
+
+    def converter(self, table: Table, column: str) -> Convert | None:
+        """How a Python value becomes what the column holds (None: as it is)."""
+        kind = table.c[column].type
+        if isinstance(kind, Cents):
+            return _cents
+        if self.postgres:
+            return None
+        if isinstance(kind, UTCDateTime):
+            return _sqlite_datetime
+        if isinstance(kind, Date):
+            return _sqlite_date
+        if isinstance(kind, Boolean):
+            return _sqlite_bool
+        return None
+
+    def converters(self, table: Table, columns: Sequence[str]) -> list[Convert | None]:
+        return [self.converter(table, name) for name in columns]
+
+    @staticmethod
+    def convert(values: Sequence[Any], converters: Sequence[Convert | None]) -> tuple[Any, ...]:
+        return tuple(
+            value if convert is None or value is None else convert(value)
+            for value, convert in zip(values, converters, strict=True)
+        )
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        await self.connection.executemany(sql, rows)
+
+    async def fetch_in(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        key: str,
+        values: Sequence[Any],
+        *,
+        where: Sequence[tuple[str, Any]] = (),
+    ) -> list[tuple[Any, ...]]:
+        """SELECT columns FROM table WHERE key IN (values) [AND column = value …], chunked."""
+        found: list[tuple[Any, ...]] = []
+        names = ", ".join(columns)
+        fixed = [value for _, value in where]
+        for chunk in chunks(values):
+            params = self.placeholders(len(where) + 1)
+            conditions = [f"{column} = {p}" for (column, _), p in zip(where, params, strict=False)]
+            if self.postgres:
+                conditions.append(f"{key} = ANY({params[-1]})")
+                records = await self.connection.fetch(
+                    f"SELECT {names} FROM {table.name} WHERE {' AND '.join(conditions)}",  # noqa: S608
+                    *fixed, chunk,
+                )
+                found.extend(tuple(record) for record in records)
+            else:
+                marks = ", ".join("?" * len(chunk))
+                conditions.append(f"{key} IN ({marks})")
+                cursor = await self.connection.execute(
+                    f"SELECT {names} FROM {table.name} WHERE {' AND '.join(conditions)}",  # noqa: S608
+                    [*fixed, *chunk],
+                )
+                found.extend(tuple(row) for row in await cursor.fetchall())
+                await cursor.close()
+        return found
+
+    def insert_sql(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        *,
+        conflict: Sequence[str],
+        update: Sequence[str] = (),
+    ) -> str:
+        """INSERT … ON CONFLICT (conflict) DO NOTHING, or DO UPDATE SET the `update` columns."""
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 (names are ours)
+            f"VALUES ({', '.join(self.placeholders(len(columns)))}) "
+            f"ON CONFLICT ({', '.join(conflict)}) "
+        )
+        if not update:
+            return sql + "DO NOTHING"
+        assignments = [f"{name} = excluded.{name}" for name in update]
+        if "updated_at" in table.c:
+            assignments.append("updated_at = CURRENT_TIMESTAMP")
+        return sql + "DO UPDATE SET " + ", ".join(assignments)
+
+    def update_sql(self, table: Table, columns: Sequence[str]) -> str:
+        """UPDATE table SET columns … WHERE id = the last parameter."""
+        params = self.placeholders(len(columns) + 1)
+        assignments = [f"{name} = {p}" for name, p in zip(columns, params, strict=False)]
+        if "updated_at" in table.c:
+            assignments.append("updated_at = CURRENT_TIMESTAMP")
+        return f"UPDATE {table.name} SET {', '.join(assignments)} WHERE id = {params[-1]}"  # noqa: S608
+
+
+async def update_by_id(
+    driver: Driver, table: Table, changes: Sequence[tuple[int, dict[str, Any]]]
+) -> None:
+    """Apply (id, {column: stored value}) changes: one executemany per set of columns."""
+    by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for row_id, change in changes:
+        columns = tuple(change)
+        by_columns.setdefault(columns, []).append((*change.values(), row_id))
+    for columns, rows in by_columns.items():
+        await driver.executemany(driver.update_sql(table, columns), rows)

@@ -1,0 +1,203 @@
+"""Debts: set-based upsert by (source, reference), closing, and the queries services need."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from debtbot.domain.debts import OPEN_STATUSES, DebtStatus
+from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
+from debtbot.store.bulk import Driver, chunks, update_by_id
+from debtbot.store.models import DebtRow, OutboxMessage
+
+DEBTS = DebtRow.__table__
+OUTBOX = OutboxMessage.__table__
+
+# What a registry row sets. A None in KEEP_IF_NONE means "not given": what is on file stays.
+FIELDS = (
+    "kind", "authority", "person_id", "company_id", "amount", "served_on", "due_on", "status",
+    "points", "surcharge_rate", "post_clearance", "enforcement_suspended", "instalments_on_time",
+    "finding_notice_on",
+)
+KEEP_IF_NONE = frozenset(
+    {"due_on", "status", "points", "surcharge_rate", "post_clearance", "enforcement_suspended",
+     "instalments_on_time", "finding_notice_on"}
+)
+DEFAULTS: dict[str, Any] = {
+    "status": DebtStatus.OUTSTANDING.value, "post_clearance": False, "enforcement_suspended": False,
+    "instalments_on_time": False,
+}
+_OPEN = tuple(status.value for status in OPEN_STATUSES)
+KEY_COLUMNS = ("source", "reference")
+
+Key = tuple[str, str]
+
+
+@dataclass(slots=True)
+class DebtChanges:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    closed_ids: list[int] = field(default_factory=list)  # open before, paid/cancelled now
+
+
+def is_open(status: str) -> bool:
+    return status in _OPEN
+
+
+async def sync_debts(
+    session: AsyncSession, rows: Iterable[dict[str, Any]], *, now: datetime
+) -> DebtChanges:
+    """Insert new debts and update changed ones, by (source, reference). Unchanged rows are
+    not written. Each row holds `source`, `reference` and the FIELDS; the last row wins when a
+    key repeats.
+    """
+    wanted: dict[Key, dict[str, Any]] = {(row["source"], row["reference"]): row for row in rows}
+    result = DebtChanges()
+    if not wanted:
+        return result
+    driver = await Driver.of(session)
+    converters = driver.converters(DEBTS, FIELDS)
+    changed_at = driver.converter(DEBTS, "status_changed_at")
+    stamp = changed_at(now) if changed_at else now
+    status_at = FIELDS.index("status")
+    defaults = {
+        name: driver.convert([value], [driver.converter(DEBTS, name)])[0]
+        for name, value in DEFAULTS.items()
+    }
+    existing = await _existing(driver, wanted.keys())
+    new: list[tuple[Any, ...]] = []
+    changes: list[tuple[int, dict[str, Any]]] = []
+    for key, row in wanted.items():
+        values = driver.convert([row.get(name) for name in FIELDS], converters)
+        found = existing.get(key)
+        if found is None:
+            filled = tuple(
+                defaults.get(name) if value is None and name in defaults else value
+                for name, value in zip(FIELDS, values, strict=True)
+            )
+            new.append((*key, *filled, None if is_open(filled[status_at]) else stamp))
+            continue
+        row_id, old = found
+        change = {
+            name: value
+            for name, value, before in zip(FIELDS, values, old, strict=True)
+            if value != before and not (value is None and name in KEEP_IF_NONE)
+        }
+        if not change:
+            result.unchanged += 1
+            continue
+        if "status" in change:
+            change["status_changed_at"] = stamp
+            if is_open(old[status_at]) and not is_open(change["status"]):
+                result.closed_ids.append(row_id)
+        changes.append((row_id, change))
+    # ON CONFLICT DO UPDATE: a concurrent import of the same key cannot fail the batch.
+    columns = ["source", "reference", *FIELDS, "status_changed_at"]
+    await driver.executemany(
+        driver.insert_sql(DEBTS, columns, conflict=KEY_COLUMNS, update=columns[2:]), new
+    )
+    await update_by_id(driver, DEBTS, changes)
+    result.inserted, result.updated = len(new), len(changes)
+    return result
+
+
+async def close_debts(
+    session: AsyncSession, keys: Sequence[Key], *, status: DebtStatus, now: datetime
+) -> list[int]:
+    """Set open debts with these (source, reference) keys to `status`; returns their ids."""
+    if is_open(status.value):
+        raise ValueError("close_debts closes debts: pass paid, cancelled or withdrawn")
+    driver = await Driver.of(session)
+    status_at = FIELDS.index("status")
+    ids = [
+        row_id for row_id, values in (await _existing(driver, keys)).values()
+        if is_open(values[status_at])
+    ]
+    for chunk in chunks(ids):
+        await session.execute(
+            update(DEBTS)
+            .where(DEBTS.c.id.in_(chunk), DEBTS.c.status.in_(_OPEN))
+            .values(status=status.value, status_changed_at=now)
+        )
+    return ids
+
+
+async def cancel_pending_outbox(session: AsyncSession, debt_ids: Sequence[int]) -> int:
+    """Cancel the not-yet-sent messages about these debts (they were paid or cancelled).
+    A receipt is the one message that is about a closed debt, so it still goes out."""
+    cancelled = 0
+    for chunk in chunks(debt_ids):
+        outcome = await session.execute(
+            update(OUTBOX)
+            .where(
+                OUTBOX.c.debt_id.in_(chunk),
+                OUTBOX.c.status == DeliveryStatus.PENDING.value,
+                OUTBOX.c.purpose != OutboxPurpose.RECEIPT.value,
+            )
+            .values(status=DeliveryStatus.CANCELLED.value, last_error="debt closed")
+        )
+        cancelled += outcome.rowcount or 0  # type: ignore[attr-defined]
+    return cancelled
+
+
+async def debt_by_id(session: AsyncSession, debt_id: int) -> DebtRow | None:
+    return await session.get(DebtRow, debt_id)
+
+
+async def debt_by_reference(session: AsyncSession, source: str, reference: str) -> DebtRow | None:
+    return await session.scalar(
+        select(DebtRow).where(DebtRow.source == source, DebtRow.reference == reference)
+    )
+
+
+async def debts_by_reference(session: AsyncSession, reference: str) -> list[DebtRow]:
+    """Every debt with this reference, whatever its source (staff look-ups)."""
+    query = select(DebtRow).where(DebtRow.reference == reference).order_by(DebtRow.id)
+    return list(await session.scalars(query))
+
+
+async def debts_of(
+    session: AsyncSession,
+    *,
+    person_ids: Sequence[int] = (),
+    company_ids: Sequence[int] = (),
+    open_only: bool = True,
+) -> list[DebtRow]:
+    """The debts held by these persons and companies, oldest service first."""
+    if not person_ids and not company_ids:
+        return []
+    holders = []
+    if person_ids:
+        holders.append(DebtRow.person_id.in_(list(person_ids)))
+    if company_ids:
+        holders.append(DebtRow.company_id.in_(list(company_ids)))
+    query = select(DebtRow).where(or_(*holders))
+    if open_only:
+        query = query.where(DebtRow.status.in_(_OPEN))
+    query = query.order_by(DebtRow.served_on.is_(None), DebtRow.served_on, DebtRow.id)
+    return list(await session.scalars(query))
+
+
+async def _existing(
+    driver: Driver, keys: Iterable[Key]
+) -> dict[Key, tuple[int, tuple[Any, ...]]]:
+    """(source, reference) → (id, the FIELDS as stored) for the keys on file."""
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for source, reference in keys:
+        by_source[source].append(reference)
+    found: dict[Key, tuple[int, tuple[Any, ...]]] = {}
+    for source, references in by_source.items():
+        rows = await driver.fetch_in(
+            DEBTS, ["id", "reference", *FIELDS], "reference", references,
+            where=[("source", source)],
+        )
+        for row_id, reference, *values in rows:
+            found[(source, reference)] = (row_id, tuple(values))
+    return found

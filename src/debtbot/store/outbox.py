@@ -1,0 +1,372 @@
+"""The outbox table's queries: insert once under a key, claim, settle, cancel, recover.
+
+Claiming is where several sender instances meet. On PostgreSQL the candidates are picked
+with `FOR UPDATE SKIP LOCKED` inside the claiming UPDATE, so two workers never take the same
+row and neither waits for the other. SQLite has one writer at a time: the claiming UPDATE
+runs inside a write transaction (`BEGIN IMMEDIATE` semantics via the first write), which is
+the same guarantee for the one process that writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
+from debtbot.store.models import DebtRow, OutboxMessage
+
+PENDING = DeliveryStatus.PENDING.value
+SENDING = DeliveryStatus.SENDING.value
+OUTSTANDING = "outstanding"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """A row a worker holds (status 'sending') until it settles it."""
+
+    id: int
+    chat_id: int
+    purpose: str
+    priority: int
+    payload: dict[str, Any]
+    attempts: int
+    not_before: datetime
+    expires_at: datetime | None
+    debt_id: int | None
+    dedupe_key: str
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
+    if _dialect(session) == "postgresql":
+        return postgresql.insert(OutboxMessage)
+    return sqlite.insert(OutboxMessage)
+
+
+async def insert_if_new(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert one row unless its dedupe_key exists; True when inserted."""
+    stmt = (
+        _insert(session)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def insert_many_if_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Bulk insert; rows whose dedupe_key exists are skipped. Returns how many were new."""
+    if not rows:
+        return 0
+    inserted = 0
+    # Every row carries the same columns, so one multi-row INSERT per chunk keeps the
+    # statement size bounded (SQLite allows 32766 parameters).
+    width = len(rows[0])
+    chunk = max(1, 30000 // max(width, 1)) if _dialect(session) == "sqlite" else 2000
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        stmt = (
+            _insert(session)
+            .values(list(part))
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(OutboxMessage.id)
+        )
+        inserted += len((await session.execute(stmt)).all())
+    return inserted
+
+
+async def cancel_pending(session: AsyncSession, *conditions: Any, reason: str) -> int:
+    """Pending rows matching the conditions become 'cancelled'. Returns how many."""
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.status == PENDING, *conditions)
+        .values(status=DeliveryStatus.CANCELLED.value, last_error=reason[:300])
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).rowcount or 0
+
+
+def _quiet_filter(quiet: bool, quiet_end: datetime | None, loud_purposes: Iterable[str]) -> Any:
+    if not quiet:
+        return None
+    # In quiet hours only what a citizen asked for goes out, and what cannot wait for the
+    # morning (its threshold comes before quiet hours end).
+    return or_(
+        OutboxMessage.purpose.in_(list(loud_purposes)),
+        and_(OutboxMessage.expires_at.is_not(None), OutboxMessage.expires_at <= quiet_end),
+    )
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    worker: str,
+    now: datetime,
+    limit: int,
+    quiet: bool = False,
+    quiet_end: datetime | None = None,
+    loud_purposes: Iterable[str] = (OutboxPurpose.REPLY.value, OutboxPurpose.RECEIPT.value),
+    exclude_chats: Iterable[int] = (),
+) -> list[ClaimedMessage]:
+    """Take up to `limit` due rows, most urgent first, and with each reminder every other due
+    reminder of the same chat (they go out as one message). Marks them 'sending'.
+    """
+    conditions = [
+        OutboxMessage.status == PENDING,
+        OutboxMessage.not_before <= now,
+        or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > now),
+    ]
+    # A reminder about a debt closed a moment ago is not sent even if its cancellation has
+    # not reached this row yet (the payment and the claim raced).
+    conditions.append(
+        or_(
+            OutboxMessage.purpose != OutboxPurpose.REMINDER.value,
+            OutboxMessage.debt_id.is_(None),
+            exists().where(DebtRow.id == OutboxMessage.debt_id, DebtRow.status == OUTSTANDING),
+        )
+    )
+    quiet_clause = _quiet_filter(quiet, quiet_end, loud_purposes)
+    if quiet_clause is not None:
+        conditions.append(quiet_clause)
+    excluded = list(exclude_chats)
+    if excluded:
+        conditions.append(OutboxMessage.chat_id.not_in(excluded))
+    postgres = _dialect(session) == "postgresql"
+    pick = (
+        select(OutboxMessage.id)
+        .where(*conditions)
+        .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
+        .limit(limit)
+    )
+    if postgres:
+        pick = pick.with_for_update(skip_locked=True)
+    # One UPDATE … WHERE id IN (SELECT …) statement: on SQLite the first statement of the
+    # transaction is then a write, so it never has to upgrade a read lock (which SQLite
+    # refuses at once, without waiting, when another connection writes).
+    claimed = await _mark_sending(session, pick, worker=worker, now=now)
+    if not claimed:
+        return []
+    reminder_chats = sorted(
+        {row.chat_id for row in claimed if row.purpose == OutboxPurpose.REMINDER.value}
+    )
+    if reminder_chats:
+        siblings = (
+            select(OutboxMessage.id)
+            .where(
+                *conditions,
+                OutboxMessage.purpose == OutboxPurpose.REMINDER.value,
+                OutboxMessage.chat_id.in_(reminder_chats),
+            )
+        )
+        if postgres:
+            siblings = siblings.with_for_update(skip_locked=True)
+        claimed.extend(
+            await _mark_sending(session, siblings, worker=worker, now=now)
+        )
+    return claimed
+
+
+async def _mark_sending(
+    session: AsyncSession, ids: Any, *, worker: str, now: datetime
+) -> list[ClaimedMessage]:
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == PENDING)
+        .values(
+            status=SENDING,
+            claimed_by=worker,
+            claimed_at=now,
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .returning(
+            OutboxMessage.id,
+            OutboxMessage.chat_id,
+            OutboxMessage.purpose,
+            OutboxMessage.priority,
+            OutboxMessage.payload,
+            OutboxMessage.attempts,
+            OutboxMessage.not_before,
+            OutboxMessage.expires_at,
+            OutboxMessage.debt_id,
+            OutboxMessage.dedupe_key,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = (await session.execute(stmt)).all()
+    return [ClaimedMessage(*row) for row in rows]
+
+
+async def mark_sent(
+    session: AsyncSession,
+    ids: Sequence[int],
+    *,
+    worker: str,
+    now: datetime,
+    telegram_message_id: int | None,
+    attempts: int | None = None,
+) -> int:
+    stmt = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(list(ids)),
+            OutboxMessage.status == SENDING,
+            OutboxMessage.claimed_by == worker,
+        )
+        .values(
+            status=DeliveryStatus.SENT.value,
+            sent_at=now,
+            telegram_message_id=telegram_message_id,
+            last_error=None,
+            **({} if attempts is None else {"attempts": attempts}),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).rowcount or 0
+
+
+async def mark_sent_many(
+    session: AsyncSession,
+    marks: Sequence[tuple[int, int | None, int]],
+    *,
+    worker: str,
+    now: datetime,
+) -> int:
+    """Mark many rows sent at once: (row id, telegram message id, attempts) each."""
+    if not marks:
+        return 0
+    table = OutboxMessage.__table__
+    stmt = (
+        table.update()
+        .where(
+            table.c.id == bindparam("row_id"),
+            table.c.status == SENDING,
+            table.c.claimed_by == worker,
+        )
+        .values(
+            status=DeliveryStatus.SENT.value,
+            sent_at=now,
+            telegram_message_id=bindparam("message_id"),
+            attempts=bindparam("tries"),
+            last_error=None,
+        )
+    )
+    params = [
+        {"row_id": row_id, "message_id": message_id, "tries": attempts}
+        for row_id, message_id, attempts in marks
+    ]
+    await session.execute(stmt, params)
+    return len(params)
+
+
+async def settle(
+    session: AsyncSession,
+    ids: Sequence[int],
+    *,
+    worker: str,
+    status: DeliveryStatus,
+    error: str | None,
+    not_before: datetime | None = None,
+    attempts: int | None = None,
+) -> int:
+    """Finish a claim: back to 'pending' (with a new not_before) or to a final state."""
+    values: dict[str, Any] = {"status": status.value, "last_error": (error or "")[:300] or None}
+    if attempts is not None:
+        values["attempts"] = attempts
+    if status == DeliveryStatus.PENDING:
+        values.update(claimed_by=None, claimed_at=None)
+        if not_before is not None:
+            values["not_before"] = not_before
+    stmt = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(list(ids)),
+            OutboxMessage.status == SENDING,
+            OutboxMessage.claimed_by == worker,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).rowcount or 0
+
+
+async def refresh_claims(session: AsyncSession, *, worker: str, now: datetime) -> int:
+    """A worker's heartbeat: its claims are not stale while it lives."""
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.status == SENDING, OutboxMessage.claimed_by == worker)
+        .values(claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).rowcount or 0
+
+
+async def release_stale_claims(session: AsyncSession, *, older_than: datetime) -> int:
+    """Claims whose worker went away (crash, kill) go back to 'pending'. A message that was
+    in flight at the crash may then go out twice: at most the messages in flight.
+    """
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.status == SENDING, OutboxMessage.claimed_at < older_than)
+        .values(status=PENDING, claimed_by=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).rowcount or 0
+
+
+async def drop_expired(session: AsyncSession, *, now: datetime) -> list[tuple[int, str]]:
+    """Pending rows whose moment has passed (the threshold a reminder warned of is behind
+    us) become 'dropped'. Returns (id, purpose) of each, for the record.
+    """
+    stmt = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == PENDING,
+            OutboxMessage.expires_at.is_not(None),
+            OutboxMessage.expires_at <= now,
+        )
+        .values(status=DeliveryStatus.DROPPED.value, last_error="expired before delivery")
+        .returning(OutboxMessage.id, OutboxMessage.purpose)
+        .execution_options(synchronize_session=False)
+    )
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+
+
+async def cancel_reminders_of_closed_debts(session: AsyncSession) -> int:
+    """Pending reminders whose debt is no longer outstanding (paid, cancelled, withdrawn)."""
+    closed = exists().where(DebtRow.id == OutboxMessage.debt_id, DebtRow.status != OUTSTANDING)
+    return await cancel_pending(
+        session,
+        OutboxMessage.purpose == OutboxPurpose.REMINDER.value,
+        OutboxMessage.debt_id.is_not(None),
+        closed,
+        reason="debt closed",
+    )
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    stmt = select(func.min(OutboxMessage.not_before)).where(OutboxMessage.status == PENDING)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def counts_by_status(session: AsyncSession) -> dict[str, int]:
+    stmt = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    return {status: count for status, count in (await session.execute(stmt)).all()}
+
+
+async def try_advisory_lock(session: AsyncSession, key: int) -> bool:
+    """A transaction-scoped PostgreSQL advisory lock (the planner takes one so that two
+    instances never plan at once). SQLite has one writer, so it always answers True.
+    """
+    if _dialect(session) != "postgresql":
+        return True
+    result = await session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key})
+    return bool(result.scalar_one())

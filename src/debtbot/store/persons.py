@@ -1,0 +1,143 @@
+"""Persons and companies as the registries know them, found by the keyed hash of their
+identifier (never the number itself), and the people who represent companies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from debtbot.store.bulk import Driver, insert_ignoring_conflicts, update_by_id
+from debtbot.store.models import Company, CompanyRepresentative, Person
+
+PERSONS = Person.__table__
+COMPANIES = Company.__table__
+REPRESENTATIVES = CompanyRepresentative.__table__
+
+# Columns a registry row may leave empty without clearing what is on file.
+_PERSON_OPTIONAL = ("date_of_birth", "phone", "language")
+_COMPANY_OPTIONAL = ("language",)
+
+
+async def person_by_hash(session: AsyncSession, id_hash: str) -> Person | None:
+    return await session.scalar(select(Person).where(Person.id_hash == id_hash))
+
+
+async def person_by_id(session: AsyncSession, person_id: int) -> Person | None:
+    return await session.get(Person, person_id)
+
+
+async def company_by_hash(session: AsyncSession, reg_hash: str) -> Company | None:
+    return await session.scalar(select(Company).where(Company.reg_hash == reg_hash))
+
+
+async def company_by_id(session: AsyncSession, company_id: int) -> Company | None:
+    return await session.get(Company, company_id)
+
+
+async def representatives(session: AsyncSession, company_id: int) -> list[Person]:
+    query = (
+        select(Person)
+        .join(CompanyRepresentative, CompanyRepresentative.person_id == Person.id)
+        .where(CompanyRepresentative.company_id == company_id)
+        .order_by(Person.id)
+    )
+    return list(await session.scalars(query))
+
+
+async def represented_companies(session: AsyncSession, person_id: int) -> list[Company]:
+    query = (
+        select(Company)
+        .join(CompanyRepresentative, CompanyRepresentative.company_id == Company.id)
+        .where(CompanyRepresentative.person_id == person_id)
+        .order_by(Company.id)
+    )
+    return list(await session.scalars(query))
+
+
+async def is_representative(session: AsyncSession, *, company_id: int, person_id: int) -> bool:
+    found = await session.scalar(
+        select(CompanyRepresentative.id).where(
+            CompanyRepresentative.company_id == company_id,
+            CompanyRepresentative.person_id == person_id,
+        )
+    )
+    return found is not None
+
+
+async def add_representatives(
+    session: AsyncSession, pairs: Sequence[tuple[int, int, str]]
+) -> None:
+    """(company_id, person_id, role) triples; a pair already on file stays as it is."""
+    rows = [
+        {"company_id": company, "person_id": person, "role": role}
+        for company, person, role in dict.fromkeys(pairs)
+    ]
+    await insert_ignoring_conflicts(session, REPRESENTATIVES, rows, keys=("company_id", "person_id"))
+
+
+async def sync_persons(
+    session: AsyncSession, persons: Mapping[str, Mapping[str, Any]]
+) -> dict[str, int]:
+    """Insert or update persons keyed by `id_hash`; returns id_hash → person id.
+
+    Each value has id_type, name, date_of_birth, phone, language; a None optional value keeps
+    what is on file. Rows whose values are unchanged are not written at all.
+    """
+    return await _sync(
+        session, PERSONS, "id_hash", persons, ("id_type", "name", *_PERSON_OPTIONAL),
+        _PERSON_OPTIONAL,
+    )
+
+
+async def sync_companies(
+    session: AsyncSession, companies: Mapping[str, Mapping[str, Any]]
+) -> dict[str, int]:
+    """Insert or update companies keyed by `reg_hash` (values: name, language)."""
+    return await _sync(
+        session, COMPANIES, "reg_hash", companies, ("name", *_COMPANY_OPTIONAL), _COMPANY_OPTIONAL
+    )
+
+
+async def _sync(
+    session: AsyncSession,
+    table: Any,
+    key: str,
+    wanted: Mapping[str, Mapping[str, Any]],
+    columns: Sequence[str],
+    optional: Sequence[str],
+) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    if not wanted:
+        return ids
+    driver = await Driver.of(session)
+    converters = driver.converters(table, columns)
+    keep_if_none = [name in optional for name in columns]
+    stored = {
+        key_value: driver.convert([values.get(name) for name in columns], converters)
+        for key_value, values in wanted.items()
+    }
+    changes: list[tuple[int, dict[str, Any]]] = []
+    for row_id, key_value, *old in await driver.fetch_in(table, ["id", key, *columns], key,
+                                                         list(wanted)):
+        ids[key_value] = row_id
+        new = stored[key_value]
+        change = {
+            name: value
+            for name, value, before, keep in zip(columns, new, old, keep_if_none, strict=True)
+            if value != before and not (keep and value is None)
+        }
+        if change:
+            changes.append((row_id, change))
+    missing = [key_value for key_value in wanted if key_value not in ids]
+    await driver.executemany(
+        driver.insert_sql(table, [key, *columns], conflict=[key]),
+        [(key_value, *stored[key_value]) for key_value in missing],
+    )
+    await update_by_id(driver, table, changes)
+    for row_id, key_value in await driver.fetch_in(table, ["id", key], key, missing):
+        ids[key_value] = row_id
+    return ids

@@ -1,0 +1,82 @@
+"""The python-telegram-bot Application: built from Deps, one module per feature.
+
+`build_application(deps)` points PTB at `settings.telegram_api_url` (Telegram, a Local Bot
+API Server, or the fake one in tests), handles updates concurrently (state lives in the
+database, so any instance and any task can take any update) and registers every feature,
+then the fallbacks and the error handler. Running it (polling or webhook) is app.py's job.
+"""
+
+from __future__ import annotations
+
+from telegram.constants import ParseMode
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+
+from debtbot.i18n import LANGUAGES, translator
+from debtbot.services.deps import Deps
+from debtbot.telegram import debts, errors, forget, help, language, privacy, start, verify
+from debtbot.telegram import staff as staff_commands
+from debtbot.telegram.context import BotContext
+from telegram import BotCommand, LinkPreviewOptions
+
+# Order matters: the first handler that accepts an update takes it. Other workstreams add
+# their module here (reminders, chat_member, staff); errors' fallbacks always come last.
+FEATURES = [start, verify, debts, language, privacy, forget, help, staff_commands]
+
+COMMANDS = ("start", "debts", "reminders", "language", "privacy", "forget", "help")
+
+
+class DebtbotApplication(Application):  # type: ignore[type-arg]
+    """Publishes the command menu whenever it starts, in polling, webhook or shell mode."""
+
+    async def initialize(self) -> None:
+        await super().initialize()
+        await publish_commands(self)
+
+
+def build_application(deps: Deps) -> Application:  # type: ignore[type-arg]
+    """The bot, ready for `async with application:` and polling or a webhook."""
+    settings = deps.settings
+    api = settings.telegram_api_url.rstrip("/")
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_token)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .concurrent_updates(True)
+        .context_types(ContextTypes(context=BotContext))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .application_class(DebtbotApplication)
+        .build()
+    )
+    application.bot_data["deps"] = deps
+    for feature in FEATURES:
+        feature.register(application)
+    errors.register_fallbacks(application)
+    return application
+
+
+def command_menu(language: str) -> list[BotCommand]:
+    t = translator(language)
+    descriptions = {
+        "start": t.pgettext("command", "Confirm who you are"),
+        "debts": t.pgettext("command", "What you owe now"),
+        "reminders": t.pgettext("command", "Reminders before deadlines"),
+        "language": t.pgettext("command", "Change the language"),
+        "privacy": t.pgettext("command", "Discreet mode"),
+        "forget": t.pgettext("command", "Unlink this chat and delete your data"),
+        "help": t.pgettext("command", "Help and legal notice"),
+    }
+    return [BotCommand(name, descriptions[name]) for name in COMMANDS]
+
+
+async def publish_commands(application: Application) -> None:  # type: ignore[type-arg]
+    """The command menu in each language (setMyCommands), English for everyone else."""
+    bot = application.bot
+    await bot.set_my_commands(command_menu("en"))
+    for code in LANGUAGES:
+        await bot.set_my_commands(command_menu(code), language_code=code)

@@ -1,0 +1,64 @@
+"""/debts: what the verified chat owes now, page by page, with Pay buttons.
+
+In discreet mode the first message says only that there is news; the details replace it
+(an edit, which raises no notification) when the citizen presses the button, so a locked
+phone's preview never shows an amount or a kind of debt.
+"""
+
+from __future__ import annotations
+
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from debtbot.services import show_debts
+from debtbot.telegram import keyboards, render
+from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext
+from debtbot.telegram.replies import answer_button, send
+from telegram import Update
+
+
+async def debts_command(update: Update, context: BotContext) -> None:
+    """Send page 1 of the report (or, in discreet mode, the button that reveals it)."""
+    turn = await context.turn(update)
+    if not turn.chat.verified:
+        await send(update, render.Reply(render.not_verified(turn.t)))
+        return
+    if turn.chat.discreet:
+        await send(update, render.discreet_teaser(turn.t, keyboards.debts_page_data(1)))
+        return
+    report = await show_debts.debts_for_chat(context.deps, chat_id=turn.chat_id)
+    if not report.verified:  # unlinked between the two reads
+        await send(update, render.Reply(render.not_verified(turn.t)))
+        return
+    await send(update, render.debts_page(turn.t, report, 1))
+
+
+async def page_pressed(update: Update, context: BotContext) -> None:
+    """`debts:page:<n>`: show that page in place of the message whose button was pressed."""
+    turn = await context.turn(update)
+    match = keyboards.DEBTS_PAGE.match(update.callback_query.data or "")  # type: ignore[union-attr]
+    assert match is not None
+    report = await show_debts.debts_for_chat(context.deps, chat_id=turn.chat_id)
+    if not report.verified:
+        await answer_button(update, render.Reply(render.stale_button(turn.t)), edit=False)
+        return
+    await answer_button(update, render.debts_page(turn.t, report, int(match["page"])))
+
+
+async def debt_pressed(update: Update, context: BotContext) -> None:
+    """`debt:show:<id>`: one debt's details (the reveal button of discreet reminders)."""
+    turn = await context.turn(update)
+    match = keyboards.DEBT_SHOW.match(update.callback_query.data or "")  # type: ignore[union-attr]
+    assert match is not None
+    line = await show_debts.debt_for_chat(
+        context.deps, chat_id=turn.chat_id, debt_id=int(match["debt_id"])
+    )
+    if line is None:  # not this chat's, paid and gone, or the chat was forgotten
+        await answer_button(update, render.Reply(render.stale_button(turn.t)), edit=False)
+        return
+    await answer_button(update, render.single_debt(turn.t, line))
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    application.add_handler(CommandHandler("debts", debts_command, filters=PRIVATE_MESSAGE))
+    application.add_handler(CallbackQueryHandler(page_pressed, pattern=keyboards.DEBTS_PAGE))
+    application.add_handler(CallbackQueryHandler(debt_pressed, pattern=keyboards.DEBT_SHOW))

@@ -1,0 +1,147 @@
+"""Buttons, and the callback data they carry.
+
+Callback data carry what the step needs (`debts:page:2`, `lang:el`, `debt:show:17`) so most
+presses need no stored state; every press is parsed and validated here before a handler
+acts on it. A press that does not parse, or that the chat no longer allows (an old button
+after /forget), gets a short "that button is no longer valid" and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from debtbot.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
+
+# Telegram allows 1-64 bytes of callback data; every pattern below stays well inside.
+DEBTS_PAGE = re.compile(r"^debts:page:(?P<page>[1-9]\d{0,3})$")
+DEBT_SHOW = re.compile(r"^debt:show:(?P<debt_id>[1-9]\d{0,11})$")
+LANGUAGE = re.compile(r"^lang:(?P<language>el|en|tr)$")
+PRIVACY = re.compile(r"^privacy:(?P<state>on|off)$")
+FORGET = re.compile(r"^forget:(?P<answer>yes|no):(?P<asked_at>\d{1,12})$")
+VERIFY_START = re.compile(r"^verify:start$")
+VERIFY_CANCEL = re.compile(r"^verify:cancel$")
+VERIFY_HOLDER = re.compile(r"^verify:holder:(?P<holder>person|company)$")
+VERIFY_ID_TYPE = re.compile(r"^verify:id:(?P<id_type>id_card|arc|passport)$")
+
+
+def debts_page_data(page: int) -> str:
+    return f"debts:page:{page}"
+
+
+def debt_show_data(debt_id: int) -> str:
+    return f"debt:show:{debt_id}"
+
+
+def inline(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup | None:
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def show_debts_button(t: Translator) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        t.pgettext("button", "Show what I owe"), callback_data=debts_page_data(1)
+    )
+
+
+def holder_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(t.pgettext("button", "Myself"), callback_data="verify:holder:person")],
+            [
+                InlineKeyboardButton(
+                    t.pgettext("button", "A company I represent"),
+                    callback_data="verify:holder:company",
+                )
+            ],
+            [cancel_button(t)],
+        ]
+    )
+
+
+def id_type_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t.pgettext("button", "Cypriot identity card"), callback_data="verify:id:id_card"
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    t.pgettext("button", "Alien Registration Certificate (ARC)"),
+                    callback_data="verify:id:arc",
+                )
+            ],
+            [InlineKeyboardButton(t.pgettext("button", "Passport"), callback_data="verify:id:passport")],
+            [cancel_button(t)],
+        ]
+    )
+
+
+def cancel_button(t: Translator) -> InlineKeyboardButton:
+    return InlineKeyboardButton(t.pgettext("button", "Cancel"), callback_data="verify:cancel")
+
+
+def contact_keyboard(t: Translator) -> ReplyKeyboardMarkup:
+    """Telegram's own button that sends this account's phone number, and nothing else."""
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(t.pgettext("button", "Share my phone number"), request_contact=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+        input_field_placeholder=t.pgettext("placeholder", "Press the button below"),
+    )
+
+
+def language_keyboard(current: str) -> InlineKeyboardMarkup:
+    # Each language is named in itself, so anyone can find their own.
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    ("✓ " if code == current else "") + LANGUAGE_NAMES[code],
+                    callback_data=f"lang:{code}",
+                )
+                for code in LANGUAGES
+            ]
+        ]
+    )
+
+
+def privacy_keyboard(t: Translator, *, discreet: bool) -> InlineKeyboardMarkup:
+    if discreet:
+        button = InlineKeyboardButton(
+            t.pgettext("button", "Turn discreet mode off"), callback_data="privacy:off"
+        )
+    else:
+        button = InlineKeyboardButton(
+            t.pgettext("button", "Turn discreet mode on"), callback_data="privacy:on"
+        )
+    return InlineKeyboardMarkup([[button]])
+
+
+def forget_keyboard(t: Translator, *, asked_at: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t.pgettext("button", "Yes, forget me"), callback_data=f"forget:yes:{asked_at}"
+                ),
+                InlineKeyboardButton(
+                    t.pgettext("button", "No, keep everything"),
+                    callback_data=f"forget:no:{asked_at}",
+                ),
+            ]
+        ]
+    )
+
+
+def reveal_keyboard(t: Translator, callback_data: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t.pgettext("button", "Show details"), callback_data=callback_data)]]
+    )

@@ -1,0 +1,481 @@
+"""From the services' answers to what the citizen reads: Telegram HTML and buttons.
+
+Every dynamic value is escaped (`html.escape`) before it goes into a message; messages are
+sent with parse mode HTML. The language is always the Translator passed in.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from debtbot.i18n import Translator
+from debtbot.telegram import keyboards
+from debtbot.texts import kind_label, milestone_consequence, milestone_title
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+if TYPE_CHECKING:
+    from debtbot.services.show_debts import DebtLine, DebtReport
+    from debtbot.services.verify_identity import VerificationReply
+
+PAGE_SIZE = 5
+MAX_MESSAGE = 4096
+_FIELD_LIMIT = 120
+# Kinds whose legal clock starts when the notice is served (tax runs from its due date and a
+# warrant has no statutory countdown).
+_SERVED_KINDS = frozenset({"out_of_court_fine", "admin_fine", "customs"})
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    markup: Markup = None
+
+
+# Babel's formatting is the costliest step of a report; amounts and dates repeat a lot.
+@lru_cache(maxsize=4096)
+def _money(t: Translator, amount: Decimal) -> str:
+    return html.escape(t.money(amount), quote=False)
+
+
+@lru_cache(maxsize=4096)
+def _date(t: Translator, day: date) -> str:
+    return html.escape(t.date(day), quote=False)
+
+
+def _datetime(t: Translator, moment: datetime) -> str:
+    return html.escape(t.datetime(moment), quote=False)
+
+
+def esc(value: object, *, limit: int = _FIELD_LIMIT) -> str:
+    text = str(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return html.escape(text, quote=False)
+
+
+# --- general ---------------------------------------------------------------------------
+
+
+def something_went_wrong(t: Translator) -> str:
+    return t.gettext("Sorry, something went wrong on our side. Please try again in a moment.")
+
+
+def stale_button(t: Translator) -> str:
+    return t.gettext("That button is no longer valid. Send /start to begin again.")
+
+
+def not_understood(t: Translator) -> str:
+    return t.gettext(
+        "I did not understand that. Send /debts to see what you owe, "
+        "or /help for everything I can do."
+    )
+
+
+def unknown_command(t: Translator) -> str:
+    return t.gettext("I do not know that command. Send /help to see what I can do.")
+
+
+def text_only(t: Translator) -> str:
+    return t.gettext(
+        "I can only read text messages and the buttons I send. "
+        "Send /help to see what I can do."
+    )
+
+
+def edited_message(t: Translator) -> str:
+    return t.gettext(
+        "I do not read edited messages. Please send your answer again as a new message."
+    )
+
+
+def not_verified(t: Translator) -> str:
+    return t.gettext(
+        "I can show debts only after confirming who you are. Send /start to begin."
+    )
+
+
+# --- verification ------------------------------------------------------------------------
+
+
+def welcome(t: Translator) -> str:
+    return t.gettext(
+        "Welcome! I can tell you what you owe the Republic of Cyprus (out-of-court fines, "
+        "fine warrants, administrative fines, tax and customs debts), remind you before a "
+        "deadline passes and take you to the official payment page."
+    )
+
+
+def welcome_back(t: Translator, names: list[str]) -> Reply:
+    text = t.gettext(
+        "Welcome back. This chat is linked to: %(names)s.\n\n"
+        "Send /debts to see what is outstanding, or /help for everything I can do."
+    ) % {"names": ", ".join(f"<b>{esc(name)}</b>" for name in names)}
+    markup = InlineKeyboardMarkup(
+        [
+            [keyboards.show_debts_button(t)],
+            [
+                InlineKeyboardButton(
+                    t.pgettext("button", "Add a person or company"), callback_data="verify:start"
+                )
+            ],
+        ]
+    )
+    return Reply(text, markup)
+
+
+def ask(t: Translator, step: str, *, id_type: str | None = None) -> Reply:
+    """The question for a verification step, with the buttons or keyboard it needs."""
+    from debtbot.services.verify_identity import Step
+
+    if step == Step.CHOOSE_HOLDER:
+        return Reply(
+            t.gettext(
+                "First I need to confirm who you are. Are you asking for yourself or for a "
+                "company you represent?"
+            ),
+            keyboards.holder_keyboard(t),
+        )
+    if step == Step.CHOOSE_ID_TYPE:
+        return Reply(
+            t.gettext("Which document would you like to identify yourself with?"),
+            keyboards.id_type_keyboard(t),
+        )
+    if step == Step.ID_NUMBER:
+        prompts = {
+            "id_card": t.gettext("Please type your identity card number."),
+            "arc": t.gettext("Please type your ARC number."),
+            "passport": t.gettext("Please type your passport number."),
+        }
+        default = t.gettext("Please type the number of your document.")
+        return Reply(prompts.get(id_type or "", default))
+    if step == Step.DATE_OF_BIRTH:
+        return Reply(t.gettext("Please type your date of birth, for example 23/11/1980."))
+    if step == Step.CONTACT:
+        return Reply(
+            t.gettext(
+                "To confirm it is you, press the button below to share the phone number of "
+                "this Telegram account. It must be the number the authorities have on record "
+                "for you."
+            ),
+            keyboards.contact_keyboard(t),
+        )
+    if step == Step.COMPANY_NUMBER:
+        return Reply(
+            t.gettext("Please type the company's registration number, for example HE 123456.")
+        )
+    if step == Step.NOTICE_REFERENCE:
+        return Reply(
+            t.gettext(
+                "Please type the reference number printed on one of the notices you have "
+                "received (a fine, a tax or a customs notice)."
+            )
+        )
+    return Reply(t.gettext("Please answer the question above."))
+
+
+def problem_text(t: Translator, problem: str | None) -> str:
+    problems = {
+        "bad_date": t.gettext(
+            "I cannot read that as a date. Please write it as day/month/year, "
+            "for example 23/11/1980."
+        ),
+        "future_date": t.gettext("That date is in the future."),
+        "impossible_date": t.gettext(
+            "That date does not exist. Please check the day and the month."
+        ),
+        "bad_identifier": t.gettext(
+            "That does not look like a valid number for this document. "
+            "Please check it and type it again."
+        ),
+        "too_long": t.gettext(
+            "That message is too long. Please send only what I asked for."
+        ),
+        "not_text": t.gettext("Please answer with a text message."),
+        "bad_choice": t.gettext("Please choose one of the buttons."),
+    }
+    return problems.get(problem or "", t.gettext("I could not read that answer."))
+
+
+def verification(
+    t: Translator, reply: VerificationReply, *, id_type: str | None = None, via: str = "text"
+) -> Reply:
+    """Render a verification reply. `via` is how the input came: text, button, contact, link."""
+    from debtbot.services.verify_identity import Outcome
+
+    outcome = reply.outcome
+    follow_up = ask(t, reply.step, id_type=id_type) if reply.step else None
+
+    def with_follow_up(first: str) -> Reply:
+        if follow_up is None:
+            return Reply(first, ReplyKeyboardRemove() if via == "contact" else None)
+        return Reply(f"{first}\n\n{follow_up.text}", follow_up.markup)
+
+    if outcome == Outcome.ASK:
+        return follow_up or Reply(t.gettext("Please answer the question above."))
+    if outcome == Outcome.INVALID_INPUT:
+        return with_follow_up(problem_text(t, reply.problem))
+    if outcome == Outcome.VERIFIED:
+        text = t.gettext(
+            "Thank you. This chat is now linked to <b>%(name)s</b>.\n\n"
+            "Send /debts to see what is outstanding."
+        ) % {"name": esc(reply.display_name or "")}
+        if via == "contact":
+            return Reply(text, ReplyKeyboardRemove())
+        return Reply(text, InlineKeyboardMarkup([[keyboards.show_debts_button(t)]]))
+    if outcome == Outcome.NOT_MATCHED:
+        return with_follow_up(
+            t.gettext(
+                "The details you gave do not match the records we hold. "
+                "Please check them and try again."
+            )
+        )
+    if outcome == Outcome.LOCKED:
+        if reply.locked_until is not None:
+            text = t.gettext(
+                "For your security, verification is paused after too many unsuccessful "
+                "attempts. You can try again after %(time)s."
+            ) % {"time": _datetime(t, reply.locked_until)}
+        else:
+            text = t.gettext(
+                "For your security, verification is paused after too many unsuccessful "
+                "attempts. Please try again tomorrow."
+            )
+        return Reply(text, ReplyKeyboardRemove() if via == "contact" else None)
+    if outcome == Outcome.TOO_MANY_IDENTITIES:
+        return Reply(
+            t.gettext(
+                "This chat is already linked to the largest number of people and companies "
+                "allowed. Send /forget to unlink them all and start again."
+            )
+        )
+    if outcome == Outcome.CONTACT_NOT_OWN:
+        return Reply(
+            t.gettext(
+                "That is someone else's contact. Please share your own phone number with the "
+                "button below."
+            ),
+            keyboards.contact_keyboard(t),
+        )
+    if outcome == Outcome.CONTACT_MISMATCH:
+        return with_follow_up(
+            t.gettext("This phone number is not the one the authorities have on record for you.")
+        )
+    if outcome == Outcome.ALREADY_LINKED:
+        return Reply(
+            t.gettext(
+                "This person or company is already linked to this chat. "
+                "Send /debts to see what is outstanding."
+            ),
+            ReplyKeyboardRemove() if via == "contact" else None,
+        )
+    if outcome == Outcome.TOKEN_INVALID:
+        return Reply(token_invalid(t))
+    # NO_DIALOGUE: nothing was asked, so the input answers nothing.
+    if via == "button":
+        return Reply(stale_button(t))
+    if via == "contact":
+        return Reply(
+            t.gettext("I did not ask for a phone number. Send /start to confirm who you are."),
+            ReplyKeyboardRemove(),
+        )
+    return Reply(not_understood(t))
+
+
+def token_invalid(t: Translator) -> str:
+    return t.gettext(
+        "This link has expired or has already been used. "
+        "Send /start to confirm who you are here."
+    )
+
+
+def cancelled(t: Translator) -> str:
+    return t.gettext("Cancelled. Send /start whenever you want to try again.")
+
+
+# --- debts -------------------------------------------------------------------------------
+
+
+def nothing_outstanding(t: Translator) -> str:
+    return t.gettext(
+        "Good news: there is nothing outstanding in the records linked to this chat. "
+        "No fines, warrants, taxes or customs debts to pay."
+    )
+
+
+def page_count(report: DebtReport) -> int:
+    return max(1, math.ceil(len(report.lines) / PAGE_SIZE))
+
+
+def debts_page(t: Translator, report: DebtReport, page: int) -> Reply:
+    """One page of the debts report: header with totals, the debts, Pay and paging buttons."""
+    if not report.lines:
+        return Reply(nothing_outstanding(t))
+    pages = page_count(report)
+    page = min(max(page, 1), pages)
+    lines = report.lines[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    holders = {line.holder_name for line in report.lines}
+    count = len(report.lines)
+    parts = [
+        t.ngettext(
+            "You have <b>%(n)d</b> outstanding debt.",
+            "You have <b>%(n)d</b> outstanding debts.",
+            count,
+        )
+        % {"n": count},
+    ]
+    # Prosecuted fines are not in the totals: a court now decides what is owed.
+    if report.total_due:
+        parts.append(
+            t.gettext("Total due now: <b>%(amount)s</b>")
+            % {"amount": _money(t, report.total_due)}
+        )
+    if report.total_due and report.total_payable_now != report.total_due:
+        parts.append(
+            t.gettext("Of which can be paid online now: %(amount)s")
+            % {"amount": _money(t, report.total_payable_now)}
+        )
+    if pages > 1:
+        parts.append(t.gettext("Page %(page)d of %(pages)d") % {"page": page, "pages": pages})
+    header = "\n".join(parts)
+    blocks = [
+        debt_block(t, line, number=(page - 1) * PAGE_SIZE + index + 1, show_holder=len(holders) > 1)
+        for index, line in enumerate(lines)
+    ]
+    text = "\n\n".join([header, *blocks])
+    rows = [[button] for line in lines if (button := pay_button(t, line)) is not None]
+    navigation = []
+    if page > 1:
+        navigation.append(
+            InlineKeyboardButton(
+                t.pgettext("button", "◀ Previous"), callback_data=keyboards.debts_page_data(page - 1)
+            )
+        )
+    if page < pages:
+        navigation.append(
+            InlineKeyboardButton(
+                t.pgettext("button", "Next ▶"), callback_data=keyboards.debts_page_data(page + 1)
+            )
+        )
+    rows.append(navigation)
+    return Reply(_fit(text), keyboards.inline(rows))
+
+
+def single_debt(t: Translator, line: DebtLine) -> Reply:
+    text = debt_block(t, line, number=None, show_holder=True)
+    button = pay_button(t, line)
+    return Reply(_fit(text), InlineKeyboardMarkup([[button]]) if button else None)
+
+
+def pay_button(t: Translator, line: DebtLine) -> InlineKeyboardButton | None:
+    if not line.pay_url or line.due.prosecution or not line.due.payable:
+        return None
+    label = t.pgettext("button", "Pay %(amount)s · %(reference)s") % {
+        "amount": _money(t, line.due.total),
+        "reference": line.reference[:24],
+    }
+    return InlineKeyboardButton(label, url=line.pay_url)
+
+
+def debt_block(t: Translator, line: DebtLine, *, number: int | None, show_holder: bool) -> str:
+    due = line.due
+    title = f"<b>{esc(kind_label(t, line.kind))}</b>"
+    if number is not None:
+        title = f"<b>{number}.</b> {title}"
+    rows = [title, t.gettext("Reference: <code>%(reference)s</code>") % {"reference": esc(line.reference)}]
+    if line.authority:
+        rows.append(t.gettext("Issued by: %(authority)s") % {"authority": esc(line.authority)})
+    if show_holder and line.holder_name:
+        rows.append(t.gettext("In the name of: %(name)s") % {"name": esc(line.holder_name)})
+    if due.prosecution:
+        rows.append(
+            t.gettext("Amount on the notice: %(amount)s") % {"amount": _money(t, due.base)}
+        )
+        rows.append(
+            "⚠️ "
+            + t.gettext(
+                "This fine was not paid within the out-of-court period, so it can no longer "
+                "be paid out of court or online: the case has gone for criminal prosecution. "
+                "Contact your nearest police station to find out how to settle it; you may be "
+                "summoned to court."
+            )
+        )
+        return "\n".join(rows)
+    interest = getattr(due, "interest", None)
+    if due.surcharge or interest:
+        rows.append(t.gettext("Amount on the notice: %(amount)s") % {"amount": _money(t, due.base)})
+    if due.surcharge:
+        surcharge = t.gettext("Surcharge: %(amount)s") % {"amount": _money(t, due.surcharge)}
+        if due.surcharge_basis:
+            surcharge += " " + t.gettext("(legal basis: %(basis)s)") % {
+                "basis": esc(due.surcharge_basis)
+            }
+        rows.append(surcharge)
+    if interest:
+        line_text = t.gettext("Interest: %(amount)s") % {"amount": _money(t, interest)}
+        if getattr(due, "interest_basis", None):
+            line_text += " " + t.gettext("(legal basis: %(basis)s)") % {
+                "basis": esc(due.interest_basis)
+            }
+        rows.append(line_text)
+    rows.append(t.gettext("Due now: <b>%(amount)s</b>") % {"amount": _money(t, due.total)})
+    if due.payable_from is not None and not due.payable:
+        rows.append(
+            t.gettext("It can be paid online from %(time)s.")
+            % {"time": _datetime(t, due.payable_from)}
+        )
+    if str(line.kind) == "fine_warrant":
+        rows.append(
+            t.gettext(
+                "A court has issued a warrant for this fine. You can pay it online or at your "
+                "nearest police station, which can also give you the details."
+            )
+        )
+    milestone = line.next_milestone
+    if milestone is not None and str(milestone.kind) != "payable_from":
+        rows.append(
+            "⏳ "
+            + t.gettext("Next deadline: <b>%(date)s</b> (%(title)s). After that day: %(consequence)s")
+            % {
+                "date": _date(t, milestone.last_day),
+                "title": esc(milestone_title(t, str(milestone.kind))),
+                "consequence": esc(milestone_consequence(t, str(milestone.kind))),
+            }
+        )
+        if milestone.amount_after is not None and milestone.amount_after != due.total:
+            rows.append(
+                t.gettext("The amount then becomes %(amount)s.")
+                % {"amount": _money(t, milestone.amount_after)}
+            )
+    elif milestone is None and line.served_on is None and str(line.kind) in _SERVED_KINDS:
+        rows.append(
+            t.gettext("The legal deadlines start to run once the notice has been served on you.")
+        )
+    return "\n".join(rows)
+
+
+def discreet_teaser(t: Translator, callback_data: str) -> Reply:
+    """What a discreet chat sees first: no amounts, no kinds, just that there is news."""
+    return Reply(
+        t.gettext("There is news for you. Press the button to see the details here."),
+        keyboards.reveal_keyboard(t, callback_data),
+    )
+
+
+def _fit(text: str) -> str:
+    # Fields are already cut to _FIELD_LIMIT, so this is a last guard, never the usual path.
+    if len(text) <= MAX_MESSAGE:
+        return text
+    return text[: MAX_MESSAGE - 1].rsplit("\n", 1)[0] + "\n…"

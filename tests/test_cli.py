@@ -1,0 +1,119 @@
+"""The `debtbot` command as an operator uses it (against a temporary SQLite file)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from debtbot.cli import app
+
+HEADER = (
+    "kind,source,reference,authority,holder_type,id_type,id_number,name,date_of_birth,amount,"
+    "served_on"
+)
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    for name in ("DEBTBOT_TELEGRAM_TOKEN", "DEBTBOT_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "cli.sqlite3"
+    monkeypatch.setenv("DEBTBOT_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    monkeypatch.setenv("DEBTBOT_HASH_KEY", "cli-test-key")
+    return path
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(app, list(args))
+
+
+def test_help_lists_every_command() -> None:
+    result = invoke("--help")
+
+    assert result.exit_code == 0
+    for command in ("run", "db", "import"):
+        assert command in result.output
+    assert "upgrade" in invoke("db", "--help").output
+
+
+def test_run_without_a_token_says_what_to_set(database: Path) -> None:
+    result = invoke("run")
+
+    assert result.exit_code == 2
+    assert "DEBTBOT_TELEGRAM_TOKEN is not set" in result.output
+    assert "debtbot shell" in result.output
+    assert not database.exists()
+
+
+def test_db_upgrade_creates_the_tables_and_can_run_again(database: Path) -> None:
+    first = invoke("db", "upgrade")
+    second = invoke("db", "upgrade")
+
+    assert (first.exit_code, second.exit_code) == (0, 0)
+    assert "up to date" in second.output
+    with sqlite3.connect(database) as connection:
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+    assert {"debts", "persons", "outbox", "audit_log", "alembic_version"} <= tables
+
+
+def test_import_reports_counts_and_line_numbered_errors(database: Path, tmp_path: Path) -> None:
+    path = tmp_path / "debts.csv"
+    path.write_text(
+        f"{HEADER}\n"
+        "out_of_court_fine,police,A-1,Police,person,id_card,881234,Ελένη Χριστοδούλου,1990-01-01,100,2026-11-01\n"
+        "fine_warrant,police,A-2,Police,person,id_card,881234,Ελένη Χριστοδούλου,1990-01-01,abc,2026-11-01\n"
+        "tax,tax,T-1,Tax Department,company,company_reg,HE 1234,Şahin Ltd,,2000,\n",
+        encoding="utf-8",
+    )
+
+    first = invoke("import", str(path))
+    again = invoke("import", str(path))
+
+    assert first.exit_code == 1  # a row was rejected; the valid ones went in
+    assert "line 3: amount: 'abc' is not a number" in first.output
+    assert "3 rows: 2 new, 0 updated, 0 unchanged, 1 rejected." in first.output
+    assert "3 rows: 0 new, 0 updated, 2 unchanged, 1 rejected." in again.output
+    with sqlite3.connect(database) as connection:
+        names = [name for (name,) in connection.execute("SELECT name FROM persons")]
+        audit = connection.execute("SELECT actor, action FROM audit_log").fetchall()
+    assert names == ["Ελένη Χριστοδούλου"]
+    assert audit == [("cli", "debts.import"), ("cli", "debts.import")]
+
+
+def test_strict_import_refuses_the_file(database: Path, tmp_path: Path) -> None:
+    path = tmp_path / "debts.csv"
+    path.write_text(
+        f"{HEADER}\n"
+        "out_of_court_fine,police,A-1,Police,person,id_card,881234,Eleni,1990-01-01,100,2026-11-01\n"
+        "out_of_court_fine,police,A-1,Police,person,id_card,881234,Eleni,1990-01-01,100,2026-11-01\n",
+        encoding="utf-8",
+    )
+
+    result = invoke("import", "--strict", str(path))
+
+    assert result.exit_code == 1
+    assert "line 3: reference: 'A-1' from 'police' is already on line 2" in result.output
+    assert "nothing was imported" in result.output
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT count(*) FROM debts").fetchone() == (0,)
+
+
+def test_import_refuses_a_file_missing_a_column(database: Path, tmp_path: Path) -> None:
+    path = tmp_path / "debts.csv"
+    path.write_text("kind,source,reference\n", encoding="utf-8")
+
+    result = invoke("import", str(path))
+
+    assert result.exit_code == 1
+    assert "refused, nothing was imported: missing required column(s): authority" in result.output
+
+
+def test_import_of_a_missing_file(database: Path, tmp_path: Path) -> None:
+    result = invoke("import", str(tmp_path / "nope.csv"))
+
+    assert result.exit_code == 1
+    assert "no such file" in result.output
