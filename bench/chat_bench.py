@@ -128,11 +128,19 @@ async def bench(args: argparse.Namespace) -> tuple[LoadResult, LoadResult, str]:
             try:
                 debtbot = await measure(api, build_application(deps), args)
                 sample = api.last_message(FIRST_CHAT)
+                reports = sum(
+                    1 for call in api.calls_to("sendMessage")
+                    if "20" in str(call.params.get("text", ""))
+                    and "<b>1.</b>" in str(call.params.get("text", ""))
+                )
             finally:
                 await engine.dispose()
         async with FakeBotApi(token=DEFAULT_TOKEN) as api:
             echo = await measure(api, build_echo_application(api.url, api.token), args)
     assert sample is not None and "20" in sample.text, "the bot did not answer with the report"
+    # Every answer must be the real report (page 1 of 20 debts), not an apology.
+    expected = args.updates + 200  # the measured updates and the warm-up
+    assert reports == expected, f"only {reports} of {expected} answers were debt reports"
     return debtbot, echo, "PostgreSQL" if args.database_url else "SQLite"
 
 

@@ -121,8 +121,9 @@ def child(url: str, path: Path, *, prepare: bool) -> None:
     if prepare:
         asyncio.run(_prepare(url))
     result = asyncio.run(_import(url, path))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    result["peak_rss_mb"] = peak / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime  # this process, all its threads
     sys.stdout.write(json.dumps(result) + "\n")
 
 
@@ -168,6 +169,7 @@ def main() -> None:
             print(
                 f"{label:10} {what:12} {result['rows']:>9,} rows  {result['seconds']:7.1f} s  "
                 f"{rate:9,.0f} rows/s  peak RSS {result['peak_rss_mb']:.0f} MB  "
+                f"CPU {result['cpu_seconds']:.1f} s  "
                 f"(new {result['inserted']:,}, updated {result['updated']:,}, "
                 f"unchanged {result['unchanged']:,}, rejected {result['rejected']:,})"
             )

@@ -82,9 +82,7 @@ async def test_sigkill_while_delivering_loses_no_reminder(database_url, sessions
                         quiet_hours_end="00:00")
     deps = Deps(settings=settings, sessions=sessions, clock=lambda: now)
     await _seed(sessions, now)
-    import time; t0 = time.monotonic()
     assert (await plan_reminders(deps)).planned == REMINDERS
-    print("planned", time.monotonic() - t0)
 
     async with FakeBotApi() as api:
         env = _child_env(database_url, api)
@@ -100,7 +98,6 @@ async def test_sigkill_while_delivering_loses_no_reminder(database_url, sessions
             )).scalars())
         assert delivered_at_kill < REMINDERS  # it really died halfway
 
-        print("killed", time.monotonic() - t0)
         again = await _start_child(env)
         assert await asyncio.wait_for(again.wait(), 120) == 0
 

@@ -20,6 +20,7 @@ from debtbot.settings import Settings
 from debtbot.store.db import create_engine, session_factory
 from debtbot.store.migrate import upgrade_database
 from debtbot.telegram.application import build_application
+from debtbot.telegram.sender import TelegramSender
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
 
     async with application:
-        scheduler = build_scheduler(deps, application.bot)
+        scheduler = build_scheduler(deps, TelegramSender(application.bot))
         await site.start()
         log.info("HTTP API on %s:%s", settings.http_host, settings.http_port)
         await application.start()

@@ -39,6 +39,19 @@ def _echo_error(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _database_problem(settings: Settings, exc: Exception) -> typer.Exit:
+    """Say what went wrong with the database in one line (no traceback, no password)."""
+    from sqlalchemy.engine import make_url
+
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    _echo_error(
+        f"The database at {where} failed: {type(exc).__name__}: {detail[0] if detail else ''}\n"
+        "Is it running, and up to date? `debtbot db upgrade` applies the migrations."
+    )
+    return typer.Exit(1)
+
+
 async def _with_deps(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:
     """Run `work(deps)` with an engine that is disposed of afterwards."""
     from debtbot.services.deps import Deps
@@ -81,10 +94,15 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply the migrations (safe to run again: an up-to-date database is left alone)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from debtbot.store.migrate import upgrade_database
 
     settings = _settings()
-    asyncio.run(upgrade_database(settings.database_url, revision))
+    try:
+        asyncio.run(upgrade_database(settings.database_url, revision))
+    except (SQLAlchemyError, OSError) as exc:
+        raise _database_problem(settings, exc) from None
     typer.echo("The database is up to date.")
 
 
@@ -107,6 +125,8 @@ def import_(
 
     Exit status 0: every row went in. 1: some rows were rejected (the valid ones went in), or the file was refused (nothing went in).
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
     from debtbot.services.ingest_debts import ImportFileError, import_file
     from debtbot.store.db import is_sqlite
     from debtbot.store.migrate import upgrade_database
@@ -135,6 +155,9 @@ def import_(
     except ImportFileError as exc:
         _echo_error(f"{file}: refused, nothing was imported: {exc}")
         raise typer.Exit(1) from None
+    except (SQLAlchemyError, OSError) as exc:
+        # Batches committed before the failure stay in (each one whole); the rest did not.
+        raise _database_problem(settings, exc) from None
     finally:
         if bar is not None:
             bar.close()
@@ -199,7 +222,7 @@ def shell(
             run_shell(_settings(), language=language, link=link, link_id_type=link_id_type)
         )
     except KeyboardInterrupt:
-        pass
+        typer.echo("")  # Ctrl-C leaves the shell quietly; the temporary database is gone
 
 
 # ---------------------------------------------------------------------------- link-token
@@ -349,6 +372,49 @@ def template_list() -> None:
         typer.echo(f"{template.name}\t{languages}")
 
 
+notice_app = typer.Typer(help="Notices to people: a checked CSV list.", no_args_is_help=True)
+app.add_typer(notice_app, name="notice")
+
+
+@notice_app.command("csv")
+def notice_csv(
+    file: Annotated[Path, typer.Argument(help="CSV: chat_id, or id_type+id_number, or reference[+source]; other columns are placeholder values.")],
+    template: Annotated[str, typer.Option(help="The notice template's name.")],
+    send: Annotated[bool, typer.Option("--send", help="Send it if every row passes (else only check).")] = False,
+) -> None:
+    """Check a notice list row by row; with --send, queue it (all rows or none)."""
+    from debtbot.services import broadcasts, staff
+
+    try:
+        csv_text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        _echo_error(f"Cannot read {file}: {type(error).__name__}")
+        raise typer.Exit(1) from None
+    check = _staff_call(
+        lambda deps: broadcasts.check_notice_csv(
+            deps, actor=staff.CLI_ACTOR, template=template, csv_text=csv_text
+        )
+    )
+    for problem in check.problems:
+        typer.echo(f"line {problem.line}{', ' + problem.column if problem.column else ''}: {problem.problem}")
+    if check.unreachable:
+        typer.echo(f"{len(check.unreachable)} row(s) reach no chat (lines {', '.join(map(str, check.unreachable[:20]))}).")
+    if check.missing_translations:
+        typer.echo(f"No translation in {', '.join(check.missing_translations)}: Greek is used.")
+    if not check.ok:
+        typer.echo(f"{len(check.problems)} problem(s) in {check.rows} row(s): nothing sent.")
+        raise typer.Exit(1)
+    if not send:
+        typer.echo(f"{check.rows} row(s) checked, {check.chats} chat(s). Add --send to send.")
+        return
+    view, _check = _staff_call(
+        lambda deps: broadcasts.send_notice_csv(
+            deps, actor=staff.CLI_ACTOR, template=template, csv_text=csv_text
+        )
+    )
+    typer.echo(f"Queued for {view.expected} chat(s) as broadcast #{view.id}.")
+
+
 def _since(value: str | None):  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime, timedelta
 
@@ -439,6 +505,67 @@ def token_revoke(
         _echo_error(f"No active token {token_id}.")
         raise typer.Exit(1)
     typer.echo(f"Token {token_id} revoked.")
+
+
+# ---------------------------------------------------------------------------- reminders
+
+reminders_app = typer.Typer(help="Reminders before legal deadlines.", no_args_is_help=True)
+app.add_typer(reminders_app, name="reminders")
+
+
+@reminders_app.command("preview")
+def reminders_preview(
+    day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD (Nicosia time).")],
+) -> None:
+    """Show what would go out that day, per kind and language, without sending anything."""
+    from datetime import date
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from debtbot.services.plan_reminders import preview_reminders
+
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        _echo_error(f"Not a date: {day!r}. Use YYYY-MM-DD, e.g. 2026-12-01.")
+        raise typer.Exit(2) from None
+    settings = _settings()
+    try:
+        lines = asyncio.run(_with_deps(settings, lambda deps: preview_reminders(deps, day=when)))
+    except SQLAlchemyError as exc:
+        raise _database_problem(settings, exc) from None
+    typer.echo(f"Reminders due on {when.isoformat()} (Europe/Nicosia), with today's data; "
+               "nothing is sent.")
+    if not lines:
+        typer.echo("None.")
+        return
+    typer.echo(f"{'kind':<20}{'language':<10}{'before':<18}{'reminders':>9}")
+    for line in lines:
+        typer.echo(f"{line.kind:<20}{line.language:<10}{line.milestone:<18}{line.count:>9}")
+    totals: dict[str, int] = {}
+    for line in lines:
+        totals[line.kind] = totals.get(line.kind, 0) + line.count
+    typer.echo("Per kind: " + ", ".join(f"{kind} {count}" for kind, count in totals.items()))
+    typer.echo(f"Total: {sum(totals.values())}")
+
+
+@reminders_app.command("plan")
+def reminders_plan() -> None:
+    """Run one reminder sweep now (the scheduler does this every few minutes)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from debtbot.services.plan_reminders import plan_reminders
+
+    settings = _settings()
+    try:
+        report = asyncio.run(_with_deps(settings, plan_reminders))
+    except SQLAlchemyError as exc:
+        raise _database_problem(settings, exc) from None
+    if report.skipped:
+        typer.echo("Another instance is planning right now; nothing done.")
+        return
+    typer.echo(f"{report.planned} reminders planned, {report.dropped} recorded as missed "
+               f"({report.seconds:.2f} s).")
 
 
 # ---------------------------------------------------------------------------- entry point

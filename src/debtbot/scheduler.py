@@ -5,25 +5,26 @@
 - The outbox sender, one long-running loop per process, restarted if it ever fails; several
   processes may run it side by side (rows are claimed with FOR UPDATE SKIP LOCKED).
 
-`build_scheduler(deps, bot)` returns an AsyncIOScheduler; `shutdown()` also stops the sender
-(it finishes the messages in flight; anything claimed and unsent is released by the next
-sender after the claim timeout).
+`build_scheduler(deps, send)` returns an AsyncIOScheduler; `send` is the Telegram port
+(`debtbot.telegram.sender.TelegramSender(application.bot)`, wired in app.py: the scheduler
+and the telegram adapter are independent layers and never import each other).
+`shutdown()` also stops the sender (it finishes the messages in flight; anything claimed and
+unsent is released by the next sender after the claim timeout).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from telegram import Bot
 
-from debtbot.services.deliver_outbox import OutboxSender
+from debtbot.services.deliver_outbox import OutboxSender, SendMessage
 from debtbot.services.deps import Deps
 from debtbot.services.plan_reminders import plan_reminders
-from debtbot.telegram.sender import build_sender
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,17 @@ class DebtbotScheduler(AsyncIOScheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stop_sending = asyncio.Event()
+        self.sender_stopped = asyncio.Event()
         self.sender: OutboxSender | None = None
 
     def shutdown(self, wait: bool = True) -> None:
         self.stop_sending.set()
         super().shutdown(wait=wait)
+
+    async def wait_sender_stopped(self) -> None:
+        """After shutdown(): until the messages in flight are sent and recorded."""
+        if self.sender is not None:
+            await self.sender_stopped.wait()
 
 
 async def run_planner(deps: Deps) -> None:
@@ -50,20 +57,21 @@ async def run_planner(deps: Deps) -> None:
         log.exception("reminder sweep failed; the next sweep tries again")
 
 
-async def run_sender(sender: OutboxSender, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            await sender.run(stop)
-        except Exception:
-            log.exception("outbox sender stopped unexpectedly; restarting")
+async def run_sender(sender: OutboxSender, stop: asyncio.Event, stopped: asyncio.Event) -> None:
+    try:
+        while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), RESTART_DELAY)
-            except TimeoutError:
-                pass
+                await sender.run(stop)
+            except Exception:
+                log.exception("outbox sender stopped unexpectedly; restarting")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), RESTART_DELAY)
+    finally:
+        stopped.set()
 
 
-def build_scheduler(deps: Deps, bot: Bot) -> AsyncIOScheduler:
-    """The planner job and the sender loop, not started yet."""
+def build_scheduler(deps: Deps, send: SendMessage) -> AsyncIOScheduler:
+    """The planner job and the sender loop (sending through `send`), not started yet."""
     settings = deps.settings
     scheduler = DebtbotScheduler(timezone=UTC)
     scheduler.add_job(
@@ -77,13 +85,13 @@ def build_scheduler(deps: Deps, bot: Bot) -> AsyncIOScheduler:
         misfire_grace_time=None,
         next_run_time=datetime.now(UTC),
     )
-    sender = build_sender(deps, bot)
+    sender = OutboxSender(deps, send)
     scheduler.sender = sender
     scheduler.add_job(
         run_sender,
         "date",
         run_date=datetime.now(UTC),
-        args=[sender, scheduler.stop_sending],
+        args=[sender, scheduler.stop_sending, scheduler.sender_stopped],
         id="deliver_outbox",
         max_instances=1,
         misfire_grace_time=None,

@@ -149,3 +149,23 @@ async def link_chat(api: Api, reference: str, *, chat_id: int, language: str,
             not_before=api.clock.now + timedelta(days=2), debt_id=row.id,
         )
         return row.id
+
+
+def serve_forever(database_url: str, reply: Any) -> None:
+    """The API with a fixed clock, in a process of its own (for schemathesis, which calls it
+    synchronously): puts (port, token with every scope) on `reply`, then serves until killed.
+    """
+    import asyncio
+
+    from debtbot.http.app import bound_port, build_http_app, start_http_server
+    from debtbot.store.db import create_engine, session_factory
+
+    async def main() -> None:
+        engine = create_engine(database_url)
+        deps = Deps(make_settings(), session_factory(engine), Clock(NOW))
+        token = await create_token(deps, name="schemathesis", scopes=SCOPES)
+        runner = await start_http_server(build_http_app(deps), host="127.0.0.1", port=0)
+        reply.put((bound_port(runner), token.secret))
+        await asyncio.Event().wait()
+
+    asyncio.run(main())

@@ -65,6 +65,12 @@ async def test_metrics_report_messages_outbox_depth_and_verification(api: Api) -
                                             succeeded=False, at=now - timedelta(hours=1)))
         session.add(VerificationAttempt(chat_id=43, id_hash="g", method="contact",
                                         succeeded=True, at=now))
+        for n in range(10):  # one identifier tried from ten chats: the identifier is locked
+            session.add(VerificationAttempt(chat_id=100 + n, id_hash="z", method="dob",
+                                            succeeded=False, at=now - timedelta(hours=2)))
+        for _ in range(5):  # chat 44's lock ended six hours ago
+            session.add(VerificationAttempt(chat_id=44, id_hash=None, method="dob",
+                                            succeeded=False, at=now - timedelta(hours=30)))
 
     status, text = await api.call("GET", "/metrics")
 
@@ -75,10 +81,10 @@ async def test_metrics_report_messages_outbox_depth_and_verification(api: Api) -
     assert 'debtbot_messages_failed_total{kind="broadcast",reason="blocked"} 1.0' in lines
     assert 'debtbot_outbox_depth{kind="notice"} 2.0' in lines
     assert 'debtbot_outbox_depth{kind="receipt"} 1.0' in lines
-    assert 'debtbot_verification_attempts_total{method="dob",result="failure"} 5.0' in lines
+    assert 'debtbot_verification_attempts_total{method="dob",result="failure"} 20.0' in lines
     assert 'debtbot_verification_attempts_total{method="contact",result="success"} 1.0' in lines
     assert 'debtbot_verification_lockouts{subject="chat"} 1.0' in lines
-    assert 'debtbot_verification_lockouts{subject="identifier"} 0.0' in lines
+    assert 'debtbot_verification_lockouts{subject="identifier"} 1.0' in lines
 
 
 async def test_metrics_count_requests_per_operation(api: Api) -> None:

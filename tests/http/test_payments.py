@@ -204,3 +204,29 @@ async def test_without_a_configured_secret_the_endpoint_answers_503(api: Api) ->
     async for other in serve(unconfigured, api.clock):
         status, body = await pay(other, payment())
         assert status == 503 and body["error"]["code"] == "not_configured"
+
+
+async def test_the_same_callback_twice_at_once_is_recorded_once(api: Api) -> None:
+    import asyncio
+
+    await ingest(api, debt())
+    raw, headers = api.signed(payment())
+    results = await asyncio.gather(*(
+        api.call("POST", "/api/payments", scope="payments", raw=raw, headers=headers)
+        for _ in range(4)
+    ))
+    assert sorted(status for status, _ in results) == [201, 409, 409, 409]
+    assert await payments_count(api) == 1
+
+
+async def test_a_reference_two_registries_share_needs_the_source(api: Api) -> None:
+    await ingest(api, debt("SHARED-1"), debt("SHARED-1", source="rtd", kind="admin_fine"))
+    status, body = await pay(api, payment("SHARED-1"))
+    assert status == 422 and body["error"]["code"] == "ambiguous_reference"
+    status, body = await pay(api, payment("SHARED-1", source="rtd"))
+    assert status == 201, body
+    async with api.deps.sessions() as session:
+        statuses = dict((await session.execute(
+            select(DebtRow.source, DebtRow.status).where(DebtRow.reference == "SHARED-1")
+        )).all())
+    assert statuses == {"rtd": "paid", "police": "outstanding"}

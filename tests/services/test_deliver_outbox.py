@@ -320,3 +320,15 @@ async def test_two_senders_on_one_database_never_send_the_same_message(sessions,
     async with sessions() as session:
         workers = set((await session.execute(select(OutboxMessage.claimed_by))).scalars())
     assert len(workers) >= 1
+
+
+async def test_nothing_is_sent_to_a_chat_that_blocked_the_bot(sessions, botapi):
+    deps = _deps(sessions, botapi)
+    await add_citizen(sessions, chat_id=42, active=False)
+    await _queue(sessions, "n1", 42)
+    sender = await _sender(deps)
+
+    await sender.deliver_due()
+
+    assert botapi.messages(42) == []
+    assert await _status(sessions) == {"n1": "cancelled"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import pytest
 from sqlalchemy import select
@@ -86,3 +86,38 @@ async def test_cancel_for_chat_and_for_broadcast(sessions):
         assert await outbox.cancel_for_broadcast(session, 9) == 2
         assert await outbox.cancel_for_broadcast(session, 9) == 0
     assert {row.status for row in await _rows(sessions)} == {"cancelled"}
+
+
+def _local(day: int, hour: int, minute: int = 0) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return datetime(2026, 11, day, hour, minute, tzinfo=ZoneInfo("Europe/Nicosia")).astimezone(UTC)
+
+
+QUIET = {"start": time(21, 0), "end": time(9, 0)}
+
+
+@pytest.mark.parametrize(
+    ("moment", "ends"),
+    [
+        (_local(26, 20, 59), None),
+        (_local(26, 21, 0), _local(27, 9, 0)),
+        (_local(27, 0, 0), _local(27, 9, 0)),
+        (_local(27, 8, 59), _local(27, 9, 0)),
+        (_local(27, 9, 0), None),
+    ],
+)
+def test_quiet_hours_run_from_21_to_9_nicosia_time(moment, ends):
+    from zoneinfo import ZoneInfo
+
+    assert outbox.quiet_until(moment, tz=ZoneInfo("Europe/Nicosia"), **QUIET) == ends
+
+
+def test_a_reminder_due_at_midnight_goes_out_at_nine_unless_that_passes_its_threshold():
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo("Europe/Nicosia")
+    midnight = _local(27, 0, 0)
+    assert outbox.delivery_time(midnight, deadline=_local(28, 0), tz=tz, **QUIET) == _local(27, 9)
+    # The threshold comes before 09:00: waiting would pass it, so it goes at once.
+    assert outbox.delivery_time(midnight, deadline=_local(27, 6), tz=tz, **QUIET) == midnight

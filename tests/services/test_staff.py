@@ -65,3 +65,44 @@ def test_roles_nest():
     assert Role.ADMIN.includes(Role.SUPERVISOR)
     assert Role.SUPERVISOR.includes(Role.OPERATOR)
     assert not Role.OPERATOR.includes(Role.SUPERVISOR)
+
+
+def test_the_cli_adds_lists_removes_staff_and_reads_the_audit_log(database_url, monkeypatch):
+    from typer.testing import CliRunner
+
+    from debtbot.cli import app
+
+    monkeypatch.setenv("DEBTBOT_DATABASE_URL", database_url)
+    runner = CliRunner()
+    added = runner.invoke(app, ["staff", "add", "42", "--name", "Anna", "--role", "admin"])
+    assert (added.exit_code, added.output) == (0, "42 Anna: admin\n")
+    refused = runner.invoke(app, ["staff", "add", "43", "--name", "Bob", "--role", "boss"])
+    assert refused.exit_code == 1
+    assert "role must be operator, supervisor or admin" in refused.output
+    assert runner.invoke(app, ["staff", "list"]).output == "42\tadmin\tAnna\n"
+    assert runner.invoke(app, ["staff", "remove", "42"]).exit_code == 0
+    assert runner.invoke(app, ["staff", "list", "--all"]).output == "42\tadmin\tAnna (removed)\n"
+    log = runner.invoke(app, ["audit", "--action", "staff.", "--since", "1d"])
+    assert log.exit_code == 0
+    assert [line.split("\t")[1:4] for line in log.output.splitlines()] == [
+        ["cli", "staff.remove", "staff:42"],
+        ["cli", "staff.add", "staff:42"],
+    ]
+    assert runner.invoke(app, ["audit", "--since", "yesterday-ish"]).exit_code == 2
+
+
+def test_the_cli_checks_a_notice_csv_before_sending_it(database_url, monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from debtbot.cli import app
+
+    monkeypatch.setenv("DEBTBOT_DATABASE_URL", database_url)
+    runner = CliRunner()
+    saved = runner.invoke(app, ["template", "set", "pay", "--el", "Πληρώστε {amount}", "--en", "Pay {amount}"])
+    assert saved.output == "Saved pay. No tr: Greek is used.\n"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("chat_id,amount\n12,abc\n", encoding="utf-8")
+    result = runner.invoke(app, ["notice", "csv", str(bad), "--template", "pay", "--send"])
+    assert result.exit_code == 1
+    assert "line 2, amount:" in result.output
+    assert result.output.endswith("1 problem(s) in 1 row(s): nothing sent.\n")

@@ -33,7 +33,7 @@ def deps(botapi, sessions, database_url, clock):
 async def _at_date_of_birth(botapi, language_code: str) -> None:
     await say(botapi, CHAT, "/start", language_code=language_code)
     await press(botapi, CHAT, {"el": "Για τον εαυτό μου", "tr": "Kendim için", "en": "Myself"}[language_code])
-    await press(botapi, CHAT, {"el": "Κυπριακό δελτίο ταυτότητας", "tr": "Kıbrıs kimlik kartı",
+    await press(botapi, CHAT, {"el": "Κυπριακό δελτίο ταυτότητας", "tr": "Kıbrıs Cumhuriyeti kimlik kartı",
                                "en": "Cypriot identity card"}[language_code])
     await say(botapi, CHAT, ID_CARD)
 

@@ -156,12 +156,12 @@ async def test_report_in_greek_and_turkish_formats_money_and_dates_for_cyprus(
         await botapi.wait_for_messages(CHAT)
         [turkish] = await say(botapi, CHAT, "/debts")
     assert "Έχετε 1 εκκρεμή οφειλή." in greek.text
-    assert "Πληρωτέο τώρα: 1.250,50\xa0€" in greek.text
+    assert "Προς πληρωμή τώρα: 1.250,50\xa0€" in greek.text
     assert "Επόμενη προθεσμία: 1 Δεκεμβρίου 2026 (Προσαύξηση)" in greek.text
     assert greek.button_texts == ["Πληρωμή 1.250,50\xa0€ · OC-1"]
     assert "Ödenmemiş 1 borcunuz var." in turkish.text
     assert "Şu an ödenecek tutar: €1.250,50" in turkish.text
-    assert "Sonraki son tarih: 1 Aralık 2026 (Gecikme zammı)" in turkish.text
+    assert "Yaklaşan son tarih: 1 Aralık 2026 (Gecikme zammı)" in turkish.text
 
 
 async def test_long_lists_page_with_inline_buttons(botapi, deps, sessions, person):

@@ -46,7 +46,7 @@ async def test_full_conversation_from_first_contact_to_pay_button(botapi, deps, 
         await press(botapi, CHAT, "Κυπριακό δελτίο ταυτότητας")
         await say(botapi, CHAT, ID_CARD)
         await say(botapi, CHAT, BORN)
-        [report] = await press(botapi, CHAT, "Τι οφείλω")
+        [report] = await press(botapi, CHAT, "Οι οφειλές μου")
     assert report.text.startswith("Έχετε 1 εκκρεμή οφειλή.")
     assert report.button_texts == ["Πληρωμή 100,00\xa0€ · OC-1"]
     if mode == "webhook":

@@ -125,3 +125,25 @@ async def test_unknown_and_forged_callback_data_are_refused(botapi, deps, person
             await botapi.user_presses(CHAT, report.message_id, data, check=False)
             [reply] = await botapi.wait_for_messages(CHAT)
             assert reply.text == "That button is no longer valid. Send /start to begin again."
+
+
+async def test_a_discreet_reminders_show_details_button_reveals_that_debt_in_place(
+    botapi, deps, sessions, person
+):
+    from debtbot.i18n import translator
+    from debtbot.telegram.render import discreet_teaser
+
+    debt_id = await add_debt(sessions, reference="OC-7", person_id=person, amount="85.00",
+                             served_on=date(2026, 11, 5))
+    teaser = discreet_teaser(translator("en"), f"debt:show:{debt_id}")
+    async with running(deps, botapi) as application:
+        # What the one sender delivers for a discreet chat: the teaser and its button.
+        sent = await application.bot.send_message(
+            CHAT, teaser.text, reply_markup=teaser.markup, disable_notification=False
+        )
+        await botapi.user_presses(CHAT, sent.message_id, f"debt:show:{debt_id}")
+        [details] = await botapi.wait_for_messages(CHAT)
+    assert details.message_id == sent.message_id and details.edited
+    assert details.text.startswith("Out-of-court fine\nReference: OC-7\n")
+    assert "Due now: €85.00" in details.text
+    assert details.button_texts == ["Pay €85.00 · OC-7"]

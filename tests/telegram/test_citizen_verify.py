@@ -73,9 +73,9 @@ async def test_person_with_phone_on_file_shares_own_contact_with_telegrams_butto
         await press(botapi, CHAT, "Κυπριακό δελτίο ταυτότητας")
         await say(botapi, CHAT, ID_CARD)
         [ask_contact] = await say(botapi, CHAT, BORN)
-        assert "κοινοποιήστε τον αριθμό τηλεφώνου" in ask_contact.text
+        assert "για να στείλετε τον αριθμό τηλεφώνου" in ask_contact.text
         [[button]] = ask_contact.reply_keyboard
-        assert button == {"text": "Κοινοποίηση του αριθμού μου", "request_contact": True}
+        assert button == {"text": "Αποστολή του αριθμού μου", "request_contact": True}
 
         # A contact forwarded from the address book is someone else's: refused, asked again.
         await botapi.user_shares_contact(CHAT, PHONE, own=False)

@@ -135,3 +135,13 @@ async def test_a_citizen_in_discreet_mode_reads_the_notice_behind_the_button(bot
         await botapi.user_presses_button(CITIZEN, "Read it")
         [shown] = await botapi.wait_for_messages(CITIZEN)
     assert shown.text == "Payments close on 24 December 2026."
+
+
+async def test_staff_are_answered_in_their_own_language(botapi, deps):
+    async with running(deps, botapi):
+        [usage] = await say(botapi, SUPERVISOR, "/approve soon", language_code="el")
+        [missing] = await say(botapi, SUPERVISOR, "/broadcast closing all")
+        [unknown] = await say(botapi, SUPERVISOR, "/progress 99")
+    assert usage.text == "Χρήση: /approve ID"
+    assert missing.text == "Λείπουν τιμές για: deadline"
+    assert unknown.text == "Δεν υπάρχει μαζική αποστολή με αυτόν τον αριθμό."

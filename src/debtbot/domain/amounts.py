@@ -3,8 +3,8 @@
 The registry's amount is never recomputed (Regulations 2021, Type E note 5); the only
 additions are the surcharges the law sets, each labelled with its legal basis. Between two
 milestones nothing changes, so each clock's phases are computed once and `amount_due` is a
-binary search over the milestones' instants; for tariff amounts (fines) the result is also
-cached per (clock, amount, phase).
+binary search over the milestones' instants; for fines, whose clocks are built per amount,
+every phase's result is computed once per clock.
 """
 
 from __future__ import annotations
@@ -77,7 +77,11 @@ def _due(found: Clock, amount: Decimal, index: int) -> AmountDue:
                      phase.payable_from, phase.prosecution, bool(found.milestones))
 
 
-_due_tariff = lru_cache(maxsize=1 << 16)(_due)
+@lru_cache(maxsize=1 << 16)
+def _dues(found: Clock) -> tuple[AmountDue, ...]:
+    # A clock built per amount (fines): every phase's AmountDue, computed once.
+    base = ZERO if found.base is None else found.base  # always set on these clocks
+    return tuple(_due(found, base, index) for index in range(len(found.boundaries) + 1))
 
 
 def _with_interest(due: AmountDue, interest: tuple[Decimal, date, str], now: datetime) -> AmountDue:
@@ -97,6 +101,6 @@ def amount_due(debt: Debt, now: datetime, *, rulebook: Rulebook = DEFAULT_RULEBO
     if now.tzinfo is None:
         raise ValueError("amount_due needs an aware datetime")
     found = clock(debt, rulebook)
-    due = (_due_tariff if found.tariff else _due)(
-        found, debt.amount, bisect_right(found.boundaries, now))
+    index = bisect_right(found.boundaries, now)
+    due = _due(found, debt.amount, index) if found.base is None else _dues(found)[index]
     return due if found.interest is None else _with_interest(due, found.interest, now)

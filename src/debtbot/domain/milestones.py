@@ -5,9 +5,8 @@ service), so a consequence takes effect at 00:00 local on day N + 1, converted t
 the daylight-saving offset of that day. A debt with no clock date (not served yet, no due
 date) has no milestones: no clock runs.
 
-A debt's clock is cached by what it depends on (kind, clock date, amount band, flags, rule
-book), never by the debt; amounts enter only where a milestone sets a new total. A million
-debts share a few thousand clocks.
+A debt's clock is cached by what it depends on (kind, clock date, tariff amount or amount
+band, flags, rule book), never by the debt: a million debts share a few thousand clocks.
 """
 
 from __future__ import annotations
@@ -65,8 +64,10 @@ class Milestone:
 class Clock:
     """A debt's legal clock without its amount: the milestones, their instants, the rules.
 
-    Where a milestone sets a new total (a surcharge), `rates[i]` holds the surcharge rate and
-    `milestones[i].amount_after` is filled in per amount by `milestones()`.
+    Where a milestone sets a new total (a surcharge), `rates[i]` holds the surcharge rate.
+    Fines take their amounts from a short tariff (Type E note 5, art. 23A(3)), so their
+    clocks are built per amount with `amount_after` filled in (`base` set); tax and customs
+    amounts are nearly all distinct, so theirs are shared and priced per call (`priced`).
     """
 
     milestones: tuple[Milestone, ...]
@@ -76,10 +77,8 @@ class Clock:
     opening_rate: Decimal  # surcharge owed from the outset (customs art. 52(1)), else 0
     opening_basis: str | None
     clock_on: date | None
-    priced: bool  # some milestone's amount_after depends on the amount
-    # Amounts come from a short tariff (fines: Type E note 5, art. 23A(3)), so results per
-    # amount are worth caching; tax and customs amounts are nearly all distinct.
-    tariff: bool
+    priced: bool  # amount_after still to be filled in for the debt's amount
+    base: Decimal | None  # the amount, for a clock built per amount (fines)
     # Customs art. 52(3), when a rate is set: (yearly rate, interest runs after this day,
     # legal basis).
     interest: tuple[Decimal, date, str] | None
@@ -90,9 +89,9 @@ def clock_date(debt: Debt) -> date | None:
     return debt.due_on if debt.kind == DebtKind.TAX else debt.served_on
 
 
-def surcharged(amount: Decimal, rate: Decimal) -> Decimal:
-    """The surcharge at `rate` on `amount`, to the cent (half up, as a payment slip)."""
-    return to_cents(to_cents(amount) * rate)
+def surcharged(base: Decimal, rate: Decimal) -> Decimal:
+    """The surcharge at `rate` on `base` (already in cents), to the cent, half up."""
+    return to_cents(base * rate)
 
 
 def _within(day0: date, days: int) -> tuple[date, datetime]:
@@ -107,25 +106,44 @@ def _after(last: date) -> datetime:
 
 def _clock(
     items: list[tuple[Milestone, Decimal | None]], rules: RuleSet, clock_on: date | None, *,
-    opening_rate: Decimal = ZERO, opening_basis: str | None = None, tariff: bool = True,
-    interest: tuple[Decimal, date, str] | None = None,
+    opening_rate: Decimal = ZERO, opening_basis: str | None = None,
+    base: Decimal | None = None, interest: tuple[Decimal, date, str] | None = None,
 ) -> Clock:
     # Stable sort: milestones at the same instant keep the order the law lists them in.
     ordered = sorted(items, key=lambda item: item[0].takes_effect)
     rates = tuple(rate for _, rate in ordered)
+    found = tuple(milestone for milestone, _ in ordered)
+    surcharging = any(rate is not None for rate in rates)
+    if base is not None:
+        base = to_cents(base)
+        if surcharging:
+            found = _price(found, rates, base)
     return Clock(
-        tuple(milestone for milestone, _ in ordered),
-        tuple(milestone.takes_effect for milestone, _ in ordered), rates, rules,
-        opening_rate, opening_basis, clock_on, any(rate is not None for rate in rates), tariff,
-        interest,
+        found, tuple(milestone.takes_effect for milestone in found), rates, rules,
+        opening_rate, opening_basis, clock_on, surcharging and base is None, base, interest,
     )
 
 
-@lru_cache(maxsize=1 << 14)
-def _out_of_court_fine(rulebook: Rulebook, served_on: date | None) -> Clock:
+def _price(
+    found: tuple[Milestone, ...], rates: tuple[Decimal | None, ...], base: Decimal
+) -> tuple[Milestone, ...]:
+    priced = list(found)
+    for index, rate in enumerate(rates):
+        if rate is not None:
+            milestone = priced[index]
+            priced[index] = Milestone(
+                milestone.kind, milestone.last_day, milestone.takes_effect,
+                milestone.legal_basis, base + surcharged(base, rate), milestone.payable_after,
+                milestone.reminder,
+            )
+    return tuple(priced)
+
+
+@lru_cache(maxsize=1 << 16)
+def _out_of_court_fine(rulebook: Rulebook, served_on: date | None, amount: Decimal) -> Clock:
     rules: OutOfCourtFineRules = rulebook.out_of_court_fine(served_on)
     if served_on is None:
-        return _clock([], rules, None)
+        return _clock([], rules, None, base=amount)
     # Note 1: payment opens 72 hours after the start of the day of service (elapsed hours).
     opens = start_of_day(served_on) + rules.payable_after
     nominate_by, nominate_late = _within(served_on, rules.driver_nomination_days)
@@ -145,12 +163,12 @@ def _out_of_court_fine(rulebook: Rulebook, served_on: date | None) -> Clock:
         (Milestone(MilestoneKind.PROSECUTION, prosecute_by, prosecuted,
                    rules.prosecution_basis, None, False, True), None),
     ]
-    return _clock(items, rules, served_on)
+    return _clock(items, rules, served_on, base=amount)
 
 
-@lru_cache(maxsize=1 << 12)
+@lru_cache(maxsize=1 << 14)
 def _admin_fine(
-    rulebook: Rulebook, served_on: date | None, finding_notice_on: date | None
+    rulebook: Rulebook, served_on: date | None, finding_notice_on: date | None, amount: Decimal
 ) -> Clock:
     rules: AdminFineRules = rulebook.admin_fine(served_on or finding_notice_on)
     items: list[tuple[Milestone, Decimal | None]] = []
@@ -171,7 +189,7 @@ def _admin_fine(
             (Milestone(MilestoneKind.COURT, court_by, court, rules.court_basis,
                        None, True, True), None),
         ]
-    return _clock(items, rules, served_on)
+    return _clock(items, rules, served_on, base=amount)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -181,7 +199,7 @@ def _tax(
 ) -> Clock:
     rules: TaxRules = rulebook.tax(due_on)
     if due_on is None:
-        return _clock([], rules, None, tariff=False)
+        return _clock([], rules, None)
     unpaid = _after(due_on)
     surcharge_rate = rules.surcharge_rate if rate is None else rate
     items = [
@@ -202,7 +220,7 @@ def _tax(
         charge_by, charged = _within(due_on, rules.property_charge_days)
         items.append((Milestone(MilestoneKind.PROPERTY_CHARGE, charge_by, charged,
                                 rules.property_charge_basis, None, True, True), None))
-    return _clock(items, rules, due_on, tariff=False)
+    return _clock(items, rules, due_on)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -216,8 +234,7 @@ def _customs(
         opening_rate = rules.post_clearance_rate if rate is None else rate
         opening_basis = rules.post_clearance_basis if opening_rate else None
     if served_on is None:
-        return _clock([], rules, None, opening_rate=opening_rate, opening_basis=opening_basis,
-                      tariff=False)
+        return _clock([], rules, None, opening_rate=opening_rate, opening_basis=opening_basis)
     offence_by, offence = _within(served_on, rules.offence_days)
     forfeit_by, forfeit = _within(served_on, rules.forfeiture_days)
     review_by, reviewed = _within(served_on, rules.review_days)
@@ -241,14 +258,14 @@ def _customs(
     items.append((Milestone(MilestoneKind.TIME_BAR, barred_by, _after(barred_by),
                             rules.time_bar_basis, None, True, False), None))
     return _clock(items, rules, served_on, opening_rate=opening_rate,
-                  opening_basis=opening_basis, tariff=False, interest=interest)
+                  opening_basis=opening_basis, interest=interest)
 
 
 @lru_cache(maxsize=1 << 14)
-def _fine_warrant(rulebook: Rulebook, served_on: date | None) -> Clock:
+def _fine_warrant(rulebook: Rulebook, served_on: date | None, amount: Decimal) -> Clock:
     # No statutory countdown: reminders are periodic (FineWarrantRules.reminder_every_days).
     rules: FineWarrantRules = rulebook.fine_warrant(served_on)
-    return _clock([], rules, None)
+    return _clock([], rules, None, base=amount)
 
 
 @lru_cache(maxsize=1 << 12)
@@ -265,9 +282,9 @@ def clock(debt: Debt, rulebook: Rulebook = DEFAULT_RULEBOOK) -> Clock:
     """The debt's clock under the rule version in force on its clock date."""
     kind = debt.kind
     if kind is DebtKind.OUT_OF_COURT_FINE:
-        return _out_of_court_fine(rulebook, debt.served_on)
+        return _out_of_court_fine(rulebook, debt.served_on, debt.amount)
     if kind is DebtKind.FINE_WARRANT:
-        return _fine_warrant(rulebook, debt.served_on)
+        return _fine_warrant(rulebook, debt.served_on, debt.amount)
     if kind is DebtKind.TAX:
         amount = debt.amount
         tax = _tax_rules(rulebook, debt.due_on)
@@ -281,7 +298,7 @@ def clock(debt: Debt, rulebook: Rulebook = DEFAULT_RULEBOOK) -> Clock:
                         amount > customs.bank_freeze_over,
                         amount > customs.property_charge_over, debt.enforcement_suspended)
     if kind is DebtKind.ADMIN_FINE:
-        return _admin_fine(rulebook, debt.served_on, debt.finding_notice_on)
+        return _admin_fine(rulebook, debt.served_on, debt.finding_notice_on, debt.amount)
     # A plain string kind ("tax") still works, via the enum.
     converted = DebtKind(kind)
     if converted is not kind:
@@ -289,29 +306,12 @@ def clock(debt: Debt, rulebook: Rulebook = DEFAULT_RULEBOOK) -> Clock:
     raise ValueError(f"unknown debt kind {kind!r}")
 
 
-def _priced(found: Clock, amount: Decimal) -> tuple[Milestone, ...]:
-    base = to_cents(amount)
-    priced = list(found.milestones)
-    for index, rate in enumerate(found.rates):
-        if rate is not None:
-            milestone = priced[index]
-            priced[index] = Milestone(
-                milestone.kind, milestone.last_day, milestone.takes_effect,
-                milestone.legal_basis, base + surcharged(base, rate), milestone.payable_after,
-                milestone.reminder,
-            )
-    return tuple(priced)
-
-
-_priced_tariff = lru_cache(maxsize=1 << 16)(_priced)
-
-
 def milestones(debt: Debt, *, rulebook: Rulebook = DEFAULT_RULEBOOK) -> tuple[Milestone, ...]:
     """The debt's milestones sorted by takes_effect; () when no clock runs."""
     found = clock(debt, rulebook)
-    if not found.priced:
-        return found.milestones
-    return (_priced_tariff if found.tariff else _priced)(found, debt.amount)
+    if found.priced:
+        return _price(found.milestones, found.rates, to_cents(debt.amount))
+    return found.milestones
 
 
 def next_milestone(

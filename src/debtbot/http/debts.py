@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
+from debtbot.domain.debts import DebtStatus
 from debtbot.http.base import ApiError, Body, Call, Day, Key, Money, Operation, Reply
 from debtbot.services.ingest_debts import cancel_debts, records_from_rows, upsert_debts
 
@@ -130,8 +131,6 @@ async def cancel(call: Call) -> CancelResult:
     """Close the open debts named (unknown or already closed ones are skipped)."""
     body: CancelDebts = call.body
     assert call.token is not None
-    from debtbot.domain.debts import DebtStatus
-
     closed = await cancel_debts(
         call.deps,
         [(key.source, key.reference) for key in body.debts],

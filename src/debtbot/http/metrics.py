@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
+from debtbot.http.base import DEPS_KEY
 from debtbot.services.api_status import Snapshot, metrics_snapshot
 
 log = logging.getLogger(__name__)
@@ -95,8 +96,6 @@ def install(app: web.Application) -> None:
 
 
 async def scrape(request: web.Request) -> web.Response:
-    from debtbot.http.base import DEPS_KEY
-
     figures = request.app[FIGURES_KEY]
     try:
         snapshot = await metrics_snapshot(request.app[DEPS_KEY])

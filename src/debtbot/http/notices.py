@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, WithJsonSchema
 
 from debtbot.http.base import STAFF_ERRORS, Body, Call, Key, Operation, Reply, staff_error
 from debtbot.services import notices
@@ -22,9 +22,19 @@ TemplateName = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ]
 TemplateBody = Annotated[str, StringConstraints(min_length=1, max_length=3500, pattern=_PRINTABLE_TEXT)]
-ValueName = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
+_VALUE_NAME = r"^[a-z][a-z0-9_]*$"
+ValueName = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=_VALUE_NAME)]
 Value = Annotated[str, StringConstraints(max_length=500, pattern=_PRINTABLE_TEXT)]
-Values = Annotated[dict[ValueName, Value], Field(max_length=20)]
+Values = Annotated[
+    dict[ValueName, Value],
+    Field(max_length=20),
+    WithJsonSchema({
+        "type": "object",
+        "maxProperties": 20,
+        "propertyNames": {"minLength": 1, "maxLength": 32, "pattern": _VALUE_NAME},
+        "additionalProperties": {"type": "string", "maxLength": 500, "pattern": _PRINTABLE_TEXT},
+    }),
+]
 
 
 class Recipient(Body):

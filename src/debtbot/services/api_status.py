@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from debtbot.services.deps import Deps
+from debtbot.services.verify_identity import lock_expiry
 from debtbot.store import api as store
 
 log = logging.getLogger(__name__)
@@ -35,14 +36,23 @@ class Snapshot:
 
 async def metrics_snapshot(deps: Deps) -> Snapshot:
     settings = deps.settings
-    since = deps.clock() - timedelta(hours=settings.verify_window_hours)
+    now = deps.clock()
+    window = timedelta(hours=settings.verify_window_hours)
     async with deps.sessions() as session:
         outbox = await store.outbox_counts(session)
         verification = await store.verification_counts(session)
-        chats, identifiers = await store.locked_out(
-            session,
-            since=since,
-            chat_failures=settings.verify_chat_failures,
-            identifier_failures=settings.verify_identifier_failures,
+        # Failures older than two windows cannot hold a lock in force (verify_identity).
+        by_chat, by_identifier = await store.recent_failures(session, since=now - 2 * window)
+
+    def locked(failures: dict, threshold: int) -> int:
+        return sum(
+            1 for times in failures.values()
+            if (ends := lock_expiry(times, threshold=threshold, window=window)) and ends > now
         )
-    return Snapshot(outbox, verification, chats, identifiers)
+
+    return Snapshot(
+        outbox,
+        verification,
+        locked(by_chat, settings.verify_chat_failures),
+        locked(by_identifier, settings.verify_identifier_failures),
+    )

@@ -94,7 +94,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -696,7 +696,8 @@ async def progress_updates_due(deps: Deps) -> list[ProgressUpdate]:
     """Progress messages whose counts changed since they were last shown."""
     updates = []
     async with deps.sessions() as session:
-        for row in await store.with_progress_message(session):
+        finished_since = deps.clock() - timedelta(hours=1)
+        for row in await store.with_progress_message(session, finished_since=finished_since):
             progress = _progress(row, await store.delivery_counts(session, row.id))
             if (row.progress_shown or {}) == _shown_key(progress):
                 continue

@@ -21,6 +21,7 @@ with python-telegram-bot; this module knows nothing about Telegram's classes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -33,6 +34,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+from sqlalchemy.exc import DBAPIError
 
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
 from debtbot.services.deps import Deps
@@ -143,10 +146,8 @@ class Pacer:
             now = self._clock()
             if self._next > now:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._next - now)
-                except TimeoutError:
-                    pass
                 continue
             _, _, future = heapq.heappop(self._waiters)
             if future.done():
@@ -400,14 +401,19 @@ class OutboxSender:
     async def maintain(self) -> None:
         """Release claims of workers that went away; drop what expired; record the drops."""
         now = self.deps.clock()
+        # Short transactions, one per step: each takes its row locks briefly.
         async with transaction(self.deps.sessions) as session:
             # Heartbeat first: this worker's own claims are alive, however long they wait.
             await store.refresh_claims(session, worker=self.worker, now=now)
+        async with transaction(self.deps.sessions) as session:
             released = await store.release_stale_claims(
                 session, older_than=now - self.claim_timeout
             )
-            dropped = await store.drop_expired(session, now=now)
+        async with transaction(self.deps.sessions) as session:
             closed = await store.cancel_reminders_of_closed_debts(session)
+            closed += await store.cancel_for_inactive_chats(session)
+        async with transaction(self.deps.sessions) as session:
+            dropped = await store.drop_expired(session, now=now)
             if dropped:
                 await audit_store.record(
                     session,
@@ -540,23 +546,34 @@ class OutboxSender:
             marks = [(row_id, message_id, attempts)
                      for group, message_id, attempts in items for row_id in group.ids]
             superseded = [row.id for group, _, _ in items for row in group.superseded]
-            async with transaction(self.deps.sessions) as session:
-                await store.mark_sent_many(session, marks, worker=self.worker, now=now)
-                if superseded:
-                    await store.settle(session, superseded, worker=self.worker,
-                                       status=DeliveryStatus.DROPPED,
-                                       error="superseded by a later reminder")
+            for attempt in range(1, 4):
+                try:
+                    async with transaction(self.deps.sessions) as session:
+                        await store.mark_sent_many(session, marks, worker=self.worker, now=now)
+                        if superseded:
+                            await store.settle(session, superseded, worker=self.worker,
+                                               status=DeliveryStatus.DROPPED,
+                                               error="superseded by a later reminder")
+                    break
+                except DBAPIError as exc:  # deadlock victim, serialization failure, lost link
+                    if attempt == 3:
+                        raise
+                    log.warning("outbox: marking %d rows sent failed (%s); again",
+                                len(marks), type(exc.orig).__name__)
+                    await asyncio.sleep(0.05 * attempt)
             self.stats.sent += len(marks)
             self.stats.messages += len(items)
             self.stats.superseded += len(superseded)
             done.set_result(None)
-        except BaseException as exc:
+        except asyncio.CancelledError:
             if self._batch is batch:
                 self._batch = None
-            if not done.done():
-                done.set_exception(exc if isinstance(exc, Exception) else RuntimeError(exc))
-            if not isinstance(exc, Exception):
-                raise
+            done.cancel()  # the rows stay 'sending' and are released after the claim timeout
+            raise
+        except Exception as exc:
+            if self._batch is batch:
+                self._batch = None
+            done.set_exception(exc)
 
     async def _chat_unreachable(self, group: Group, error: str) -> None:
         async with transaction(self.deps.sessions) as session:

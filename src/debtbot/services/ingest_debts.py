@@ -8,7 +8,9 @@ store, and no message here ever repeats one.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+import contextlib
 import csv
 import json
 import re
@@ -144,7 +146,7 @@ class IngestResult:
 
 
 _OPTIONAL_CHECKED = (
-    "phone", "language", "due_on", "status", "points", "surcharge_rate", "post_clearance",
+    "due_on", "status", "points", "surcharge_rate", "post_clearance",
     "enforcement_suspended", "instalments_on_time", "finding_notice_on",
     "representative_id_number", "representative_id_type",
 )
@@ -282,7 +284,7 @@ class _Row:
         return text
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _e164(text: str) -> str | None:
     try:
         number = phonenumbers.parse(text, "CY")
@@ -361,6 +363,48 @@ def _rate(row: _Row) -> Decimal | None:
     return rate.normalize() if rate else Decimal(0)
 
 
+_HOLDER_COLUMNS = (
+    "holder_type", "id_type", "id_number", "name", "date_of_birth", "phone", "language",
+)
+# A registry file lists a holder's debts one per row: a holder validated once (without any
+# problem or warning) is not validated again. Bounded; cleared when full.
+_HOLDERS: dict[tuple[object, ...], tuple[HolderType, Holder]] = {}
+_HOLDERS_MAX = 20_000
+
+
+def _holder(row: _Row, today: date | None) -> tuple[HolderType | None, Holder | None]:
+    key = (*(row.raw.get(column) for column in _HOLDER_COLUMNS), today)
+    try:
+        found = _HOLDERS.get(key)
+    except TypeError:  # a JSON list or object in a cell: not cacheable, and an error below
+        key, found = (), None
+    if found is not None:
+        return found
+    problems, warnings = len(row.problems), len(row.warnings)
+    holder_type = row.choice("holder_type", HolderType, required=True)
+    allowed = (IdType.COMPANY_REG,) if holder_type is HolderType.COMPANY else PERSON_ID_TYPES
+    identifier = row.identifier("id_type", "id_number", allowed) if holder_type else None
+    if holder_type is None:
+        row.text("id_number", required=True)
+    name = row.name("name")
+    date_of_birth = row.date("date_of_birth", latest=today)
+    if holder_type is HolderType.COMPANY and date_of_birth is not None:
+        row.warnings.append(
+            f"line {row.line}: date_of_birth is for persons; ignored for a company"
+        )
+        date_of_birth = None
+    phone = row.phone("phone") if row.raw.get("phone") not in (None, "") else None
+    language = row.language() if row.raw.get("language") not in (None, "") else None
+    if holder_type is None or identifier is None:
+        return holder_type, None
+    holder = Holder(identifier, name, date_of_birth, phone, language)
+    if key and len(row.problems) == problems and len(row.warnings) == warnings:
+        if len(_HOLDERS) >= _HOLDERS_MAX:
+            _HOLDERS.clear()
+        _HOLDERS[key] = (holder_type, holder)
+    return holder_type, holder
+
+
 def validate_record(
     raw: Mapping[str, object],
     *,
@@ -386,24 +430,14 @@ def validate_record(
         row.fail("source", "is missing" if raw.get("source") is None else "is empty")
     reference = row.text("reference", required=True)
     authority = row.text("authority")
-    holder_type = row.choice("holder_type", HolderType, required=True)
-    allowed = (IdType.COMPANY_REG,) if holder_type is HolderType.COMPANY else PERSON_ID_TYPES
-    identifier = row.identifier("id_type", "id_number", allowed) if holder_type else None
-    if holder_type is None:
-        row.text("id_number", required=True)
-    name = row.name("name")
-    date_of_birth = row.date("date_of_birth", latest=today)
-    if holder_type is HolderType.COMPANY and date_of_birth is not None:
-        row.warnings.append(f"line {line}: date_of_birth is for persons; ignored for a company")
-        date_of_birth = None
+    holder_type, holder = _holder(row, today)
     amount = _amount(row)
     served_on = row.date("served_on", earliest=1990, latest=today)
     # Optional columns are mostly empty: skip their checks then (a million rows add up).
     given = {
-        name for name in _OPTIONAL_CHECKED if (value := raw.get(name)) is not None and value != ""
+        column for column in _OPTIONAL_CHECKED
+        if (value := raw.get(column)) is not None and value != ""
     }
-    phone = row.phone("phone") if "phone" in given else None
-    language = row.language() if "language" in given else None
     due_on = row.date("due_on", earliest=1990) if "due_on" in given else None
     status = row.choice("status", DebtStatus) if "status" in given else None
     points = _points(row) if "points" in given else None
@@ -438,14 +472,14 @@ def validate_record(
         first = row.problems[0]
         first.problems = tuple(row.problems)
         raise first
-    assert kind and holder_type and identifier and amount is not None
+    assert kind and holder_type and holder and amount is not None
     return DebtRecord(
         kind=kind,
         source=source,
         reference=reference,
         authority=authority,
         holder_type=holder_type,
-        holder=Holder(identifier, name, date_of_birth, phone, language),
+        holder=holder,
         amount=amount,
         served_on=served_on,
         due_on=due_on,
@@ -828,10 +862,9 @@ async def import_file(
             return report
         report = ImportReport()  # second pass: the counts again, this time writing
 
-    batch: list[DebtRecord] = []
     batch_number = 0
 
-    async def flush() -> None:
+    async def flush(batch: list[DebtRecord]) -> None:
         nonlocal batch_number
         batch_number += 1
         result = await upsert_debts(
@@ -843,18 +876,41 @@ async def import_file(
         report.unchanged += result.unchanged
         report.closed += len(result.closed_debt_ids)
         report.messages_cancelled += result.cancelled_messages
-        batch.clear()
 
-    for item in _validated(path, report, today=today, source=source, progress=progress):
+    # Reading and validating the next batch (a thread) overlaps writing this one: the
+    # database's share of the work (the server, or SQLite's C code) runs meanwhile.
+    batches = _batches(
+        _validated(path, report, today=today, source=source, progress=progress),
+        report, batch_size,
+    )
+    pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+    try:
+        while (batch := await pending) is not None:
+            pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+            await flush(batch)
+    finally:
+        with contextlib.suppress(BaseException):
+            await pending  # let the reading thread finish before the file is closed
+        batches.close()
+    if batch_number == 0:
+        await flush([])  # an import with nothing to write is still in the audit log
+    return report
+
+
+def _batches(
+    items: Iterator[DebtRecord | RecordError], report: ImportReport, size: int
+) -> Iterator[list[DebtRecord]]:
+    batch: list[DebtRecord] = []
+    for item in items:
         if isinstance(item, RecordError):
             report.error(item)
             continue
         batch.append(item)
-        if len(batch) >= batch_size:
-            await flush()
-    if batch or batch_number == 0:
-        await flush()
-    return report
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def read_records(

@@ -55,7 +55,7 @@ from debtbot.store import audit as audit_store
 from debtbot.store import outbox as outbox_store
 from debtbot.store import reminders as store
 from debtbot.store.db import transaction
-from debtbot.store.reminders import Candidate, candidates_statement, reminder_key
+from debtbot.store.reminders import Candidate, reminder_key
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +142,11 @@ async def _candidates(
                               rulebook=rulebook)
     if not ranges:
         return []
-    statement = candidates_statement(
-        kind=plan.kind.value, clock=plan.clock, ranges=ranges, milestone=plan.milestone.value,
-        lead_days=plan.lead.days, now=now, skip_planned=skip_planned,
+    return await store.candidates(
+        session, kind=plan.kind.value, clock=plan.clock, ranges=ranges,
+        milestone=plan.milestone.value, lead_days=plan.lead.days, now=now,
+        skip_planned=skip_planned,
     )
-    return await store.candidates(session, statement)
 
 
 def _milestone_row(
@@ -267,12 +267,11 @@ async def _plan_warrants(
         return seen
     for day in days:
         label = f"{WARRANT}-{day.isoformat()}"
-        statement = candidates_statement(
-            kind=DebtKind.FINE_WARRANT.value, clock="served_on",
+        found = await store.candidates(
+            session, kind=DebtKind.FINE_WARRANT.value, clock="served_on",
             dates=_warrant_dates(day, every), milestone=label, lead_days=0, now=now,
             skip_planned=not dry_run,
         )
-        found = await store.candidates(session, statement)
         report.queries += 1
         report.candidates += len(found)
         if dry_run:

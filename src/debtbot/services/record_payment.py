@@ -21,6 +21,8 @@ import html
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
@@ -128,8 +130,8 @@ def verify_signature(
 
 
 def _receipt(language: str, *, discreet: bool, kind: str, reference: str, amount: Decimal,
-             remaining: Decimal, paid_at: datetime, timezone: object) -> dict:
-    t = translator(language, timezone=timezone)  # type: ignore[arg-type]
+             remaining: Decimal, paid_at: datetime, timezone: ZoneInfo) -> dict[str, Any]:
+    t = translator(language, timezone=timezone)
     if discreet:  # a locked phone's preview shows neither amounts nor kinds
         text = t.gettext("Payment received. Thank you.")
     else:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from debtbot import texts
@@ -24,15 +26,26 @@ def _esc(value: str) -> str:
     return html.escape(value, quote=False)
 
 
+# Babel's formatting is the costly step of rendering; a sweep repeats a few amounts and dates.
+@lru_cache(maxsize=8192)
+def _money(t: Translator, amount: Decimal) -> str:
+    return t.money(amount)
+
+
+@lru_cache(maxsize=4096)
+def _date(t: Translator, day: date) -> str:
+    return t.date(day)
+
+
 def _days_left(t: Translator, last_day: date, today: date) -> str:
     n = (last_day - today).days
     if n <= 0:
-        return t.gettext("The last day is today, %(date)s.") % {"date": _esc(t.date(last_day))}
+        return t.gettext("The last day is today, %(date)s.") % {"date": _esc(_date(t, last_day))}
     return t.ngettext(
         "The last day is %(date)s, in %(n)d day.",
         "The last day is %(date)s, in %(n)d days.",
         n,
-    ) % {"date": _esc(t.date(last_day)), "n": n}
+    ) % {"date": _esc(_date(t, last_day)), "n": n}
 
 
 def _footer(t: Translator) -> str:
@@ -46,7 +59,7 @@ def _discreet(t: Translator, *, debt_id: int, day: date) -> dict[str, Any]:
     text = t.gettext(
         "Reminder: a deadline is coming up on %(date)s. Press the button to see the details "
         "here."
-    ) % {"date": _esc(t.date(day))}
+    ) % {"date": _esc(_date(t, day))}
     button = {"text": t.pgettext("button", "Show details"), "callback_data": f"debt:show:{debt_id}"}
     return {"text": text, "buttons": [[button]], "disable_notification": False}
 
@@ -76,7 +89,7 @@ def render_milestone_reminder(
     lines = [
         "⏰ " + t.gettext("<b>Reminder</b>: %(kind)s %(reference)s")
         % {"kind": _esc(texts.kind_label(t, str(debt.kind))), "reference": _esc(debt.reference)},
-        t.gettext("Due now: <b>%(amount)s</b>") % {"amount": _esc(t.money(due.total))},
+        t.gettext("Due now: <b>%(amount)s</b>") % {"amount": _esc(_money(t, due.total))},
         _days_left(t, milestone.last_day, today),
         t.gettext("After that day: %(consequence)s")
         % {"consequence": _esc(texts.milestone_consequence(t, str(milestone.kind)))},
@@ -84,7 +97,7 @@ def render_milestone_reminder(
     if milestone.amount_after is not None and milestone.amount_after != due.total:
         lines.append(
             t.gettext("The amount then becomes %(amount)s.")
-            % {"amount": _esc(t.money(milestone.amount_after))}
+            % {"amount": _esc(_money(t, milestone.amount_after))}
             + " "
             + t.gettext("(legal basis: %(basis)s)") % {"basis": _esc(milestone.legal_basis)}
         )
@@ -92,7 +105,7 @@ def render_milestone_reminder(
         lines.append(t.gettext("(legal basis: %(basis)s)") % {"basis": _esc(milestone.legal_basis)})
     lines.append(_footer(t))
     payable = due.payable and not due.prosecution
-    buttons = _pay_button(t, pay_url if payable else None, t.money(due.total))
+    buttons = _pay_button(t, pay_url if payable else None, _money(t, due.total))
     return {"text": "\n".join(lines), "buttons": buttons, "disable_notification": False}
 
 
@@ -118,12 +131,12 @@ def render_warrant_reminder(
     lines = [
         "⏰ " + t.gettext("<b>Reminder</b>: %(kind)s %(reference)s")
         % {"kind": _esc(texts.kind_label(t, str(debt.kind))), "reference": _esc(debt.reference)},
-        t.gettext("Due now: <b>%(amount)s</b>") % {"amount": _esc(t.money(due.total))},
+        t.gettext("Due now: <b>%(amount)s</b>") % {"amount": _esc(_money(t, due.total))},
         t.gettext(
             "A court has issued a warrant for this fine. You can pay it online or at your "
             "nearest police station, which can also give you the details."
         ),
         _footer(t),
     ]
-    buttons = _pay_button(t, pay_url, t.money(due.total))
+    buttons = _pay_button(t, pay_url, _money(t, due.total))
     return {"text": "\n".join(lines), "buttons": buttons, "disable_notification": False}

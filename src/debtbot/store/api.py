@@ -149,25 +149,19 @@ async def verification_counts(session: AsyncSession) -> dict[tuple[str, bool], i
     return {(method, bool(succeeded)): count for method, succeeded, count in rows}
 
 
-async def locked_out(
-    session: AsyncSession, *, since: datetime, chat_failures: int, identifier_failures: int
-) -> tuple[int, int]:
-    """How many chats and identifiers have reached the failure limit since `since`."""
-    failed = VerificationAttempt.succeeded.is_(False), VerificationAttempt.at >= since
-    chats = (
-        select(VerificationAttempt.chat_id)
-        .where(*failed)
-        .group_by(VerificationAttempt.chat_id)
-        .having(func.count() >= chat_failures)
-        .subquery()
+async def recent_failures(
+    session: AsyncSession, *, since: datetime
+) -> tuple[dict[int, list[datetime]], dict[str, list[datetime]]]:
+    """Failed verification attempts after `since`, by chat and by identifier hash, in order."""
+    rows = await session.execute(
+        select(VerificationAttempt.chat_id, VerificationAttempt.id_hash, VerificationAttempt.at)
+        .where(VerificationAttempt.succeeded.is_(False), VerificationAttempt.at > since)
+        .order_by(VerificationAttempt.at)
     )
-    identifiers = (
-        select(VerificationAttempt.id_hash)
-        .where(*failed, VerificationAttempt.id_hash.is_not(None))
-        .group_by(VerificationAttempt.id_hash)
-        .having(func.count() >= identifier_failures)
-        .subquery()
-    )
-    locked_chats = await session.scalar(select(func.count()).select_from(chats))
-    locked_identifiers = await session.scalar(select(func.count()).select_from(identifiers))
-    return int(locked_chats or 0), int(locked_identifiers or 0)
+    by_chat: dict[int, list[datetime]] = {}
+    by_identifier: dict[str, list[datetime]] = {}
+    for chat_id, id_hash, at in rows:
+        by_chat.setdefault(chat_id, []).append(at)
+        if id_hash is not None:
+            by_identifier.setdefault(id_hash, []).append(at)
+    return by_chat, by_identifier

@@ -254,12 +254,14 @@ async def open_rows(session: AsyncSession, broadcast_id: int) -> int:
     )
 
 
-async def with_progress_message(session: AsyncSession) -> list[Broadcast]:
+async def with_progress_message(session: AsyncSession, *, finished_since: datetime) -> list[Broadcast]:
+    """Broadcasts showing a progress message: running, or finished since `finished_since`."""
     return list(
         await session.scalars(
             select(Broadcast).where(
                 Broadcast.progress_message_id.is_not(None),
                 Broadcast.status.in_(["approved", "sending", "done", "cancelled"]),
+                or_(Broadcast.finished_at.is_(None), Broadcast.finished_at >= finished_since),
             )
         )
     )

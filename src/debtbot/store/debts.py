@@ -100,9 +100,7 @@ async def sync_debts(
         changes.append((row_id, change))
     # ON CONFLICT DO UPDATE: a concurrent import of the same key cannot fail the batch.
     columns = ["source", "reference", *FIELDS, "status_changed_at"]
-    await driver.executemany(
-        driver.insert_sql(DEBTS, columns, conflict=KEY_COLUMNS, update=columns[2:]), new
-    )
+    await driver.insert_rows(DEBTS, columns, new, conflict=KEY_COLUMNS, update=columns[2:])
     await update_by_id(driver, DEBTS, changes)
     result.inserted, result.updated = len(new), len(changes)
     return result

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
-from debtbot.store.models import DebtRow, OutboxMessage
+from debtbot.store.models import Chat, DebtRow, OutboxMessage
 
 PENDING = DeliveryStatus.PENDING.value
 SENDING = DeliveryStatus.SENDING.value
@@ -259,9 +259,10 @@ async def mark_sent_many(
             last_error=None,
         )
     )
+    # In id order, so two transactions marking rows never wait for each other in a cycle.
     params = [
         {"row_id": row_id, "message_id": message_id, "tries": attempts}
-        for row_id, message_id, attempts in marks
+        for row_id, message_id, attempts in sorted(marks)
     ]
     await session.execute(stmt, params)
     return len(params)
@@ -300,9 +301,17 @@ async def settle(
 
 async def refresh_claims(session: AsyncSession, *, worker: str, now: datetime) -> int:
     """A worker's heartbeat: its claims are not stale while it lives."""
+    # SKIP LOCKED: a row being marked sent right now needs no heartbeat, and waiting for it
+    # (in another lock order) could deadlock.
+    mine = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == SENDING, OutboxMessage.claimed_by == worker)
+        .order_by(OutboxMessage.id)
+        .with_for_update(skip_locked=True)
+    )
     stmt = (
         update(OutboxMessage)
-        .where(OutboxMessage.status == SENDING, OutboxMessage.claimed_by == worker)
+        .where(OutboxMessage.id.in_(mine))
         .values(claimed_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -313,9 +322,15 @@ async def release_stale_claims(session: AsyncSession, *, older_than: datetime) -
     """Claims whose worker went away (crash, kill) go back to 'pending'. A message that was
     in flight at the crash may then go out twice: at most the messages in flight.
     """
+    stale = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == SENDING, OutboxMessage.claimed_at < older_than)
+        .order_by(OutboxMessage.id)
+        .with_for_update(skip_locked=True)
+    )
     stmt = (
         update(OutboxMessage)
-        .where(OutboxMessage.status == SENDING, OutboxMessage.claimed_at < older_than)
+        .where(OutboxMessage.id.in_(stale))
         .values(status=PENDING, claimed_by=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -350,6 +365,12 @@ async def cancel_reminders_of_closed_debts(session: AsyncSession) -> int:
         closed,
         reason="debt closed",
     )
+
+
+async def cancel_for_inactive_chats(session: AsyncSession) -> int:
+    """Pending rows for chats that blocked the bot: whoever queued them, they never go."""
+    inactive = exists().where(Chat.id == OutboxMessage.chat_id, Chat.active.is_(False))
+    return await cancel_pending(session, inactive, reason="chat inactive")
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:

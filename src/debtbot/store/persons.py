@@ -133,9 +133,9 @@ async def _sync(
         if change:
             changes.append((row_id, change))
     missing = [key_value for key_value in wanted if key_value not in ids]
-    await driver.executemany(
-        driver.insert_sql(table, [key, *columns], conflict=[key]),
-        [(key_value, *stored[key_value]) for key_value in missing],
+    await driver.insert_rows(
+        table, [key, *columns], [(key_value, *stored[key_value]) for key_value in missing],
+        conflict=[key],
     )
     await update_by_id(driver, table, changes)
     for row_id, key_value in await driver.fetch_in(table, ["id", key], key, missing):

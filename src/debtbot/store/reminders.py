@@ -105,6 +105,7 @@ def candidates_statement(
     lead_days: int,
     now: datetime,
     skip_planned: bool = True,
+    dialect: str = "postgresql",
 ) -> Any:
     """One UNION ALL query: debts held by a person, and debts of a company, each joined
     through chat_links to the chats that may be told."""
@@ -124,11 +125,15 @@ def candidates_statement(
         conditions.append(
             not_(exists().where(OutboxMessage.dedupe_key == _key_sql(milestone, lead_days)))
         )
+    # On SQLite "company_id IS NULL" must not look like an index lookup (coalesce hides it),
+    # or SQLite starts from every person link instead of the few debts in the date range.
+    # PostgreSQL estimates the plain test well and would misjudge the coalesce.
+    person_link = (func.coalesce(ChatLink.company_id, 0) == 0 if dialect == "sqlite"
+                   else ChatLink.company_id.is_(None))
     by_person = (
         select(*columns)
         .select_from(DebtRow)
-        .join(ChatLink, and_(ChatLink.person_id == DebtRow.person_id,
-                             ChatLink.company_id.is_(None)))
+        .join(ChatLink, and_(ChatLink.person_id == DebtRow.person_id, person_link))
         .join(Chat, Chat.id == ChatLink.chat_id)
         .where(*conditions)
     )
@@ -142,7 +147,9 @@ def candidates_statement(
     return union_all(by_person, by_company)
 
 
-async def candidates(session: AsyncSession, statement: Any) -> list[Candidate]:
+async def candidates(session: AsyncSession, **criteria: Any) -> list[Candidate]:
+    """Run candidates_statement(**criteria) on the session's database."""
+    statement = candidates_statement(**criteria, dialect=session.get_bind().dialect.name)
     rows = (await session.execute(statement)).all()
     found: list[Candidate] = []
     seen: set[tuple[int, int]] = set()

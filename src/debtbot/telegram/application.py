@@ -8,19 +8,32 @@ then the fallbacks and the error handler. Running it (polling or webhook) is app
 
 from __future__ import annotations
 
+from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from debtbot.i18n import LANGUAGES, translator
 from debtbot.services.deps import Deps
-from debtbot.telegram import debts, errors, forget, help, language, privacy, start, verify
+from debtbot.telegram import (
+    chat_member,
+    debts,
+    errors,
+    forget,
+    help,
+    language,
+    privacy,
+    reminders,
+    start,
+    verify,
+)
 from debtbot.telegram import staff as staff_commands
 from debtbot.telegram.context import BotContext
-from telegram import BotCommand, LinkPreviewOptions
 
 # Order matters: the first handler that accepts an update takes it. Other workstreams add
 # their module here (reminders, chat_member, staff); errors' fallbacks always come last.
-FEATURES = [start, verify, debts, language, privacy, forget, help, staff_commands]
+FEATURES = [
+    start, verify, debts, language, privacy, forget, help, staff_commands, reminders, chat_member,
+]
 
 COMMANDS = ("start", "debts", "reminders", "language", "privacy", "forget", "help")
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot, filters
 
 from debtbot.i18n import Translator, translator
 from debtbot.services import chats
 from debtbot.services.chats import ChatView
 from debtbot.services.deps import Deps
-from telegram import Update
 
 # New messages in private chats: edited messages and group chats never reach the handlers.
 PRIVATE_MESSAGE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import traceback
 
+from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
@@ -23,7 +24,6 @@ from debtbot.services import chats, verify_identity
 from debtbot.telegram import render
 from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext
 from debtbot.telegram.replies import answer_button, send
-from telegram import Update
 
 log = logging.getLogger(__name__)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from debtbot.services import chats
 from debtbot.telegram import keyboards, render
 from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext
 from debtbot.telegram.replies import answer_button, send
-from telegram import Update
 
 # A confirmation button older than this is refused: an old "yes" must not wipe a chat that
 # has been verified again since.

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from debtbot.i18n import Translator
 from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext
 from debtbot.telegram.render import Reply
 from debtbot.telegram.replies import send
-from telegram import Update
 
 
 def help_text(t: Translator) -> str:

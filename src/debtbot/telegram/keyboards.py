@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 
-from debtbot.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
 )
+
+from debtbot.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
 
 # Telegram allows 1-64 bytes of callback data; every pattern below stays well inside.
 DEBTS_PAGE = re.compile(r"^debts:page:(?P<page>[1-9]\d{0,3})$")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from debtbot.services import chats
@@ -9,7 +10,6 @@ from debtbot.telegram import keyboards
 from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext
 from debtbot.telegram.render import Reply
 from debtbot.telegram.replies import answer_button, send
-from telegram import Update
 
 
 async def language_command(update: Update, context: BotContext) -> None:

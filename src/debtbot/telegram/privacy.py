@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from debtbot.i18n import Translator
@@ -10,7 +11,6 @@ from debtbot.telegram import keyboards
 from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext
 from debtbot.telegram.render import Reply
 from debtbot.telegram.replies import answer_button, send
-from telegram import Update
 
 
 def privacy_reply(t: Translator, *, discreet: bool) -> Reply:

@@ -14,15 +14,16 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from debtbot.i18n import Translator
-from debtbot.telegram import keyboards
-from debtbot.texts import kind_label, milestone_consequence, milestone_title
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
+
+from debtbot.i18n import Translator
+from debtbot.telegram import keyboards
+from debtbot.texts import kind_label, milestone_consequence, milestone_title
 
 if TYPE_CHECKING:
     from debtbot.services.show_debts import DebtLine, DebtReport

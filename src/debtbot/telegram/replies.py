@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from debtbot.telegram.render import Reply
-from telegram import InlineKeyboardMarkup, Update
 
 
 async def send(update: Update, reply: Reply) -> None:

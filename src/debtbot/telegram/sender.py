@@ -12,6 +12,7 @@ import warnings
 from datetime import timedelta
 from typing import Any
 
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
@@ -27,7 +28,6 @@ from debtbot.services.deliver_outbox import (
 from debtbot.services.deliver_outbox import RetryAfter as RetryLater
 from debtbot.services.deps import Deps
 from debtbot.settings import Settings
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 
 # 400 answers that mean the chat is gone for good, like a 403.
 _GONE = ("chat not found", "user is deactivated", "peer_id_invalid", "bot was kicked")

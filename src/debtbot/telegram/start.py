@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
+from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from debtbot.services import verify_identity
 from debtbot.telegram import render
 from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext
 from debtbot.telegram.replies import send
-from telegram import Update
 
 # Telegram's start parameter: up to 64 characters of A-Z, a-z, 0-9, _ and -.
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -6,13 +6,13 @@ only turns presses and messages into service calls and the replies into messages
 
 from __future__ import annotations
 
+from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from debtbot.services import verify_identity
 from debtbot.telegram import keyboards, render
 from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext
 from debtbot.telegram.replies import answer_button, send
-from telegram import Update
 
 
 async def start_pressed(update: Update, context: BotContext) -> None:

@@ -1,0 +1,150 @@
+"""What a chat wants to be reminded of: all on or all off, per debt kind, or a week's peace,
+so nobody has to block the bot to get quiet. And whether the chat can be reached at all:
+a user who blocks the bot makes the chat inactive; coming back makes it active again.
+
+Every change cancels the reminders already queued that it rules out, in the same
+transaction, so the next send already respects it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from debtbot.domain.debts import DebtKind
+from debtbot.services.deps import Deps
+from debtbot.services.outbox import cancel_for_chat
+from debtbot.store import audit as audit_store
+from debtbot.store import chats as chat_store
+from debtbot.store import reminders as store
+from debtbot.store.db import transaction
+
+SNOOZE = timedelta(days=7)
+KINDS = tuple(kind.value for kind in DebtKind)
+
+
+class UnknownKind(ValueError):
+    """A debt kind that does not exist (a forged or stale button)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderPreferences:
+    chat_id: int
+    language: str
+    verified: bool  # reminders only ever go to chats with a verified identity
+    enabled: bool
+    muted_kinds: tuple[str, ...]
+    snoozed_until: datetime | None  # set only while the snooze lasts
+    lead_days: tuple[int, ...]  # e.g. (7, 1): how long before each deadline
+
+    def kind_on(self, kind: str) -> bool:
+        return kind not in self.muted_kinds
+
+
+async def _view(
+    deps: Deps, session: AsyncSession, chat_id: int
+) -> ReminderPreferences | None:
+    found = await store.reminder_settings(session, chat_id)
+    if found is None:
+        return None
+    now = deps.clock()
+    snoozed = found.snoozed_until if found.snoozed_until and found.snoozed_until > now else None
+    links = await chat_store.link_count(session, chat_id)
+    leads = tuple(sorted({d for d in deps.settings.reminder_lead_days if d > 0}, reverse=True))
+    return ReminderPreferences(
+        chat_id=chat_id, language=found.language, verified=links > 0, enabled=found.enabled,
+        muted_kinds=tuple(k for k in found.muted_kinds if k in KINDS), snoozed_until=snoozed,
+        lead_days=leads,
+    )
+
+
+async def get_preferences(deps: Deps, *, chat_id: int) -> ReminderPreferences | None:
+    """The chat's reminder settings (None for a chat the bot has never seen)."""
+    async with deps.sessions() as session:
+        return await _view(deps, session, chat_id)
+
+
+async def _change(
+    deps: Deps, chat_id: int, action: str, **values: object
+) -> ReminderPreferences | None:
+    async with transaction(deps.sessions) as session:
+        if not await store.update_reminder_settings(session, chat_id, **values):
+            return None
+        cancelled = 0
+        if action in ("reminders.off", "reminders.snooze"):
+            cancelled = await store.cancel_pending_reminders(session, chat_id, reason=action)
+        await audit_store.record(
+            session, actor=f"chat:{chat_id}", action=action, count=cancelled, at=deps.clock()
+        )
+        return await _view(deps, session, chat_id)
+
+
+async def set_enabled(deps: Deps, *, chat_id: int, enabled: bool) -> ReminderPreferences | None:
+    """All reminders on or off (off cancels what is queued). Turning them on ends a snooze."""
+    values: dict[str, object] = {"reminders_enabled": enabled}
+    if enabled:
+        values["snoozed_until"] = None
+    return await _change(deps, chat_id, "reminders.on" if enabled else "reminders.off", **values)
+
+
+async def set_kind(
+    deps: Deps, *, chat_id: int, kind: str, enabled: bool
+) -> ReminderPreferences | None:
+    """Reminders about one kind of debt on or off."""
+    if kind not in KINDS:
+        raise UnknownKind(kind)
+    current = await get_preferences(deps, chat_id=chat_id)
+    if current is None:
+        return None
+    muted = set(current.muted_kinds)
+    if enabled:
+        muted.discard(kind)
+    else:
+        muted.add(kind)
+    action = "reminders.unmute_kind" if enabled else "reminders.mute_kind"
+    async with transaction(deps.sessions) as session:
+        await store.update_reminder_settings(session, chat_id, muted_kinds=sorted(muted))
+        cancelled = 0
+        if not enabled:
+            cancelled = await store.cancel_pending_reminders(
+                session, chat_id, kind=kind, reason=action
+            )
+        await audit_store.record(
+            session, actor=f"chat:{chat_id}", action=action, count=cancelled,
+            details={"kind": kind}, at=deps.clock(),
+        )
+        return await _view(deps, session, chat_id)
+
+
+async def snooze(
+    deps: Deps, *, chat_id: int, period: timedelta = SNOOZE
+) -> ReminderPreferences | None:
+    """No reminders for a week (what falls due meanwhile is skipped, not sent late)."""
+    return await _change(
+        deps, chat_id, "reminders.snooze", snoozed_until=deps.clock() + period
+    )
+
+
+async def resume(deps: Deps, *, chat_id: int) -> ReminderPreferences | None:
+    """End a snooze now."""
+    return await _change(deps, chat_id, "reminders.resume", snoozed_until=None)
+
+
+async def chat_reachable(deps: Deps, *, chat_id: int, reachable: bool) -> None:
+    """my_chat_member: the user blocked the bot (or left), or came back.
+
+    Blocked: the chat becomes inactive and everything pending for it is cancelled; nothing
+    new is queued for it. Back: active again, so the next sweep plans for it.
+    """
+    async with transaction(deps.sessions) as session:
+        if await store.reminder_settings(session, chat_id) is None:
+            return  # a chat we never spoke with: nothing to remember about it
+        await chat_store.set_active(session, chat_id, reachable)
+        cancelled = 0 if reachable else await cancel_for_chat(session, chat_id)
+        await audit_store.record(
+            session, actor=f"chat:{chat_id}",
+            action="chat.unblocked" if reachable else "chat.blocked",
+            count=cancelled, at=deps.clock(),
+        )
