@@ -44,6 +44,7 @@ from debtbot.store.models import Base, Chat, ChatLink, DebtRow, Person
 from debtbot.telegram.application import build_application
 
 SECRET = "bench-secret"
+WARM_UP = 200
 HASH_KEY = "bench-hash-key"
 FIRST_CHAT = 1
 KINDS = ("out_of_court_fine", "fine_warrant", "admin_fine", "tax", "customs")
@@ -103,18 +104,29 @@ async def serving(application: Any, mode: str) -> AsyncIterator[None]:
         yield
 
 
-async def measure(api: FakeBotApi, application: Any, args: argparse.Namespace) -> LoadResult:
+async def measure(
+    api: FakeBotApi, application: Any, args: argparse.Namespace
+) -> tuple[LoadResult, LoadResult | None]:
+    """The loaded run, then (if asked) a light one: one user at a time, no queueing."""
     chats = range(FIRST_CHAT, FIRST_CHAT + args.users)
+    light = None
     async with serving(application, args.mode):
-        await run_load(api, list(chats)[:100], "/debts", 200, args.concurrency)  # warm up
+        await run_load(api, list(chats)[:100], "/debts", WARM_UP, args.concurrency)
         result = await run_load(
             api, chats, "/debts", n_updates=args.updates, concurrency=args.concurrency
         )
+        if args.light_updates:
+            light = await run_load(
+                api, chats, "/debts", n_updates=args.light_updates, concurrency=1
+            )
     assert api.counters["429"] == 0 and api.counters["5xx"] == 0, api.counters
-    return result
+    return result, light
 
 
-async def bench(args: argparse.Namespace) -> tuple[LoadResult, LoadResult, str]:
+Results = tuple[tuple[LoadResult, LoadResult | None], tuple[LoadResult, LoadResult | None], str]
+
+
+async def bench(args: argparse.Namespace) -> Results:
     with tempfile.TemporaryDirectory(prefix="debtbot-bench-") as folder:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}"
         await seed(url, users=args.users, debts_per_user=args.debts_per_user)
@@ -139,7 +151,7 @@ async def bench(args: argparse.Namespace) -> tuple[LoadResult, LoadResult, str]:
             echo = await measure(api, build_echo_application(api.url, api.token), args)
     assert sample is not None and "20" in sample.text, "the bot did not answer with the report"
     # Every answer must be the real report (page 1 of 20 debts), not an apology.
-    expected = args.updates + 200  # the measured updates and the warm-up
+    expected = args.updates + WARM_UP + args.light_updates
     assert reports == expected, f"only {reports} of {expected} answers were debt reports"
     return debtbot, echo, "PostgreSQL" if args.database_url else "SQLite"
 
@@ -151,29 +163,36 @@ def main() -> None:
     parser.add_argument("--debts-per-user", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--mode", choices=("polling", "webhook"), default="polling")
+    parser.add_argument(
+        "--light-updates", type=int, default=500,
+        help="then this many updates from one user at a time (latency without queueing)",
+    )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    debtbot, echo, backend = asyncio.run(bench(args))
+    (debtbot, debtbot_light), (echo, echo_light), backend = asyncio.run(bench(args))
     ratio = debtbot.updates_per_second / echo.updates_per_second
     print(
         f"chat benchmark ({args.mode}, {backend}, {platform.python_implementation()} "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs): {args.updates} /debts updates "
-        f"from {args.users} users with {args.debts_per_user} debts each, "
-        f"concurrency {args.concurrency}"
+        f"{platform.python_version()}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f}): {args.updates} /debts updates from {args.users} users "
+        f"with {args.debts_per_user} debts each, concurrency {args.concurrency}"
     )
-    for name, result in (("debtbot /debts", debtbot), ("echo bot", echo)):
+    rows = [("debtbot /debts", debtbot), ("echo bot", echo)]
+    if debtbot_light and echo_light:
+        rows += [("debtbot, 1 user", debtbot_light), ("echo, 1 user", echo_light)]
+    for name, result in rows:
         print(
-            f"  {name:15} {result.updates_per_second:7.0f} updates/s  p50 {result.p50_ms:6.1f} ms"
-            f"  p99 {result.p99_ms:6.1f} ms  max {result.max_ms:6.1f} ms"
-            f"  answered {result.answered}/{result.updates}  timeouts {result.timeouts}"
+            f"  {name:16} {result.updates_per_second:6.0f} updates/s  p50 {result.p50_ms:6.1f} ms"
+            f"  p99 {result.p99_ms:6.1f} ms  max {result.max_ms:7.1f} ms"
+            f"  CPU {result.cpu_ms_per_update:5.1f} ms/update"
+            f"  answered {result.answered}/{result.updates}"
         )
     print(
         f"  throughput vs echo: {ratio:.0%} (goal >= 50 %): {'met' if ratio >= 0.5 else 'NOT met'};"
         f" p99 {debtbot.p99_ms:.1f} ms (goal < 100 ms): "
         f"{'met' if debtbot.p99_ms < 100 else 'NOT met'}"
     )
-
 
 if __name__ == "__main__":
     main()

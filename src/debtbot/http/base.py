@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
@@ -28,6 +28,7 @@ from pydantic import (
 
 from debtbot.services.api_tokens import TokenView
 from debtbot.services.deps import Deps
+from debtbot.services.staff import Conflict, Invalid, NotAllowed, NotFound
 
 DEPS_KEY = web.AppKey("deps", Deps)
 JSON_TYPE = "application/json"
@@ -83,9 +84,6 @@ class ErrorReply(Reply):
     error: ErrorBody
 
 
-NO_NUL = r"^[^\x00]*$"
-
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
 Key = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._/:-]*$")
 ]
@@ -212,7 +210,6 @@ class Operation:
     headers: tuple[HeaderParam, ...] = ()
     parse_body: bool = True  # False: the handler parses `raw` itself (signature first)
     description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def path_params(self) -> list[str]:
@@ -254,8 +251,6 @@ def error_response(
 
 def staff_error(exc: Exception) -> ApiError:
     """A services.staff.StaffError as an API error (nothing was written)."""
-    from debtbot.services.staff import Conflict, Invalid, NotAllowed, NotFound
-
     status = 422
     for kind, code in ((NotAllowed, 403), (NotFound, 404), (Conflict, 409), (Invalid, 422)):
         if isinstance(exc, kind):

@@ -64,24 +64,20 @@ async def insert_if_new(session: AsyncSession, values: dict[str, Any]) -> bool:
 
 
 async def insert_many_if_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
-    """Bulk insert; rows whose dedupe_key exists are skipped. Returns how many were new."""
+    """Bulk insert; rows whose dedupe_key exists are skipped. Returns how many were new.
+
+    One statement executed for many parameter sets: SQLAlchemy compiles it once and sends
+    it in batches ("insertmanyvalues"); RETURNING gives back only the rows really inserted.
+    """
     if not rows:
         return 0
-    inserted = 0
-    # Every row carries the same columns, so one multi-row INSERT per chunk keeps the
-    # statement size bounded (SQLite allows 32766 parameters).
-    width = len(rows[0])
-    chunk = max(1, 30000 // max(width, 1)) if _dialect(session) == "sqlite" else 2000
-    for start in range(0, len(rows), chunk):
-        part = rows[start : start + chunk]
-        stmt = (
-            _insert(session)
-            .values(list(part))
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(OutboxMessage.id)
-        )
-        inserted += len((await session.execute(stmt)).all())
-    return inserted
+    stmt = (
+        _insert(session)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.id)
+    )
+    result = await session.execute(stmt, list(rows))
+    return len(result.all())
 
 
 async def cancel_pending(session: AsyncSession, *conditions: Any, reason: str) -> int:
