@@ -79,7 +79,7 @@ def _days_before(backend: str, expression: str) -> str:
     # A date `expression` days before 2026-11-26.
     if backend == "postgres":
         return f"(DATE '2026-11-26' - ({expression})::int)"
-    return f"date('2026-11-26', '-' || ({expression}) || ' days')"
+    return f"date('2026-11-26', (-({expression})) || ' days')"
 
 
 async def seed(engine, backend: str, *, debts: int, chats: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -132,6 +132,14 @@ async def seed(engine, backend: str, *, debts: int, chats: int) -> dict[str, flo
         await connection.execute(text("ANALYZE"))
     timings["analyze"] = round(time.perf_counter() - started, 1)
     return timings
+
+
+async def _clear_plans(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DELETE FROM outbox"))
+        await connection.execute(text("DELETE FROM planner_state"))
+    await engine.dispose()
 
 
 async def set_based(url: str, *, repeats: int) -> dict[str, object]:
@@ -248,6 +256,8 @@ def main() -> None:
         asyncio.run(engine.dispose())
         result["seed_s"] = round(time.perf_counter() - started, 1)
         print("seeded", result["seed"], flush=True)
+    else:  # same debts and chats, but nothing planned yet
+        asyncio.run(_clear_plans(url))
     # The naive loop first, on the empty outbox: what it finds due is what the set-based
     # planner must plan (the two must agree, reminder for reminder).
     child = subprocess.run(  # noqa: S603 - this very script, with our own arguments

@@ -123,10 +123,6 @@ def debt(reference: str = "OOC-1", **overrides: Any) -> dict[str, Any]:
     return record
 
 
-def unix(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
 async def ingest(api: Api, *debts: dict[str, Any]) -> None:
     status, body = await api.call("POST", "/api/debts/upsert", scope="ingest",
                                   body={"debts": list(debts)})

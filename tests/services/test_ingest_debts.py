@@ -467,3 +467,24 @@ def test_the_source_option_fills_and_checks_the_source_column() -> None:
     with pytest.raises(RecordError, match="differs from the source given for the file"):
         validate_record(raw(source="tax"), line=2, default_source="police")
 
+
+
+@pytest.mark.parametrize(
+    "phone",
+    ["99 123456", "+357 96-123456", "0035722123456", "(22) 123 456", "98123456", "21123456",
+     "+90 532 123 4567", "+44 7911 123456", "99 12345", "not a phone"],
+)
+def test_phone_numbers_are_normalised_as_phonenumbers_does(phone: str) -> None:
+    import phonenumbers
+
+    from debtbot.services.ingest_debts import _e164
+
+    try:
+        parsed = phonenumbers.parse(phone, "CY")
+        expected = (
+            phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+            if phonenumbers.is_valid_number(parsed) else None
+        )
+    except phonenumbers.NumberParseException:
+        expected = None
+    assert _e164.__wrapped__(phone) == expected

@@ -39,35 +39,38 @@ class UnknownLanguage(ValueError):
     """Not one of the languages the bot speaks (el, en, tr)."""
 
 
-async def _view(session: AsyncSession, chat_id: int) -> ChatView | None:
-    chat = await chat_store.get_chat(session, chat_id)
-    if chat is None:
-        return None
-    identities = [
-        IdentityView(found.link_id, found.holder_type, found.name)
-        for found in await citizens.linked_identities(session, chat_id)
-    ]
+def _from_record(record: citizens.ChatRecord) -> ChatView:
     return ChatView(
-        chat_id=chat.id,
-        language=chat.language,
-        discreet=chat.discreet,
-        active=chat.active,
-        reminders_enabled=chat.reminders_enabled,
-        identities=identities,
+        chat_id=record.chat_id,
+        language=record.language,
+        discreet=record.discreet,
+        active=record.active,
+        reminders_enabled=record.reminders_enabled,
+        identities=[
+            IdentityView(found.link_id, found.holder_type, found.name)
+            for found in record.identities
+        ],
     )
+
+
+async def _view(session: AsyncSession, chat_id: int) -> ChatView | None:
+    record = await citizens.chat_record(session, chat_id)
+    return None if record is None else _from_record(record)
 
 
 async def touch_chat(deps: Deps, *, chat_id: int, language_code: str | None) -> ChatView:
     """Every update: create the chat at first contact (language from Telegram's
-    language_code), mark it active and seen now."""
-    async with transaction(deps.sessions) as session:
-        await citizens.touch_chat(
+    language_code), mark it active and seen now (to within a few minutes)."""
+    # Runs on every update, so it costs one SELECT when nothing changes, and commits only
+    # when it wrote (closing the session rolls the read back).
+    async with deps.sessions() as session:
+        record, wrote = await citizens.touch_chat(
             session, chat_id=chat_id, language=language_from_telegram(language_code),
             now=deps.clock(),
         )
-        view = await _view(session, chat_id)
-    assert view is not None
-    return view
+        if wrote:
+            await session.commit()
+    return _from_record(record)
 
 
 async def get_chat(deps: Deps, *, chat_id: int) -> ChatView | None:

@@ -192,6 +192,9 @@ class _Row:
         return text
 
     def choice(self, name: str, choices: type, *, required: bool = False) -> Any:
+        value = self.raw.get(name)
+        if value.__class__ is str and (found := _CHOICES[choices].get(value)) is not None:
+            return found  # the common case: exactly one of the values
         text = self.text(name, required=required)
         if not text:
             return None
@@ -204,7 +207,11 @@ class _Row:
 
     def date(self, name: str, *, required: bool = False, earliest: int = 1900,
              latest: date | None = None) -> date | None:
-        text = self.text(name, required=required)
+        value = self.raw.get(name)
+        if value.__class__ is str and len(value) == 10 and value[4] == value[7] == "-":
+            text = value  # the common case, checked without the general text() path
+        else:
+            text = self.text(name, required=required)
         if not text:
             return None
         if not _ISO_DATE.match(text):
@@ -284,8 +291,17 @@ class _Row:
         return text
 
 
+# Cypriot landlines and mobiles, the bulk of a registry's phones: valid exactly when
+# phonenumbers says so (tests/services/test_ingest_debts.py checks), at a fraction of its cost.
+_CYPRUS_PHONE = re.compile(r"(?:\+357|00357)?(2[2-6]\d{6}|9[4-79]\d{6})")
+_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+
+
 @lru_cache(maxsize=16384)
 def _e164(text: str) -> str | None:
+    cyprus = _CYPRUS_PHONE.fullmatch(_PHONE_SEPARATORS.sub("", text))
+    if cyprus:
+        return f"+357{cyprus.group(1)}"
     try:
         number = phonenumbers.parse(text, "CY")
     except phonenumbers.NumberParseException:

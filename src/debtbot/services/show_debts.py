@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from urllib.parse import quote, urlsplit
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.amounts import AmountDue, amount_due
@@ -67,7 +69,7 @@ def payment_url(settings: Settings, *, kind: str, reference: str) -> str | None:
 
 
 def _line(
-    settings: Settings, row: DebtRow, holder_name: str, now: datetime
+    settings: Settings, row: DebtRow | Row[Any], holder_name: str, now: datetime
 ) -> DebtLine:
     debt = debt_from_row(row)
     due = amount_due(debt, now)
@@ -98,13 +100,17 @@ async def _holders(
     return persons, companies
 
 
-def _holder_name(row: DebtRow, persons: dict[int, str], companies: dict[int, str]) -> str:
+def _holder_name(
+    row: DebtRow | Row[Any], persons: dict[int, str], companies: dict[int, str]
+) -> str:
     if row.company_id is not None and row.company_id in companies:
         return companies[row.company_id]
     return persons.get(row.person_id or 0, "")
 
 
-def _belongs(row: DebtRow, persons: dict[int, str], companies: dict[int, str]) -> bool:
+def _belongs(
+    row: DebtRow | Row[Any], persons: dict[int, str], companies: dict[int, str]
+) -> bool:
     # A company's debt goes to a chat that verified the company itself (or the person the
     # registry names as its debtor), never to a representative who did not verify it.
     return (row.company_id is not None and row.company_id in companies) or (
@@ -120,17 +126,15 @@ def _sort_key(line: DebtLine) -> tuple[int, datetime | float, str]:
 async def debts_for_chat(deps: Deps, *, chat_id: int) -> DebtReport:
     """Every outstanding debt of the chat's verified identities, soonest deadline first."""
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
-        persons, companies = await _holders(session, chat_id)
-        if not persons and not companies:
-            return DebtReport(verified=False, lines=[], total_due=ZERO, total_payable_now=ZERO)
-        rows = await debt_store.debts_of(
-            session, person_ids=list(persons), company_ids=list(companies)
-        )
+    # Every /debts runs this: one statement, rows straight to domain objects (no ORM).
+    async with deps.sessions() as session:
+        found = await citizens.chat_debts(session, chat_id)
+    persons, companies = found.persons, found.companies
+    if not persons and not companies:
+        return DebtReport(verified=False, lines=[], total_due=ZERO, total_payable_now=ZERO)
     lines = [
         _line(deps.settings, row, _holder_name(row, persons, companies), now)
-        for row in rows
-        if _belongs(row, persons, companies)
+        for row in found.rows
     ]
     lines.sort(key=_sort_key)
     # A fine past its out-of-court window has no amount the citizen can pay any more (the

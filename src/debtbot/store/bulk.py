@@ -193,18 +193,20 @@ class Driver:
         *,
         conflict: Sequence[str],
         update: Sequence[str] = (),
-    ) -> None:
+        returning: Sequence[str] = (),
+    ) -> list[tuple[Any, ...]]:
         """Insert many rows (stored values, no repeated conflict keys) with ON CONFLICT.
 
         PostgreSQL: COPY into a temporary table, then one INSERT … SELECT: the server does a
-        fraction of the work of one execution per row. SQLite: one executemany.
+        fraction of the work of one execution per row; it returns the `returning` columns of
+        the rows it wrote. SQLite: one executemany, which returns nothing.
         """
         if not rows:
-            return
+            return []
         sql = self.insert_sql(table, columns, conflict=conflict, update=update)
         if not self.postgres:
             await self.executemany(sql, rows)
-            return
+            return []
         names = ", ".join(columns)
         # Named after its columns: a pooled connection never reuses a stage of another shape.
         stage = f"bulk_{table.name}_{zlib.crc32(names.encode()):08x}"
@@ -215,10 +217,12 @@ class Driver:
         await self.connection.copy_records_to_table(stage, records=rows, columns=list(columns))
         values_at = sql.index(" VALUES (")
         on_conflict = sql.index(" ON CONFLICT ")
-        await self.connection.execute(
-            sql[:values_at] + f" SELECT {names} FROM {stage}" + sql[on_conflict:]  # noqa: S608
-        )
+        statement = sql[:values_at] + f" SELECT {names} FROM {stage}" + sql[on_conflict:]  # noqa: S608
+        if returning:
+            statement += " RETURNING " + ", ".join(returning)
+        written = await self.connection.fetch(statement)
         await self.connection.execute(f"DELETE FROM {stage}")  # noqa: S608
+        return [tuple(record) for record in written]
 
     def update_sql(self, table: Table, columns: Sequence[str]) -> str:
         """UPDATE table SET columns … WHERE id = the last parameter."""

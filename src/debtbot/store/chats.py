@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import Table, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,6 +29,15 @@ async def ensure_chat(session: AsyncSession, chat_id: int, *, language: str) -> 
     chat = await session.get(Chat, chat_id, populate_existing=True)
     assert chat is not None
     return chat
+
+
+async def insert_chat(
+    session: AsyncSession, chat_id: int, *, language: str, now: datetime
+) -> None:
+    """Create the chat at first contact, active and seen `now` (a concurrent first contact
+    wins quietly: its row stays)."""
+    row = {"id": chat_id, "language": language, "active": True, "last_seen_at": now}
+    await _insert_ignore(session, CHATS, row, ("id",))
 
 
 async def set_active(session: AsyncSession, chat_id: int, active: bool) -> None:

@@ -7,16 +7,29 @@ Identity numbers only ever arrive here as keyed hashes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from debtbot.domain.debts import OPEN_STATUSES
 from debtbot.domain.messages import DeliveryStatus
-from debtbot.store.chats import ensure_chat
+from debtbot.store.chats import insert_chat
 from debtbot.store.models import (
     Chat,
     ChatLink,
@@ -28,6 +41,10 @@ from debtbot.store.models import (
     UsedLinkToken,
     VerificationAttempt,
 )
+
+CHATS = Chat.__table__
+LINKS = ChatLink.__table__
+DEBTS = DebtRow.__table__
 
 # --- dialogue state -----------------------------------------------------------------------
 
@@ -273,15 +290,173 @@ async def holder_names(
     return persons, companies
 
 
+# --- the chat of an update, in one statement ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRecord:
+    chat_id: int
+    language: str
+    discreet: bool
+    active: bool
+    reminders_enabled: bool
+    last_seen_at: datetime | None
+    identities: list[LinkedIdentity]
+
+
+def _chat_with_identities() -> Any:
+    name = func.coalesce(Company.name, Person.name, "")
+    return (
+        select(
+            CHATS.c.language, CHATS.c.discreet, CHATS.c.active, CHATS.c.reminders_enabled,
+            CHATS.c.last_seen_at, LINKS.c.id, LINKS.c.person_id, LINKS.c.company_id, name,
+        )
+        .select_from(CHATS)
+        .outerjoin(LINKS, LINKS.c.chat_id == CHATS.c.id)
+        .outerjoin(Company, Company.id == LINKS.c.company_id)
+        .outerjoin(Person, and_(Person.id == LINKS.c.person_id, LINKS.c.company_id.is_(None)))
+        .where(CHATS.c.id == bindparam("chat_id"))
+        .order_by(LINKS.c.id)
+    )
+
+
+# Built once: every update runs it, and building a statement costs more than running it.
+CHAT_WITH_IDENTITIES = _chat_with_identities()
+
+
+async def chat_record(session: AsyncSession, chat_id: int) -> ChatRecord | None:
+    """The chat's row and its verified identities (one statement), or None if unknown."""
+    rows = (await session.execute(CHAT_WITH_IDENTITIES, {"chat_id": chat_id})).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return ChatRecord(
+        chat_id=chat_id,
+        language=first[0],
+        discreet=first[1],
+        active=first[2],
+        reminders_enabled=first[3],
+        last_seen_at=first[4],
+        identities=[
+            LinkedIdentity(
+                link_id, person_id if company_id is None else None, company_id, name or ""
+            )
+            for *_, link_id, person_id, company_id, name in rows
+            if link_id is not None
+        ],
+    )
+
+
+# last_seen_at is for "who still uses the bot", not an audit trail: writing it on every
+# update would turn every read-only command into a write (and, on SQLite, serialise them).
+SEEN_EVERY = timedelta(minutes=5)
+
+
 async def touch_chat(
-    session: AsyncSession, *, chat_id: int, language: str, now: datetime
-) -> Chat:
-    """The chat's row (created with `language` at first contact), active, seen now."""
-    chat = await ensure_chat(session, chat_id, language=language)
-    chat.active = True
-    chat.last_seen_at = now
-    await session.flush()
-    return chat
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    language: str,
+    now: datetime,
+    seen_every: timedelta = SEEN_EVERY,
+) -> tuple[ChatRecord, bool]:
+    """The chat (created with `language` at first contact), active and seen at `now` to
+    within `seen_every`. One SELECT when nothing changes; the bool says whether it wrote."""
+    record = await chat_record(session, chat_id)
+    if record is None:
+        await insert_chat(session, chat_id, language=language, now=now)
+        record = await chat_record(session, chat_id)
+        assert record is not None
+        return record, True
+    seen = record.last_seen_at
+    if record.active and seen is not None and timedelta(0) <= now - seen < seen_every:
+        return record, False
+    await session.execute(
+        update(CHATS).where(CHATS.c.id == chat_id).values(active=True, last_seen_at=now)
+    )
+    return replace(record, active=True, last_seen_at=now), True
+
+
+# --- a chat's open debts, in one statement ------------------------------------------------
+
+DEBT_COLUMNS = (
+    "id", "kind", "reference", "authority", "person_id", "company_id", "amount", "served_on",
+    "due_on", "status", "source", "points", "surcharge_rate", "post_clearance",
+    "enforcement_suspended", "instalments_on_time", "finding_notice_on",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDebts:
+    persons: dict[int, str]  # person id -> name, for the persons the chat verified
+    companies: dict[int, str]  # company id -> name, for the companies the chat verified
+    rows: list[Any]  # open debts of those holders (rows with DEBT_COLUMNS), each once
+
+
+def _chat_debts() -> Any:
+    open_statuses = [status.value for status in OPEN_STATUSES]
+    chat_id = bindparam("chat_id")
+    debt_columns = [DEBTS.c[name] for name in DEBT_COLUMNS]
+    no_link = [
+        cast(null(), Integer).label("link_id"),
+        cast(null(), Integer).label("link_person_id"),
+        cast(null(), Integer).label("link_company_id"),
+        cast(null(), String).label("holder_name"),
+    ]
+    # Branches by holder (not one OR-join) so each uses its index: debts.person_id,
+    # debts.company_id. A debt of a verified person AND a verified company comes twice.
+    of_persons = (
+        select(*debt_columns, *no_link)
+        .select_from(LINKS.join(DEBTS, DEBTS.c.person_id == LINKS.c.person_id))
+        .where(
+            LINKS.c.chat_id == chat_id, LINKS.c.company_id.is_(None),
+            DEBTS.c.status.in_(open_statuses),
+        )
+    )
+    of_companies = (
+        select(*debt_columns, *no_link)
+        .select_from(LINKS.join(DEBTS, DEBTS.c.company_id == LINKS.c.company_id))
+        .where(
+            LINKS.c.chat_id == chat_id, LINKS.c.company_id.is_not(None),
+            DEBTS.c.status.in_(open_statuses),
+        )
+    )
+    holders = (
+        select(
+            *(cast(null(), column.type).label(column.name) for column in debt_columns),
+            LINKS.c.id, LINKS.c.person_id, LINKS.c.company_id,
+            func.coalesce(Company.name, Person.name, ""),
+        )
+        .select_from(LINKS)
+        .outerjoin(Company, Company.id == LINKS.c.company_id)
+        .outerjoin(Person, and_(Person.id == LINKS.c.person_id, LINKS.c.company_id.is_(None)))
+        .where(LINKS.c.chat_id == chat_id)
+    )
+    return union_all(of_persons, of_companies, holders)
+
+
+CHAT_DEBTS = _chat_debts()
+_LINK_AT = len(DEBT_COLUMNS)
+
+
+async def chat_debts(session: AsyncSession, chat_id: int) -> ChatDebts:
+    """The holders the chat verified and their open debts, oldest service first."""
+    persons: dict[int, str] = {}
+    companies: dict[int, str] = {}
+    debts: dict[int, Any] = {}
+    for row in await session.execute(CHAT_DEBTS, {"chat_id": chat_id}):
+        link_id, person_id, company_id, name = row[_LINK_AT:]
+        if link_id is None:
+            debts[row.id] = row
+        elif company_id is not None:
+            companies[company_id] = name or ""
+        elif person_id is not None:
+            persons[person_id] = name or ""
+    rows = sorted(
+        debts.values(),
+        key=lambda row: (row.served_on is None, row.served_on or date.min, row.id),
+    )
+    return ChatDebts(persons, companies, rows)
 
 
 async def forget_chat(session: AsyncSession, *, chat_id: int) -> tuple[int, int]:

@@ -133,11 +133,14 @@ async def _sync(
         if change:
             changes.append((row_id, change))
     missing = [key_value for key_value in wanted if key_value not in ids]
-    await driver.insert_rows(
+    written = await driver.insert_rows(
         table, [key, *columns], [(key_value, *stored[key_value]) for key_value in missing],
-        conflict=[key],
+        conflict=[key], returning=["id", key],
     )
+    ids.update({key_value: row_id for row_id, key_value in written})
     await update_by_id(driver, table, changes)
-    for row_id, key_value in await driver.fetch_in(table, ["id", key], key, missing):
+    # SQLite returns nothing; on PostgreSQL only rows a concurrent writer inserted are left.
+    unknown = [key_value for key_value in missing if key_value not in ids]
+    for row_id, key_value in await driver.fetch_in(table, ["id", key], key, unknown):
         ids[key_value] = row_id
     return ids
