@@ -134,6 +134,14 @@ async def seed(engine, backend: str, *, debts: int, chats: int) -> dict[str, flo
     return timings
 
 
+async def _seed_once(url: str, backend: str, *, debts: int, chats: int) -> dict[str, float]:
+    engine = create_engine(url)
+    try:
+        return await seed(engine, backend, debts=debts, chats=chats)
+    finally:
+        await engine.dispose()
+
+
 async def _clear_plans(url: str) -> None:
     engine = create_engine(url)
     async with engine.begin() as connection:
@@ -249,11 +257,9 @@ def main() -> None:
                                  "chats": args.chats, "now": NOW.isoformat(),
                                  "today_local": local_date(NOW).isoformat()}
     if not args.skip_seed:
-        engine = create_engine(url)
         started = time.perf_counter()
-        result["seed"] = asyncio.run(seed(engine, args.backend, debts=args.debts,
-                                          chats=args.chats))
-        asyncio.run(engine.dispose())
+        result["seed"] = asyncio.run(_seed_once(url, args.backend, debts=args.debts,
+                                                chats=args.chats))
         result["seed_s"] = round(time.perf_counter() - started, 1)
         print("seeded", result["seed"], flush=True)
     else:  # same debts and chats, but nothing planned yet

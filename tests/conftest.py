@@ -79,6 +79,30 @@ async def database_url(tmp_path: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+async def empty_database_url(tmp_path: Path) -> str:
+    """An empty database (no tables at all) on the selected backend, for code that migrates
+    it itself. On PostgreSQL the test database's schema is emptied; the migrations recreate
+    every table, so the fixtures above (which truncate the tables) keep working afterwards."""
+    if backend() != "postgres":
+        return f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+    url = postgres_url()
+    problem = await _postgres_reachable(url)
+    if problem:
+        message = f"PostgreSQL at {url} is unreachable ({problem})"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+    return url
+
+
+@pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url)
     yield engine

@@ -20,7 +20,7 @@ from debtbot.settings import Settings
 from debtbot.store.db import create_engine, session_factory
 from debtbot.store.migrate import upgrade_database
 from debtbot.telegram.application import build_application
-from debtbot.telegram.sender import TelegramSender
+from debtbot.telegram.sender import TelegramSender, sender_bot
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,11 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
 
-    async with application:
-        scheduler = build_scheduler(deps, TelegramSender(application.bot))
+    # The outbox sender has its own Bot (its own connection pool), so a citizen's reply never
+    # waits for a connection behind reminders or broadcasts.
+    outbox_bot = sender_bot(settings)
+    async with application, outbox_bot:
+        scheduler = build_scheduler(deps, TelegramSender(outbox_bot))
         await site.start()
         log.info("HTTP API on %s:%s", settings.http_host, settings.http_port)
         await application.start()
@@ -64,6 +67,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         finally:
             log.info("stopping")
             scheduler.shutdown(wait=False)
+            await scheduler.wait_sender_stopped()
             if application.updater is not None and application.updater.running:
                 await application.updater.stop()
             await application.stop()

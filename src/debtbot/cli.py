@@ -82,7 +82,9 @@ def run() -> None:
         )
         raise typer.Exit(2)
     from debtbot.app import run as run_app  # the bot's dependencies load only here
+    from debtbot.logging_setup import configure_logging
 
+    configure_logging(settings.log_level)
     run_app(settings)
 
 

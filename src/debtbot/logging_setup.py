@@ -40,3 +40,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # python-telegram-bot logs whole updates (what citizens typed) at DEBUG: never below INFO.
+    for library in ("telegram", "aiosqlite", "asyncpg"):
+        logging.getLogger(library).setLevel(max(logging.INFO, root.level))

@@ -17,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from debtbot.services import broadcasts, retention, verify_identity
 from debtbot.services.deliver_outbox import OutboxSender, SendMessage
 from debtbot.services.deps import Deps
 from debtbot.services.plan_reminders import plan_reminders
@@ -37,6 +39,7 @@ class DebtbotScheduler(AsyncIOScheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stop_sending = asyncio.Event()
+        self.sender_started = asyncio.Event()
         self.sender_stopped = asyncio.Event()
         self.sender: OutboxSender | None = None
 
@@ -46,7 +49,7 @@ class DebtbotScheduler(AsyncIOScheduler):
 
     async def wait_sender_stopped(self) -> None:
         """After shutdown(): until the messages in flight are sent and recorded."""
-        if self.sender is not None:
+        if self.sender is not None and self.sender_started.is_set():
             await self.sender_stopped.wait()
 
 
@@ -57,7 +60,10 @@ async def run_planner(deps: Deps) -> None:
         log.exception("reminder sweep failed; the next sweep tries again")
 
 
-async def run_sender(sender: OutboxSender, stop: asyncio.Event, stopped: asyncio.Event) -> None:
+async def run_sender(scheduler: DebtbotScheduler) -> None:
+    sender, stop, stopped = scheduler.sender, scheduler.stop_sending, scheduler.sender_stopped
+    assert sender is not None
+    scheduler.sender_started.set()
     try:
         while not stop.is_set():
             try:
@@ -70,7 +76,20 @@ async def run_sender(sender: OutboxSender, stop: asyncio.Event, stopped: asyncio
         stopped.set()
 
 
-def build_scheduler(deps: Deps, send: SendMessage) -> AsyncIOScheduler:
+def _logged(job: Callable[[Deps], Awaitable[object]]) -> Callable[[Deps], Awaitable[None]]:
+    """A periodic job whose failure is logged and retried at its next run, not raised."""
+
+    async def run(deps: Deps) -> None:
+        try:
+            await job(deps)
+        except Exception:
+            log.exception("scheduled job %s failed; it runs again at its next time", job.__name__)
+
+    run.__name__ = job.__name__
+    return run
+
+
+def build_scheduler(deps: Deps, send: SendMessage) -> DebtbotScheduler:
     """The planner job and the sender loop (sending through `send`), not started yet."""
     settings = deps.settings
     scheduler = DebtbotScheduler(timezone=UTC)
@@ -85,13 +104,44 @@ def build_scheduler(deps: Deps, send: SendMessage) -> AsyncIOScheduler:
         misfire_grace_time=None,
         next_run_time=datetime.now(UTC),
     )
+    scheduler.add_job(
+        _logged(broadcasts.run_broadcasts),
+        "interval",
+        seconds=5,
+        args=[deps],
+        id="broadcasts",
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
+        _logged(retention.retention_job),
+        "cron",
+        hour=3,
+        minute=30,
+        timezone=settings.tz,
+        args=[deps],
+        id="retention",
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
+        _logged(verify_identity.purge_stale),
+        "cron",
+        hour=3,
+        minute=45,
+        timezone=settings.tz,
+        args=[deps],
+        id="verification_housekeeping",
+        coalesce=True,
+        max_instances=1,
+    )
     sender = OutboxSender(deps, send)
     scheduler.sender = sender
     scheduler.add_job(
         run_sender,
         "date",
         run_date=datetime.now(UTC),
-        args=[sender, scheduler.stop_sending, scheduler.sender_stopped],
+        args=[scheduler],
         id="deliver_outbox",
         max_instances=1,
         misfire_grace_time=None,

@@ -285,7 +285,7 @@ async def test_a_reply_overtakes_a_running_broadcast(sessions, botapi):
     await botapi.wait_for(lambda: len(botapi.calls_to("sendMessage")) >= 5)
     await _queue(sessions, "reply", 7, purpose=OutboxPurpose.REPLY)
     sender.wake()
-    await botapi.wait_for(lambda: len(botapi.calls_to("sendMessage")) >= 61, timeout=5)
+    await botapi.wait_for(lambda: len(botapi.calls_to("sendMessage")) >= 61, timeout=20)
     stop.set()
     await running
 

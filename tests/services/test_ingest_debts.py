@@ -472,7 +472,8 @@ def test_the_source_option_fills_and_checks_the_source_column() -> None:
 @pytest.mark.parametrize(
     "phone",
     ["99 123456", "+357 96-123456", "0035722123456", "(22) 123 456", "98123456", "21123456",
-     "+90 532 123 4567", "+44 7911 123456", "99 12345", "not a phone"],
+     "+90 532 123 4567", "+44 7911 123456", "99 12345", "not a phone", "+357 90123456",
+     "+357 90012345", "91012345", "80001234", "77712345", "00357 50123456", "0012345678"],
 )
 def test_phone_numbers_are_normalised_as_phonenumbers_does(phone: str) -> None:
     import phonenumbers
@@ -488,3 +489,34 @@ def test_phone_numbers_are_normalised_as_phonenumbers_does(phone: str) -> None:
     except phonenumbers.NumberParseException:
         expected = None
     assert _e164.__wrapped__(phone) == expected
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"phone": "99 123456", "language": "el", "points": "3", "status": "paid"},
+        {"kind": "tax", "served_on": "", "due_on": "2026-12-31", "amount": "1500.5"},
+        {"holder_type": "company", "id_type": "company_reg", "id_number": "ΗΕ-1234",
+         "name": "Ακμή Λτδ", "date_of_birth": ""},
+        {"name": " Ayşe Yılmaz ", "id_number": " 0881234 ", "reference": " R-2 "},
+        {"phone": "+357 90123456"},  # not a valid number: a warning
+        {"language": "EL"},
+        {"date_of_birth": "1980-02-30"},
+    ],
+)
+def test_well_formed_rows_validate_as_the_full_checks_do(
+    changes: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import debtbot.services.ingest_debts as ingest
+
+    def outcome() -> object:
+        ingest._HOLDERS.clear()
+        try:
+            return validate_record(raw(**changes), line=3, today=TODAY)
+        except RecordError as exc:
+            return str(exc)
+
+    quick = outcome()
+    monkeypatch.setattr(ingest, "_plain_record", lambda *args: None)
+    assert outcome() == quick

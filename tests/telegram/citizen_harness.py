@@ -80,8 +80,8 @@ async def running(deps: Deps, botapi: FakeBotApi, *, mode: str = "polling") -> A
             await application.bot.delete_webhook()
 
 
-def hashed(id_type: str, number: str) -> str:
-    return identifier_hash(normalise_identifier(id_type, number), HASH_KEY)
+def hashed(id_type: str, number: str, key: str = HASH_KEY) -> str:
+    return identifier_hash(normalise_identifier(id_type, number), key)
 
 
 async def add_person(
@@ -92,11 +92,12 @@ async def add_person(
     name: str = "Andreas Georgiou",
     born: date | None = date(1980, 11, 23),
     phone: str | None = None,
+    key: str = HASH_KEY,
 ) -> int:
     async with sessions() as session, session.begin():
         person = Person(
             id_type=id_type,
-            id_hash=hashed(id_type, number),
+            id_hash=hashed(id_type, number, key),
             name=name,
             date_of_birth=born,
             phone=phone,

@@ -3,6 +3,7 @@ the real PTB client to the local Bot API server, in the chat's language."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
@@ -80,3 +81,13 @@ async def test_a_discreet_chat_gets_a_reminder_without_kind_or_amount(botapi, de
     assert message.text.startswith("Reminder: a deadline is coming up on 2 December 2026.")
     assert "€" not in message.text and "fine" not in message.text.lower()
     assert message.button("Show details")["callback_data"] == f"debt:show:{debt}"
+
+
+async def test_shutting_the_scheduler_down_at_once_does_not_hang(botapi, deps):
+    bot = sender_bot(deps.settings)
+    async with bot:
+        scheduler = build_scheduler(deps, TelegramSender(bot))
+        scheduler.start()
+        scheduler.shutdown(wait=False)
+        async with asyncio.timeout(5):
+            await scheduler.wait_sender_stopped()

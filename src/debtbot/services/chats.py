@@ -39,7 +39,7 @@ class UnknownLanguage(ValueError):
     """Not one of the languages the bot speaks (el, en, tr)."""
 
 
-def _from_record(record: citizens.ChatRecord) -> ChatView:
+def chat_view(record: citizens.ChatRecord) -> ChatView:
     return ChatView(
         chat_id=record.chat_id,
         language=record.language,
@@ -55,7 +55,7 @@ def _from_record(record: citizens.ChatRecord) -> ChatView:
 
 async def _view(session: AsyncSession, chat_id: int) -> ChatView | None:
     record = await citizens.chat_record(session, chat_id)
-    return None if record is None else _from_record(record)
+    return None if record is None else chat_view(record)
 
 
 async def touch_chat(deps: Deps, *, chat_id: int, language_code: str | None) -> ChatView:
@@ -70,7 +70,7 @@ async def touch_chat(deps: Deps, *, chat_id: int, language_code: str | None) -> 
         )
         if wrote:
             await session.commit()
-    return _from_record(record)
+    return chat_view(record)
 
 
 async def get_chat(deps: Deps, *, chat_id: int) -> ChatView | None:

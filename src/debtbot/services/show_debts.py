@@ -5,9 +5,11 @@ can be paid now, and totals. Nothing at all for a chat that has proven no identi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -17,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from debtbot.domain.amounts import AmountDue, amount_due
 from debtbot.domain.milestones import Milestone, next_milestone
 from debtbot.domain.money import ZERO
+from debtbot.i18n import language_from_telegram
+from debtbot.services import chats
+from debtbot.services.chats import ChatView
 from debtbot.services.deps import Deps
 from debtbot.settings import Settings
 from debtbot.store import citizens
@@ -54,18 +59,34 @@ def payment_url(settings: Settings, *, kind: str, reference: str) -> str | None:
     if not template or "{reference}" not in template:
         return None
     url = template.replace("{reference}", quote(reference, safe=""))
+    hosts = tuple(settings.payment_hosts)
+    if _HOST_CLOSED.match(template.partition("{reference}")[0]):
+        # The reference lands after the host, and quoted it holds no / ? # @ or colon: the
+        # verdict is the template's alone, worked out once (every line of every report asks).
+        return url if _template_allowed(template, hosts) else None
+    return url if _allowed(url, hosts) else None
+
+
+# A scheme, "//" and an authority already ended by / ? or #.
+_HOST_CLOSED = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*[/?#]")
+
+
+@lru_cache(maxsize=64)
+def _template_allowed(template: str, hosts: tuple[str, ...]) -> bool:
+    return _allowed(template.replace("{reference}", ""), hosts)
+
+
+def _allowed(url: str, hosts: tuple[str, ...]) -> bool:
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        return None
-    allowed = {host.strip().lower().rstrip(".") for host in settings.payment_hosts}
+        return False
+    allowed = {host.strip().lower().rstrip(".") for host in hosts}
     host = (parts.hostname or "").lower().rstrip(".")
     if parts.scheme != "https" or parts.username or parts.password or port not in (None, 443):
-        return None
-    if not host or host not in allowed:
-        return None
-    return url
+        return False
+    return bool(host) and host in allowed
 
 
 def _line(
@@ -126,16 +147,32 @@ def _sort_key(line: DebtLine) -> tuple[int, datetime | float, str]:
 async def debts_for_chat(deps: Deps, *, chat_id: int) -> DebtReport:
     """Every outstanding debt of the chat's verified identities, soonest deadline first."""
     now = deps.clock()
-    # Every /debts runs this: one statement, rows straight to domain objects (no ORM).
     async with deps.sessions() as session:
         found = await citizens.chat_debts(session, chat_id)
-    persons, companies = found.persons, found.companies
-    if not persons and not companies:
+    return _report(deps.settings, found, now)
+
+
+async def debts_on_update(
+    deps: Deps, *, chat_id: int, language_code: str | None
+) -> tuple[ChatView, DebtReport]:
+    """touch_chat and debts_for_chat in one session: what /debts does on every update."""
+    now = deps.clock()
+    # One statement when nothing changes (the chat seen lately): this runs on every /debts.
+    async with deps.sessions() as session:
+        record, found, wrote = await citizens.touch_chat_with_debts(
+            session, chat_id=chat_id, language=language_from_telegram(language_code), now=now
+        )
+        if wrote:
+            await session.commit()
+    return chats.chat_view(record), _report(deps.settings, found, now)
+
+
+def _report(settings: Settings, found: citizens.ChatDebts | None, now: datetime) -> DebtReport:
+    # Every /debts builds this: one statement's rows straight to domain objects (no ORM).
+    if found is None or not (found.persons or found.companies):
         return DebtReport(verified=False, lines=[], total_due=ZERO, total_payable_now=ZERO)
-    lines = [
-        _line(deps.settings, row, _holder_name(row, persons, companies), now)
-        for row in found.rows
-    ]
+    persons, companies = found.persons, found.companies
+    lines = [_line(settings, row, _holder_name(row, persons, companies), now) for row in found.rows]
     lines.sort(key=_sort_key)
     # A fine past its out-of-court window has no amount the citizen can pay any more (the
     # court sets what follows): it is listed, but not added to the totals.

@@ -363,6 +363,32 @@ async def touch_chat(
     """The chat (created with `language` at first contact), active and seen at `now` to
     within `seen_every`. One SELECT when nothing changes; the bool says whether it wrote."""
     record = await chat_record(session, chat_id)
+    return await _touch(session, record, chat_id, language, now, seen_every)
+
+
+async def touch_chat_with_debts(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    language: str,
+    now: datetime,
+    seen_every: timedelta = SEEN_EVERY,
+) -> tuple[ChatRecord, ChatDebts, bool]:
+    """touch_chat and chat_debts read in one statement (what /debts needs on every update);
+    the bool says whether it wrote (the caller commits)."""
+    found = await _chat_and_debts(session, CHAT_AND_DEBTS, chat_id)
+    record, wrote = await _touch(session, found.chat, chat_id, language, now, seen_every)
+    return record, found.debts, wrote
+
+
+async def _touch(
+    session: AsyncSession,
+    record: ChatRecord | None,
+    chat_id: int,
+    language: str,
+    now: datetime,
+    seen_every: timedelta,
+) -> tuple[ChatRecord, bool]:
     if record is None:
         await insert_chat(session, chat_id, language=language, now=now)
         record = await chat_record(session, chat_id)
@@ -384,6 +410,7 @@ DEBT_COLUMNS = (
     "due_on", "status", "source", "points", "surcharge_rate", "post_clearance",
     "enforcement_suspended", "instalments_on_time", "finding_notice_on",
 )
+CHAT_COLUMNS = ("language", "discreet", "active", "reminders_enabled", "last_seen_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,70 +420,102 @@ class ChatDebts:
     rows: list[Any]  # open debts of those holders (rows with DEBT_COLUMNS), each once
 
 
-def _chat_debts() -> Any:
-    open_statuses = [status.value for status in OPEN_STATUSES]
+def _chat_debts(*, with_chat: bool) -> Any:
+    """One statement, one row per open debt, per link and (with_chat) for the chat itself:
+    [debt columns | link id, person id, company id, holder name | chat columns], each row
+    filling only its own part. The first branch's types decode every row, so its empty
+    parts are typed NULLs."""
+    # Wrapped so SQLite, which has no statistics unless ANALYZE ran, cannot pick the status
+    # index (nearly every debt is outstanding) and scan all open debts for each /debts: it
+    # starts from the chat's links and reads the holders' debts by person_id / company_id.
+    is_open = func.coalesce(DEBTS.c.status, "").in_([status.value for status in OPEN_STATUSES])
     chat_id = bindparam("chat_id")
     debt_columns = [DEBTS.c[name] for name in DEBT_COLUMNS]
+    chat_columns = [CHATS.c[name] for name in CHAT_COLUMNS]
+    no_debt = [cast(null(), column.type).label(column.name) for column in debt_columns]
     no_link = [
         cast(null(), Integer).label("link_id"),
         cast(null(), Integer).label("link_person_id"),
         cast(null(), Integer).label("link_company_id"),
         cast(null(), String).label("holder_name"),
     ]
+    no_chat = [cast(null(), column.type).label(column.name) for column in chat_columns]
     # Branches by holder (not one OR-join) so each uses its index: debts.person_id,
     # debts.company_id. A debt of a verified person AND a verified company comes twice.
     of_persons = (
-        select(*debt_columns, *no_link)
+        select(*debt_columns, *no_link, *no_chat)
         .select_from(LINKS.join(DEBTS, DEBTS.c.person_id == LINKS.c.person_id))
-        .where(
-            LINKS.c.chat_id == chat_id, LINKS.c.company_id.is_(None),
-            DEBTS.c.status.in_(open_statuses),
-        )
+        .where(LINKS.c.chat_id == chat_id, LINKS.c.company_id.is_(None), is_open)
     )
     of_companies = (
-        select(*debt_columns, *no_link)
+        select(*debt_columns, *no_link, *no_chat)
         .select_from(LINKS.join(DEBTS, DEBTS.c.company_id == LINKS.c.company_id))
-        .where(
-            LINKS.c.chat_id == chat_id, LINKS.c.company_id.is_not(None),
-            DEBTS.c.status.in_(open_statuses),
-        )
+        .where(LINKS.c.chat_id == chat_id, LINKS.c.company_id.is_not(None), is_open)
     )
     holders = (
         select(
-            *(cast(null(), column.type).label(column.name) for column in debt_columns),
-            LINKS.c.id, LINKS.c.person_id, LINKS.c.company_id,
-            func.coalesce(Company.name, Person.name, ""),
+            *no_debt, LINKS.c.id, LINKS.c.person_id, LINKS.c.company_id,
+            func.coalesce(Company.name, Person.name, ""), *no_chat,
         )
         .select_from(LINKS)
         .outerjoin(Company, Company.id == LINKS.c.company_id)
         .outerjoin(Person, and_(Person.id == LINKS.c.person_id, LINKS.c.company_id.is_(None)))
         .where(LINKS.c.chat_id == chat_id)
     )
-    return union_all(of_persons, of_companies, holders)
+    branches = [of_persons, of_companies, holders]
+    if with_chat:
+        branches.append(
+            select(*no_debt, *no_link, *chat_columns).where(CHATS.c.id == chat_id)
+        )
+    return union_all(*branches)
 
 
-CHAT_DEBTS = _chat_debts()
+# Built once: every /debts runs one, and building a statement costs more than running it.
+CHAT_DEBTS = _chat_debts(with_chat=False)
+CHAT_AND_DEBTS = _chat_debts(with_chat=True)
 _LINK_AT = len(DEBT_COLUMNS)
+_CHAT_AT = _LINK_AT + 4
+
+
+@dataclass(frozen=True, slots=True)
+class _ChatAndDebts:
+    chat: ChatRecord | None
+    debts: ChatDebts
 
 
 async def chat_debts(session: AsyncSession, chat_id: int) -> ChatDebts:
     """The holders the chat verified and their open debts, oldest service first."""
+    return (await _chat_and_debts(session, CHAT_DEBTS, chat_id)).debts
+
+
+async def _chat_and_debts(session: AsyncSession, statement: Any, chat_id: int) -> _ChatAndDebts:
     persons: dict[int, str] = {}
     companies: dict[int, str] = {}
     debts: dict[int, Any] = {}
-    for row in await session.execute(CHAT_DEBTS, {"chat_id": chat_id}):
-        link_id, person_id, company_id, name = row[_LINK_AT:]
-        if link_id is None:
+    identities: list[LinkedIdentity] = []
+    chat = None
+    for row in await session.execute(statement, {"chat_id": chat_id}):
+        link_id, person_id, company_id, name = row[_LINK_AT:_CHAT_AT]
+        if link_id is not None:
+            if company_id is not None:
+                companies[company_id] = name or ""
+                person_id = None
+            elif person_id is not None:
+                persons[person_id] = name or ""
+            identities.append(LinkedIdentity(link_id, person_id, company_id, name or ""))
+        elif row.id is not None:
             debts[row.id] = row
-        elif company_id is not None:
-            companies[company_id] = name or ""
-        elif person_id is not None:
-            persons[person_id] = name or ""
+        else:
+            chat = row[_CHAT_AT:]
     rows = sorted(
         debts.values(),
         key=lambda row: (row.served_on is None, row.served_on or date.min, row.id),
     )
-    return ChatDebts(persons, companies, rows)
+    record = None
+    if chat is not None:
+        identities.sort(key=lambda identity: identity.link_id)
+        record = ChatRecord(chat_id, *chat, identities=identities)
+    return _ChatAndDebts(record, ChatDebts(persons, companies, rows))
 
 
 async def forget_chat(session: AsyncSession, *, chat_id: int) -> tuple[int, int]:

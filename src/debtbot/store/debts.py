@@ -63,26 +63,26 @@ async def sync_debts(
     if not wanted:
         return result
     driver = await Driver.of(session)
-    converters = driver.converters(DEBTS, FIELDS)
+    convert = driver.row_converter(DEBTS, FIELDS)
     changed_at = driver.converter(DEBTS, "status_changed_at")
     stamp = changed_at(now) if changed_at else now
     status_at = FIELDS.index("status")
-    defaults = {
-        name: driver.convert([value], [driver.converter(DEBTS, name)])[0]
+    defaults = [
+        (FIELDS.index(name), driver.convert([value], [driver.converter(DEBTS, name)])[0])
         for name, value in DEFAULTS.items()
-    }
+    ]
     existing = await _existing(driver, wanted.keys())
     new: list[tuple[Any, ...]] = []
     changes: list[tuple[int, dict[str, Any]]] = []
     for key, row in wanted.items():
-        values = driver.convert([row.get(name) for name in FIELDS], converters)
+        values = convert([row.get(name) for name in FIELDS])
         found = existing.get(key)
         if found is None:
-            filled = tuple(
-                defaults.get(name) if value is None and name in defaults else value
-                for name, value in zip(FIELDS, values, strict=True)
-            )
-            new.append((*key, *filled, None if is_open(filled[status_at]) else stamp))
+            filled = list(values)
+            for at, default in defaults:
+                if filled[at] is None:
+                    filled[at] = default
+            new.append((*key, *filled, None if filled[status_at] in _OPEN else stamp))
             continue
         row_id, old = found
         change = {

@@ -114,10 +114,10 @@ async def _sync(
     if not wanted:
         return ids
     driver = await Driver.of(session)
-    converters = driver.converters(table, columns)
+    convert = driver.row_converter(table, columns)
     keep_if_none = [name in optional for name in columns]
     stored = {
-        key_value: driver.convert([values.get(name) for name in columns], converters)
+        key_value: convert([values.get(name) for name in columns])
         for key_value, values in wanted.items()
     }
     changes: list[tuple[int, dict[str, Any]]] = []

@@ -30,6 +30,12 @@ class Turn:
     t: Translator
 
 
+def telegram_language(update: Update) -> str | None:
+    """The language of the user's Telegram app (a chat's language at first contact)."""
+    user = update.effective_user
+    return user.language_code if user else None
+
+
 class BotContext(CallbackContext[ExtBot[None], dict, dict, dict]):
     """CallbackContext carrying the services' deps and the chat of the current update."""
 
@@ -51,13 +57,16 @@ class BotContext(CallbackContext[ExtBot[None], dict, dict, dict]):
         if self._turn is None:
             chat = update.effective_chat
             assert chat is not None  # handlers are registered for private chats only
-            user = update.effective_user
             view = await chats.touch_chat(
-                self.deps,
-                chat_id=chat.id,
-                language_code=user.language_code if user else None,
+                self.deps, chat_id=chat.id, language_code=telegram_language(update)
             )
             self._turn = Turn(chat_id=chat.id, chat=view, t=translator(view.language))
+        return self._turn
+
+    def touched(self, view: ChatView) -> Turn:
+        """The turn of a chat a service has just touched (touch_chat in its own
+        transaction, e.g. show_debts.debts_on_update), so turn() need not touch it again."""
+        self._turn = Turn(chat_id=view.chat_id, chat=view, t=translator(view.language))
         return self._turn
 
     def retranslate(self, view: ChatView) -> Turn:

@@ -7,14 +7,12 @@ phone's preview never shows an amount or a kind of debt.
 
 from __future__ import annotations
 
-import asyncio
-
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from debtbot.services import show_debts
 from debtbot.telegram import keyboards, render
-from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext
+from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext, telegram_language
 from debtbot.telegram.replies import answer_button, send
 
 
@@ -22,12 +20,12 @@ async def debts_command(update: Update, context: BotContext) -> None:
     """Send page 1 of the report (or, in discreet mode, the button that reveals it)."""
     chat = update.effective_chat
     assert chat is not None
-    # The chat and its report are read at once (two connections): the report's own check
-    # decides what an unverified chat sees, so nothing leaks, and the wait is the longer
-    # of the two reads instead of their sum.
-    turn, report = await asyncio.gather(
-        context.turn(update), show_debts.debts_for_chat(context.deps, chat_id=chat.id)
+    # The chat and its report in one session: the report's own check decides what an
+    # unverified chat sees, so nothing leaks.
+    view, report = await show_debts.debts_on_update(
+        context.deps, chat_id=chat.id, language_code=telegram_language(update)
     )
+    turn = context.touched(view)
     if not report.verified:
         await send(update, render.Reply(render.not_verified(turn.t)))
         return
@@ -43,9 +41,10 @@ async def page_pressed(update: Update, context: BotContext) -> None:
     assert match is not None
     chat = update.effective_chat
     assert chat is not None
-    turn, report = await asyncio.gather(
-        context.turn(update), show_debts.debts_for_chat(context.deps, chat_id=chat.id)
+    view, report = await show_debts.debts_on_update(
+        context.deps, chat_id=chat.id, language_code=telegram_language(update)
     )
+    turn = context.touched(view)
     if not report.verified:
         await answer_button(update, render.Reply(render.stale_button(turn.t)), edit=False)
         return
