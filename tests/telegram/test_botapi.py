@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (
@@ -23,7 +24,6 @@ from telegram.ext import (
 
 from debtbot.devtools.echo import build_echo_application
 from debtbot.devtools.load import run_load
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 CHAT = 4242
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from debtbot.devtools.ptb import application_builder
-from telegram import Update
 
 
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

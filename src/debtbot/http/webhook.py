@@ -20,9 +20,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
-from telegram.ext import Application
-
 from telegram import Update
+from telegram.ext import Application
 
 log = logging.getLogger(__name__)
 

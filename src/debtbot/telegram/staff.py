@@ -38,6 +38,7 @@ import shlex
 from datetime import datetime
 from typing import Any
 
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
@@ -53,7 +54,6 @@ from debtbot.services.broadcasts import BroadcastProgress, Segment, SegmentKind
 from debtbot.services.notices import NoticePreview, RecipientQuery
 from debtbot.services.staff import Actor, Role, StaffError, StaffView
 from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 log = logging.getLogger(__name__)
 
