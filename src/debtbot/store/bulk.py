@@ -83,6 +83,9 @@ def _sqlite_bool(value: bool) -> int:
     return int(value)
 
 
+_DRIVER = "debtbot.bulk.driver"  # session.info: (the transaction, its Driver)
+
+
 class Driver:
     """The session's own driver connection, for bulk statements inside its transaction."""
 
@@ -93,6 +96,12 @@ class Driver:
 
     @classmethod
     async def of(cls, session: AsyncSession) -> Driver:
+        # Once per transaction: an import batch asks for it three times, and each round trip
+        # to the database counts when a million rows are written 5,000 at a time.
+        current = session.get_nested_transaction() or session.get_transaction()
+        cached = session.info.get(_DRIVER)
+        if current is not None and cached is not None and cached[0] is current:
+            return cached[1]  # type: ignore[no-any-return]
         # A statement through SQLAlchemy first: it opens the transaction on the connection,
         # so what the driver does below commits or rolls back with the session.
         await session.execute(text("SELECT 1"))
@@ -109,6 +118,8 @@ class Driver:
             # made while the table was still small (a sequential scan), and an import grows
             # the table by a million rows. Plan each lookup for the table as it is now.
             await driver.connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        current = session.get_nested_transaction() or session.get_transaction()
+        session.info[_DRIVER] = (current, driver)
         return driver
 
     def placeholders(self, count: int, start: int = 1) -> list[str]:
