@@ -17,7 +17,17 @@ from typing import Any
 
 from aiohttp import web
 
-from debtbot.http import broadcasts, debts, health, link_tokens, metrics, notices, openapi, payments
+from debtbot.http import (
+    audit,
+    broadcasts,
+    debts,
+    health,
+    link_tokens,
+    metrics,
+    notices,
+    openapi,
+    payments,
+)
 from debtbot.http.auth import require_scope
 from debtbot.http.base import (
     DEPS_KEY,
@@ -28,13 +38,14 @@ from debtbot.http.base import (
     error_response,
     json_response,
     parse_model,
+    parse_query,
 )
 from debtbot.services.deps import Deps
 from debtbot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-AREAS = (debts, payments, notices, broadcasts, link_tokens, health)
+AREAS = (debts, payments, notices, broadcasts, audit, link_tokens, health)
 ROUTE_NAME_KEY = "operation_id"
 
 _REASONS = {
@@ -120,7 +131,11 @@ def _endpoint(operation: Operation) -> Callable[[web.Request], Awaitable[web.Res
             raw = await request.read()
             if operation.parse_body:
                 body = parse_model(operation.request, raw)
-        call = Call(request=request, deps=deps, token=token, body=body, raw=raw, params=params)
+        query = None
+        if operation.query is not None:
+            query = parse_query(operation.query, list(request.query.items()))
+        call = Call(request=request, deps=deps, token=token, body=body, raw=raw, params=params,
+                    query=query)
         reply = await operation.handler(call)
         return json_response(operation.status, reply)
 

@@ -182,6 +182,37 @@ class Call:
     body: Any
     raw: bytes
     params: dict[str, int]
+    query: Any = None
+
+
+class Query(BaseModel):
+    """Query parameters: unknown names refused; values arrive as strings (lax parsing)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_query(model: type[M], items: list[tuple[str, str]]) -> M:
+    """Parse query parameters: a repeated or unknown name, or a bad value → 422."""
+    values: dict[str, str] = {}
+    for name, value in items:
+        if name in values:
+            raise ApiError(422, "invalid_query", "The query does not match the schema.",
+                           details=[{"loc": ["query", name], "msg": "given more than once",
+                                     "type": "repeated"}])
+        values[name] = value
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False, include_context=False)
+        details = [
+            {"loc": ["query", *(part if isinstance(part, int) else str(part)
+                                for part in error["loc"])],
+             "msg": error["msg"], "type": error["type"]}
+            for error in errors[:50]
+        ]
+        raise ApiError(
+            422, "invalid_query", "The query does not match the schema.", details=details
+        ) from None
 
 
 Handler = Callable[[Call], Awaitable[BaseModel]]
@@ -210,6 +241,7 @@ class Operation:
     headers: tuple[HeaderParam, ...] = ()
     parse_body: bool = True  # False: the handler parses `raw` itself (signature first)
     description: str = ""
+    query: type[BaseModel] | None = None  # query parameters, parsed into `Call.query`
 
     @property
     def path_params(self) -> list[str]:

@@ -11,8 +11,17 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, WithJsonSchema
 
-from debtbot.http.base import STAFF_ERRORS, Body, Call, Key, Operation, Reply, staff_error
-from debtbot.services import notices
+from debtbot.http.base import (
+    STAFF_ERRORS,
+    ApiError,
+    Body,
+    Call,
+    Key,
+    Operation,
+    Reply,
+    staff_error,
+)
+from debtbot.services import broadcasts, notices
 from debtbot.services.staff import Actor, Role, StaffError
 
 MAX_CHAT_ID = 2**53
@@ -134,6 +143,89 @@ async def preview(call: Call) -> NoticeOut:
     return _reply(result)
 
 
+class NoticeCsvIn(Body):
+    template: TemplateName | InlineTemplate
+    csv: Annotated[str, StringConstraints(min_length=1, max_length=broadcasts.MAX_CSV_CHARS)]
+    send: bool = False
+
+
+class CsvError(Reply):
+    line: int
+    column: str
+    problem: str
+
+
+class NoticeCsvOut(Reply):
+    sent: bool
+    rows: int
+    ok_rows: int
+    chats: int
+    errors: list[CsvError]
+    unreachable_lines: list[int]
+    missing_translations: list[str]
+    previews: list[Preview]
+    broadcast_id: int | None
+    queued: int
+
+
+def _csv_reply(check: broadcasts.CsvCheck, view: broadcasts.BroadcastView | None) -> NoticeCsvOut:
+    return NoticeCsvOut(
+        sent=view is not None,
+        rows=check.rows,
+        ok_rows=check.rows - len({problem.line for problem in check.problems}),
+        chats=check.chats,
+        errors=[CsvError(line=p.line, column=p.column, problem=p.problem)
+                for p in check.problems],
+        unreachable_lines=list(check.unreachable),
+        missing_translations=list(check.missing_translations),
+        previews=[Preview(language=p.language, text=p.text, fallback=p.fallback)
+                  for p in check.previews],
+        broadcast_id=view.id if view is not None else None,
+        queued=(view.expected or 0) if view is not None else 0,
+    )
+
+
+async def send_csv(call: Call) -> NoticeCsvOut:
+    """Check a CSV notice list row by row; with send=true, queue it if every row passes."""
+    body: NoticeCsvIn = call.body
+    template = template_of(body.template)
+    try:
+        if not body.send:
+            check = await broadcasts.check_notice_csv(
+                call.deps, actor=actor(call), template=template, csv_text=body.csv
+            )
+            return _csv_reply(check, None)
+        view, check = await broadcasts.send_notice_csv(
+            call.deps, actor=actor(call), template=template, csv_text=body.csv
+        )
+    except broadcasts.CsvProblems as exc:
+        problems = exc.check.problems
+        raise ApiError(
+            422, "csv_problems",
+            f"{len(problems)} row(s) failed the check; nothing was sent." if problems
+            else "The CSV has no rows; nothing was sent.",
+            details=[{"loc": ["csv", p.line, p.column], "msg": p.problem, "type": "csv_row"}
+                     for p in problems[:1000]],
+        ) from None
+    except StaffError as exc:
+        raise staff_error(exc) from None
+    return _csv_reply(check, view)
+
+
+CSV_DESCRIPTION = (
+    "A notice list as CSV text in `csv` (UTF-8, comma-separated, first line = header, one "
+    "row per recipient). Recipient columns: `chat_id`, or `id_type` (id_card, arc, passport, "
+    "company_reg) + `id_number`, or `reference` (+ `source` when several registries use "
+    "it). Every other column is a placeholder value for the template, e.g. `name`, "
+    "`amount` (euro), `deadline` (YYYY-MM-DD); values from the debt or person fill the "
+    "rest. Every row is checked (recipient found, values well-formed, no placeholder "
+    "missing, no recipient twice). `send: false` (default) returns the check and writes "
+    "nothing; `send: true` queues the list as a broadcast of kind csv only if every row "
+    "passes, else 422 with the row errors (`details[].loc` = [\"csv\", line, column]; "
+    "line 1 is the header) and nothing is sent. Identity numbers are never echoed."
+)
+
+
 OPERATIONS = [
     Operation(
         "POST", "/api/notices", "sendNotice", "Send a notice to one person", "notices", send,
@@ -142,5 +234,10 @@ OPERATIONS = [
     Operation(
         "POST", "/api/notices/preview", "previewNotice", "Preview a notice (nothing is sent)",
         "notices", preview, NoticeOut, scope="notices", request=NoticeIn, errors=STAFF_ERRORS,
+    ),
+    Operation(
+        "POST", "/api/notices/csv", "sendNoticeCsv",
+        "Check, or send, a notice list uploaded as CSV", "notices", send_csv, NoticeCsvOut,
+        scope="notices", request=NoticeCsvIn, errors=STAFF_ERRORS, description=CSV_DESCRIPTION,
     ),
 ]

@@ -60,6 +60,8 @@ def build_document(operations: list[Operation], *, metrics_path: str = "/metrics
             statuses |= {401, 403}
         if operation.request is not None:
             statuses |= {400, 413, 415, 422}
+        if operation.query is not None:
+            statuses |= {422}
         if operation.path_params:
             statuses |= {404}
         responses: dict[str, Any] = {
@@ -82,6 +84,28 @@ def build_document(operations: list[Operation], *, metrics_path: str = "/metrics
             }
             for name in operation.path_params
         ]
+        if operation.query is not None:
+            shape = operation.query.model_json_schema()
+            required = set(shape.get("required", []))
+            for name, field_schema in shape.get("properties", {}).items():
+                field_schema = {k: v for k, v in field_schema.items() if k != "title"}
+                description = field_schema.pop("description", "")
+                if name not in required and "anyOf" in field_schema:
+                    # Optional: leaving the parameter out is the "null" case.
+                    options = [o for o in field_schema.pop("anyOf") if o != {"type": "null"}]
+                    field_schema = {**options[0], **field_schema} if len(options) == 1 else {
+                        "anyOf": options, **field_schema}
+                    if field_schema.get("default", 0) is None:
+                        del field_schema["default"]
+                parameter: dict[str, Any] = {
+                    "name": name,
+                    "in": "query",
+                    "required": name in required,
+                    "schema": field_schema,
+                }
+                if description:
+                    parameter["description"] = description
+                parameters.append(parameter)
         parameters += [
             {
                 "name": header.name,

@@ -768,9 +768,12 @@ def _read_csv(csv_text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]
 def _query_for(row: dict[str, str]) -> RecipientQuery:
     if row.get("chat_id"):
         try:
-            return RecipientQuery(chat_id=int(row["chat_id"]))
+            chat_id = int(row["chat_id"])
         except ValueError as exc:
             raise Invalid("chat_id is not a number", code="bad_recipient") from exc
+        if not 1 <= chat_id <= 2**53:
+            raise Invalid("chat_id is out of range", code="bad_recipient")
+        return RecipientQuery(chat_id=chat_id)
     if row.get("id_number") or row.get("id_type"):
         return RecipientQuery(id_type=row.get("id_type"), id_number=row.get("id_number"))
     if row.get("reference"):
