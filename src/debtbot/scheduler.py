@@ -53,13 +53,6 @@ class DebtbotScheduler(AsyncIOScheduler):
             await self.sender_stopped.wait()
 
 
-async def run_planner(deps: Deps) -> None:
-    try:
-        await plan_reminders(deps)
-    except Exception:
-        log.exception("reminder sweep failed; the next sweep tries again")
-
-
 async def run_sender(scheduler: DebtbotScheduler) -> None:
     sender, stop, stopped = scheduler.sender, scheduler.stop_sending, scheduler.sender_stopped
     assert sender is not None
@@ -94,7 +87,7 @@ def build_scheduler(deps: Deps, send: SendMessage) -> DebtbotScheduler:
     settings = deps.settings
     scheduler = DebtbotScheduler(timezone=UTC)
     scheduler.add_job(
-        run_planner,
+        _logged(plan_reminders),
         "interval",
         minutes=settings.reminder_sweep_minutes,
         args=[deps],
@@ -113,28 +106,22 @@ def build_scheduler(deps: Deps, send: SendMessage) -> DebtbotScheduler:
         coalesce=True,
         max_instances=1,
     )
-    scheduler.add_job(
-        _logged(retention.retention_job),
-        "cron",
-        hour=3,
-        minute=30,
-        timezone=settings.tz,
-        args=[deps],
-        id="retention",
-        coalesce=True,
-        max_instances=1,
+    nightly = (
+        ("retention", retention.retention_job, 30),
+        ("verification_housekeeping", verify_identity.purge_stale, 45),
     )
-    scheduler.add_job(
-        _logged(verify_identity.purge_stale),
-        "cron",
-        hour=3,
-        minute=45,
-        timezone=settings.tz,
-        args=[deps],
-        id="verification_housekeeping",
-        coalesce=True,
-        max_instances=1,
-    )
+    for job_id, job, minute in nightly:  # 03:xx Nicosia time, when nobody is waiting
+        scheduler.add_job(
+            _logged(job),
+            "cron",
+            hour=3,
+            minute=minute,
+            timezone=settings.tz,
+            args=[deps],
+            id=job_id,
+            coalesce=True,
+            max_instances=1,
+        )
     sender = OutboxSender(deps, send)
     scheduler.sender = sender
     scheduler.add_job(
