@@ -7,9 +7,15 @@ this module stays importable beside the domain without depending on its internal
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from debtbot.i18n import Translator
 
+# Each is asked for every line of every report; the answer depends only on the language and
+# the kind (the catalogs are loaded once), so it is worked out once per pair.
 
+
+@lru_cache(maxsize=512)
 def kind_label(t: Translator, kind: str) -> str:
     labels = {
         "out_of_court_fine": t.pgettext("debt kind", "Out-of-court fine"),
@@ -21,6 +27,7 @@ def kind_label(t: Translator, kind: str) -> str:
     return labels.get(str(kind), str(kind))
 
 
+@lru_cache(maxsize=512)
 def milestone_consequence(t: Translator, milestone_kind: str) -> str:
     """What happens once the milestone's day has passed, as one sentence."""
     sentences = {
@@ -44,6 +51,7 @@ def milestone_consequence(t: Translator, milestone_kind: str) -> str:
     return sentences.get(str(milestone_kind), str(milestone_kind))
 
 
+@lru_cache(maxsize=512)
 def milestone_title(t: Translator, milestone_kind: str) -> str:
     """A short label for the milestone, for lists and buttons."""
     titles = {

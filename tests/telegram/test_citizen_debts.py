@@ -213,3 +213,34 @@ async def test_someone_elses_debt_button_shows_nothing(botapi, deps, sessions, p
         [refused] = await botapi.wait_for_messages(CHAT)
     assert refused.text == "That button is no longer valid. Send /start to begin again."
     assert "SECRET-1" not in refused.text
+
+
+async def test_debts_still_answers_after_the_database_dropped_the_pooled_connections(
+    botapi, deps, sessions, person, database_url, engine
+):
+    # No ping on a connection used moments ago (it costs round trips on every /debts): the
+    # read fails on the dead connection and is retried once on a new one.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("pg_terminate_backend is PostgreSQL's")
+    from sqlalchemy import text
+
+    from debtbot.store.db import create_engine
+
+    await add_debt(sessions, reference="OC-9", person_id=person, served_on=date(2026, 11, 1))
+    async with running(deps, botapi):
+        [before] = await say(botapi, CHAT, "/debts")
+        pooled = [await engine.connect() for _ in range(engine.sync_engine.pool.checkedin())]
+        pids = [await connection.scalar(text("select pg_backend_pid()")) for connection in pooled]
+        for connection in pooled:
+            await connection.close()
+        assert pids
+        killer = create_engine(database_url)
+        try:
+            async with killer.connect() as connection:
+                for pid in pids:
+                    await connection.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})
+        finally:
+            await killer.dispose()
+        [after] = await say(botapi, CHAT, "/debts")
+    assert after.text == before.text
+    assert after.buttons == before.buttons

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -17,6 +17,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.amounts import AmountDue, amount_due
+from debtbot.domain.debts import Debt
 from debtbot.domain.milestones import Milestone, next_milestone
 from debtbot.domain.money import ZERO
 from debtbot.i18n import language_from_telegram
@@ -26,7 +27,7 @@ from debtbot.services.deps import Deps
 from debtbot.settings import Settings
 from debtbot.store import citizens
 from debtbot.store import debts as debt_store
-from debtbot.store.db import transaction
+from debtbot.store.db import read, transaction
 from debtbot.store.mapping import debt_from_row
 from debtbot.store.models import DebtRow
 
@@ -89,10 +90,22 @@ def _allowed(url: str, hosts: tuple[str, ...]) -> bool:
     return bool(host) and host in allowed
 
 
+# A chat's rows come back unchanged on every /debts and page button: building a Debt (enums,
+# Decimal) costs more than hashing the row's values.
+@lru_cache(maxsize=4096)
+def _debt(row: Row[Any]) -> Debt:
+    return debt_from_row(row)  # type: ignore[arg-type]
+
+
 def _line(
-    settings: Settings, row: DebtRow | Row[Any], holder_name: str, now: datetime
+    settings: Settings,
+    row: DebtRow | Row[Any],
+    holder_name: str,
+    now: datetime,
+    debt: Debt | None = None,
 ) -> DebtLine:
-    debt = debt_from_row(row)
+    if debt is None:
+        debt = debt_from_row(row)  # type: ignore[arg-type]
     due = amount_due(debt, now)
     pay = due.payable and not due.prosecution
     return DebtLine(
@@ -147,23 +160,25 @@ def _sort_key(line: DebtLine) -> tuple[int, datetime | float, str]:
 async def debts_for_chat(deps: Deps, *, chat_id: int) -> DebtReport:
     """Every outstanding debt of the chat's verified identities, soonest deadline first."""
     now = deps.clock()
-    async with deps.sessions() as session:
-        found = await citizens.chat_debts(session, chat_id)
+    found = await read(deps.sessions, partial(citizens.chat_debts, chat_id=chat_id))
     return _report(deps.settings, found, now)
 
 
 async def debts_on_update(
     deps: Deps, *, chat_id: int, language_code: str | None
 ) -> tuple[ChatView, DebtReport]:
-    """touch_chat and debts_for_chat in one session: what /debts does on every update."""
+    """touch_chat and debts_for_chat: what /debts does on every update."""
     now = deps.clock()
-    # One statement when nothing changes (the chat seen lately): this runs on every /debts.
-    async with deps.sessions() as session:
-        record, found, wrote = await citizens.touch_chat_with_debts(
-            session, chat_id=chat_id, language=language_from_telegram(language_code), now=now
-        )
-        if wrote:
-            await session.commit()
+    # This runs on every /debts: one statement, outside any transaction, when nothing
+    # changes (the chat seen lately); the write, when due, comes after in its own.
+    record, found = await read(deps.sessions, partial(citizens.chat_and_debts, chat_id=chat_id))
+    if citizens.needs_touch(record, now):
+        async with transaction(deps.sessions) as session:
+            record = await citizens.touch_record(
+                session, record, chat_id=chat_id,
+                language=language_from_telegram(language_code), now=now,
+            )
+    assert record is not None
     return chats.chat_view(record), _report(deps.settings, found, now)
 
 
@@ -172,7 +187,10 @@ def _report(settings: Settings, found: citizens.ChatDebts | None, now: datetime)
     if found is None or not (found.persons or found.companies):
         return DebtReport(verified=False, lines=[], total_due=ZERO, total_payable_now=ZERO)
     persons, companies = found.persons, found.companies
-    lines = [_line(settings, row, _holder_name(row, persons, companies), now) for row in found.rows]
+    lines = [
+        _line(settings, row, _holder_name(row, persons, companies), now, _debt(row))
+        for row in found.rows
+    ]
     lines.sort(key=_sort_key)
     # A fine past its out-of-court window has no amount the citizen can pay any more (the
     # court sets what follows): it is listed, but not added to the totals.

@@ -25,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from debtbot.domain.debts import OPEN_STATUSES
 from debtbot.domain.messages import DeliveryStatus
@@ -366,19 +366,35 @@ async def touch_chat(
     return await _touch(session, record, chat_id, language, now, seen_every)
 
 
-async def touch_chat_with_debts(
+async def chat_and_debts(
+    connection: AsyncConnection | AsyncSession, chat_id: int
+) -> tuple[ChatRecord | None, ChatDebts]:
+    """The chat (None if unknown) and its verified holders' open debts, in one statement
+    that writes nothing (what /debts reads on every update)."""
+    found = await _chat_and_debts(connection, CHAT_AND_DEBTS, chat_id)
+    return found.chat, found.debts
+
+
+def needs_touch(
+    record: ChatRecord | None, now: datetime, seen_every: timedelta = SEEN_EVERY
+) -> bool:
+    """Whether touch_chat would write: an unknown or inactive chat, or one not seen lately."""
+    if record is None or not record.active or record.last_seen_at is None:
+        return True
+    return not timedelta(0) <= now - record.last_seen_at < seen_every
+
+
+async def touch_record(
     session: AsyncSession,
+    record: ChatRecord | None,
     *,
     chat_id: int,
     language: str,
     now: datetime,
     seen_every: timedelta = SEEN_EVERY,
-) -> tuple[ChatRecord, ChatDebts, bool]:
-    """touch_chat and chat_debts read in one statement (what /debts needs on every update);
-    the bool says whether it wrote (the caller commits)."""
-    found = await _chat_and_debts(session, CHAT_AND_DEBTS, chat_id)
-    record, wrote = await _touch(session, found.chat, chat_id, language, now, seen_every)
-    return record, found.debts, wrote
+) -> ChatRecord:
+    """touch_chat for a chat already read (`record`, None if it was unknown then)."""
+    return (await _touch(session, record, chat_id, language, now, seen_every))[0]
 
 
 async def _touch(
@@ -394,8 +410,7 @@ async def _touch(
         record = await chat_record(session, chat_id)
         assert record is not None
         return record, True
-    seen = record.last_seen_at
-    if record.active and seen is not None and timedelta(0) <= now - seen < seen_every:
+    if not needs_touch(record, now, seen_every):
         return record, False
     await session.execute(
         update(CHATS).where(CHATS.c.id == chat_id).values(active=True, last_seen_at=now)
@@ -483,12 +498,14 @@ class _ChatAndDebts:
     debts: ChatDebts
 
 
-async def chat_debts(session: AsyncSession, chat_id: int) -> ChatDebts:
+async def chat_debts(session: AsyncSession | AsyncConnection, chat_id: int) -> ChatDebts:
     """The holders the chat verified and their open debts, oldest service first."""
     return (await _chat_and_debts(session, CHAT_DEBTS, chat_id)).debts
 
 
-async def _chat_and_debts(session: AsyncSession, statement: Any, chat_id: int) -> _ChatAndDebts:
+async def _chat_and_debts(
+    session: AsyncSession | AsyncConnection, statement: Any, chat_id: int
+) -> _ChatAndDebts:
     persons: dict[int, str] = {}
     companies: dict[int, str] = {}
     debts: dict[int, Any] = {}

@@ -2,26 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 
+from debtbot.store import sqlite
+
+T = TypeVar("T")
+
+# A pooled connection unused for longer than this is checked (one round trip) before it is
+# handed out: server restarts, failovers and idle timeouts of proxies or NAT close the idle
+# ones. Checking every checkout instead (pool_pre_ping) costs three round trips (BEGIN, ping,
+# ROLLBACK) on each /debts. A connection that died within the window fails its statement;
+# read() retries that once, on a new connection.
+PING_IDLE_AFTER = 10.0
+
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, ping_idle_after: float = PING_IDLE_AFTER
+) -> AsyncEngine:
     """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
+        kwargs = {**kwargs, "timeout": 30}
+        engine = create_async_engine(
+            url, echo=echo, async_creator=lambda: sqlite.connect(*args, **kwargs)
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -36,11 +60,40 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10)
+    _ping_when_idle(engine, ping_idle_after)
+    return engine
+
+
+def _ping_when_idle(engine: AsyncEngine, idle_after: float) -> None:
+    dialect = engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(dbapi_connection, record, _proxy):  # type: ignore[no-untyped-def]
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned <= idle_after:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                # The pool drops this connection and checks out (or opens) another.
+                raise DisconnectionError(str(error)) from error
+            raise
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def dialect_of(sessions: async_sessionmaker[AsyncSession]) -> str:
+    """The sessions' database dialect ("sqlite", "postgresql"), known without connecting."""
+    engine: AsyncEngine = sessions.kw["bind"]
+    return engine.dialect.name
 
 
 @asynccontextmanager
@@ -50,3 +103,36 @@ async def transaction(
     """One unit of work: commit on success, roll back on any error."""
     async with sessions() as session, session.begin():
         yield session
+
+
+_readers: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+def _reader(engine: AsyncEngine) -> AsyncEngine:
+    # PostgreSQL: autocommit, so a read sends no BEGIN and no ROLLBACK. SQLite (pysqlite's
+    # transaction handling) opens no transaction for a SELECT anyway, and switching its
+    # isolation level would cost a trip to the driver's thread each way.
+    reader = _readers.get(engine)
+    if reader is None:
+        reader = engine
+        if engine.dialect.name != "sqlite":
+            reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _readers[engine] = reader
+    return reader
+
+
+async def read(
+    sessions: async_sessionmaker[AsyncSession], work: Callable[[AsyncConnection], Awaitable[T]]
+) -> T:
+    """`work(connection)` for statements that only read and need no snapshot across them
+    (no transaction on PostgreSQL), retried once if the connection turned out to be dead."""
+    engine: Any = sessions.kw["bind"]
+    reader = _reader(engine)
+    for attempt in (1, 2):
+        try:
+            async with reader.connect() as connection:
+                return await work(connection)
+        except DBAPIError as error:
+            if attempt == 2 or not error.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
