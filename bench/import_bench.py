@@ -24,6 +24,7 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 OUT = Path(__file__).resolve().parent / "out"
 DEFAULT_PG = os.environ.get(
@@ -110,11 +111,40 @@ async def _import(url: str, path: Path) -> dict[str, object]:
     started = time.perf_counter()
     report = await import_file(deps, path, actor="bench", today=TODAY)
     seconds = time.perf_counter() - started
+    server_cpu = await _server_cpu_seconds(engine)
     await engine.dispose()
     return {
+        "server_cpu_seconds": server_cpu,
         "rows": report.rows, "inserted": report.inserted, "updated": report.updated,
         "unchanged": report.unchanged, "rejected": report.rejected, "seconds": seconds,
     }
+
+
+async def _server_cpu_seconds(engine: Any) -> float | None:
+    """CPU time of this database's PostgreSQL backends (the import's pooled connections),
+    read from /proc: the server's share of the work, whatever else the machine is doing.
+    None for SQLite, or when the server is not on this machine."""
+    from sqlalchemy import text
+
+    if engine.dialect.name != "postgresql":
+        return None
+    async with engine.connect() as connection:
+        pids = (await connection.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        ))).scalars().all()
+    return _cpu_seconds(pids)
+
+
+def _cpu_seconds(pids: list[int]) -> float | None:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
 
 
 def child(url: str, path: Path, *, prepare: bool) -> None:
@@ -169,7 +199,10 @@ def main() -> None:
             print(
                 f"{label:10} {what:12} {result['rows']:>9,} rows  {result['seconds']:7.1f} s  "
                 f"{rate:9,.0f} rows/s  peak RSS {result['peak_rss_mb']:.0f} MB  "
-                f"CPU {result['cpu_seconds']:.1f} s  "
+                f"CPU {result['cpu_seconds']:.1f} s"
+                + (f" + server {result['server_cpu_seconds']:.1f} s  "
+                   if result.get("server_cpu_seconds") is not None else "  ")
+                +
                 f"(new {result['inserted']:,}, updated {result['updated']:,}, "
                 f"unchanged {result['unchanged']:,}, rejected {result['rejected']:,})"
             )

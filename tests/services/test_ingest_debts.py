@@ -239,7 +239,7 @@ async def test_upsert_and_cancel_api_for_batches(
 
 
 async def test_bad_rows_are_reported_by_line_and_the_good_rows_go_in(
-    deps: Deps, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+    deps: Deps, sessions: async_sessionmaker[AsyncSession], tmp_path: Path,
 ) -> None:
     path = write(
         tmp_path,
@@ -255,8 +255,9 @@ async def test_bad_rows_are_reported_by_line_and_the_good_rows_go_in(
         "out_of_court_fine,police,SHORT",
         row("OK-2", name=AYSE) + ",",
     )
+    progress: list[tuple[int, int]] = []
 
-    report = await run_import(deps, path)
+    report = await run_import(deps, path, progress=lambda done, size: progress.append((done, size)))
 
     assert [str(error) for error in report.errors] == [
         "line 3: amount: must not be negative",
@@ -275,6 +276,8 @@ async def test_bad_rows_are_reported_by_line_and_the_good_rows_go_in(
     assert (report.rows, report.inserted, report.rejected) == (10, 2, 8)
     debts = await all_rows(sessions, DebtRow)
     assert [(d.reference, d.amount) for d in debts] == [("OK-1", Decimal("100.00")), ("OK-2", Decimal("100.00"))]
+    size = path.stat().st_size
+    assert progress[-1] == (size, size)
 
 
 async def test_a_line_in_the_wrong_encoding_is_reported_and_the_rest_go_in(

@@ -3,6 +3,7 @@ registry row leaves empty, debts come back in order, the audit log newest first.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from debtbot.domain.debts import DebtStatus
 from debtbot.store import audit, chats, debts, persons
+from debtbot.store.bulk import Driver
 from debtbot.store.db import transaction
 from debtbot.store.models import ChatLink, Person
 
@@ -144,3 +146,40 @@ async def test_audit_entries_come_back_newest_first(
     assert [(e.count, e.details, e.at) for e in imports] == [
         (9, {"rows": 9}, NOW + timedelta(minutes=9)), (0, {"rows": 0}, NOW),
     ]
+
+
+@pytest.mark.skipif(
+    os.environ.get("DEBTBOT_TEST_DB", "sqlite").lower() != "postgres",
+    reason="SQLite has one writer at a time: no one can take a key between lookup and write",
+)
+async def test_a_debt_another_writer_added_meanwhile_is_updated_not_failed(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    eleni, _, _ = await _holders(sessions)
+    async with transaction(sessions) as session:  # the other writer, first to commit
+        await debts.sync_debts(session, [_debt("TAKEN", person_id=eleni)], now=NOW)
+
+    # This batch looked "TAKEN" up before that commit and found nothing: it writes it as new.
+    columns = ["source", "reference", *debts.FIELDS, "status_changed_at"]
+    stored = debts.stored_debts("postgresql", [
+        _debt("TAKEN", person_id=eleni, amount=Decimal("250"), status="outstanding",
+              post_clearance=False, enforcement_suspended=False, instalments_on_time=False),
+        _debt("FRESH", person_id=eleni, amount=Decimal("75"), status="outstanding",
+              post_clearance=False, enforcement_suspended=False, instalments_on_time=False),
+    ])
+    rows = [("police", reference, *values, None)
+            for reference, values in zip(("TAKEN", "FRESH"), stored, strict=True)]
+    async with transaction(sessions) as session:
+        driver = await Driver.of(session)
+        await driver.insert_rows(debts.DEBTS, columns, rows, conflict=debts.KEY_COLUMNS,
+                                 update=columns[2:])
+        await audit.record(session, actor="test", action="debts.import", count=2, details={},
+                           at=NOW)  # the transaction is still usable
+
+    async with sessions() as session:
+        taken = await debts.debt_by_reference(session, "police", "TAKEN")
+        fresh = await debts.debt_by_reference(session, "police", "FRESH")
+        logged = await audit.entries(session, action="debts.import")
+    assert taken is not None and taken.amount == Decimal("250")
+    assert fresh is not None and fresh.amount == Decimal("75")
+    assert [entry.count for entry in logged] == [2]

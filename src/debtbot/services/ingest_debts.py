@@ -17,11 +17,14 @@ import hashlib
 import hmac
 import json
 import re
+import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -39,9 +42,24 @@ from debtbot.domain.money import InvalidAmount, parse_amount
 from debtbot.services.deps import Deps
 from debtbot.store import audit
 from debtbot.store.bulk import defer_commit_flush
-from debtbot.store.db import transaction
-from debtbot.store.debts import cancel_pending_outbox, close_debts, sync_debts
-from debtbot.store.persons import add_representatives, sync_companies, sync_persons
+from debtbot.store.db import dialect_of, transaction
+from debtbot.store.debts import (
+    COMPANY_ID_AT,
+    PERSON_ID_AT,
+    cancel_pending_outbox,
+    close_debts,
+    refresh_debt_statistics,
+    stored_debts,
+    sync_stored_debts,
+)
+from debtbot.store.persons import (
+    Stored,
+    add_representatives,
+    stored_companies,
+    stored_persons,
+    sync_stored_companies,
+    sync_stored_persons,
+)
 
 # The columns (CSV header / JSON-lines keys). Kept stable: registries write them.
 REQUIRED_COLUMNS = (
@@ -721,20 +739,23 @@ def _hash_cache(key: str) -> _Hashes:
     return _HASHES[0]
 
 
-async def upsert_debts(
-    deps: Deps, records: Sequence[DebtRecord], *, actor: str, audit_action: str | None =
-    "debts.import", audit_details: Mapping[str, object] | None = None, durable: bool = True,
-) -> IngestResult:
-    """Insert or update a batch of debts (and their holders) in one transaction.
+@dataclass(slots=True)
+class PreparedBatch:
+    """A batch worked out before its transaction, in the form the database stores: holders
+    keyed by identifier hash, debts in (source, reference) order. It needs no connection, so
+    a file import prepares the next batch in its reading thread while this one is written."""
 
-    By (source, reference): new keys are inserted, changed ones updated, identical ones left
-    untouched. A debt that goes from outstanding to paid/cancelled has its pending messages
-    cancelled in the same transaction. One audit entry per call (counts only).
-    `durable=False` (file imports) lets PostgreSQL return from the commit before it is flushed
-    to disk: a server crash right after may lose the batch whole, never part of it, and
-    importing the file again restores it.
-    """
-    hashes = _hash_cache(deps.settings.hash_key)
+    size: int  # rows in the batch
+    persons: Stored  # id_hash → the person's columns
+    companies: Stored  # reg_hash → the company's columns
+    representatives: list[tuple[str, str, str]]  # (company hash, person hash, role)
+    keys: list[tuple[str, str]]  # each debt's (source, reference) …
+    holders: list[tuple[bool, str]]  # … its holder: (a company?, hash) …
+    debts: list[list[Any]]  # … and its columns; person_id and company_id filled in later
+
+
+def prepare_batch(records: Sequence[DebtRecord], hash_key: str, *, dialect: str) -> PreparedBatch:
+    hashes = _hash_cache(hash_key)
     hash_of = hashes.get
 
     def hashed(identifier: Identifier) -> str:
@@ -762,52 +783,86 @@ async def upsert_debts(
         persons[id_hash] = values
         return id_hash
 
-    holders: list[tuple[str, str]] = []
-    for record in records:
+    rows: list[dict[str, Any]] = []
+    for record in records:  # in file order: a holder's later row wins
         if record.holder_type is HolderType.COMPANY:
             reg_hash = hashed(record.holder.identifier)
             language = record.holder.language or companies.get(reg_hash, {}).get("language")
             companies[reg_hash] = {"name": record.holder.name, "language": language}
-            holders.append(("company", reg_hash))
+            holder = (True, reg_hash)
             if record.representative is not None:
                 representatives.append(
                     (reg_hash, person(record.representative), record.representative_role)
                 )
         else:
-            holders.append(("person", person(record.holder)))
+            holder = (False, person(record.holder))
+        rows.append({
+            "source": record.source,
+            "reference": record.reference,
+            "kind": _VALUES[record.kind],
+            "authority": record.authority,
+            "holder": holder,
+            "amount": record.amount,
+            "served_on": record.served_on,
+            "due_on": record.due_on,
+            "status": _VALUES[record.status] if record.status else None,
+            "points": record.points,
+            "surcharge_rate": (
+                str(record.surcharge_rate) if record.surcharge_rate is not None else None
+            ),
+            "post_clearance": record.post_clearance,
+            "enforcement_suspended": record.enforcement_suspended,
+            "instalments_on_time": record.instalments_on_time,
+            "finding_notice_on": record.finding_notice_on,
+        })
+    rows.sort(key=_debt_key)  # the order the store writes them in (index pages in turn)
+    return PreparedBatch(
+        size=len(records),
+        persons=stored_persons(dialect, persons),
+        companies=stored_companies(dialect, companies),
+        representatives=representatives,
+        keys=[(row["source"], row["reference"]) for row in rows],
+        holders=[row["holder"] for row in rows],
+        debts=stored_debts(dialect, rows),
+    )
 
+
+_debt_key = itemgetter("source", "reference")
+
+
+async def upsert_debts(
+    deps: Deps, records: Sequence[DebtRecord] | PreparedBatch, *, actor: str,
+    audit_action: str | None = "debts.import", audit_details: Mapping[str, object] | None = None,
+    durable: bool = True,
+) -> IngestResult:
+    """Insert or update a batch of debts (and their holders) in one transaction.
+
+    By (source, reference): new keys are inserted, changed ones updated, identical ones left
+    untouched. A debt that goes from outstanding to paid/cancelled has its pending messages
+    cancelled in the same transaction. One audit entry per call (counts only).
+    `durable=False` (file imports) lets PostgreSQL return from the commit before it is flushed
+    to disk: a server crash right after may lose the batch whole, never part of it, and
+    importing the file again restores it.
+    """
+    batch = (
+        records if isinstance(records, PreparedBatch)
+        else prepare_batch(records, deps.settings.hash_key, dialect=dialect_of(deps.sessions))
+    )
     async with transaction(deps.sessions) as session:
         if not durable:
             await defer_commit_flush(session)
-        person_ids = await sync_persons(session, persons)
-        company_ids = await sync_companies(session, companies)
+        person_ids = await sync_stored_persons(session, batch.persons)
+        company_ids = await sync_stored_companies(session, batch.companies)
         await add_representatives(
             session,
-            [(company_ids[c], person_ids[p], role) for c, p, role in representatives],
+            [(company_ids[c], person_ids[p], role) for c, p, role in batch.representatives],
         )
-        rows = []
-        for record, (holder_kind, holder_hash) in zip(records, holders, strict=True):
-            rows.append({
-                "source": record.source,
-                "reference": record.reference,
-                "kind": _VALUES[record.kind],
-                "authority": record.authority,
-                "person_id": person_ids[holder_hash] if holder_kind == "person" else None,
-                "company_id": company_ids[holder_hash] if holder_kind == "company" else None,
-                "amount": record.amount,
-                "served_on": record.served_on,
-                "due_on": record.due_on,
-                "status": _VALUES[record.status] if record.status else None,
-                "points": record.points,
-                "surcharge_rate": (
-                    str(record.surcharge_rate) if record.surcharge_rate is not None else None
-                ),
-                "post_clearance": record.post_clearance,
-                "enforcement_suspended": record.enforcement_suspended,
-                "instalments_on_time": record.instalments_on_time,
-                "finding_notice_on": record.finding_notice_on,
-            })
-        changes = await sync_debts(session, rows, now=deps.clock())
+        for values, (is_company, holder_hash) in zip(batch.debts, batch.holders, strict=True):
+            if is_company:
+                values[PERSON_ID_AT], values[COMPANY_ID_AT] = None, company_ids[holder_hash]
+            else:
+                values[PERSON_ID_AT], values[COMPANY_ID_AT] = person_ids[holder_hash], None
+        changes = await sync_stored_debts(session, batch.keys, batch.debts, now=deps.clock())
         cancelled = await cancel_pending_outbox(session, changes.closed_ids)
         if audit_action:
             await audit.record(
@@ -816,7 +871,7 @@ async def upsert_debts(
                 action=audit_action,
                 count=changes.inserted + changes.updated,
                 details={
-                    "rows": len(records), "inserted": changes.inserted,
+                    "rows": batch.size, "inserted": changes.inserted,
                     "updated": changes.updated, "unchanged": changes.unchanged,
                     "closed": len(changes.closed_ids), "messages_cancelled": cancelled,
                     **(audit_details or {}),
@@ -1092,7 +1147,7 @@ async def import_file(
 
     batch_number = 0
 
-    async def flush(batch: list[DebtRecord]) -> None:
+    async def flush(batch: PreparedBatch) -> None:
         nonlocal batch_number
         batch_number += 1
         result = await upsert_debts(
@@ -1105,54 +1160,102 @@ async def import_file(
         report.unchanged += result.unchanged
         report.closed += len(result.closed_debt_ids)
         report.messages_cancelled += result.cancelled_messages
+        if batch_number & (batch_number - 1) == 0:  # batches 1, 2, 4, 8, …: the tables doubled
+            await refresh_statistics(deps)
 
-    with _fewer_collections():
+    with _bulk_pace():
         await _write_batches(path, report, flush, today=today, source=source,
-                             progress=progress, batch_size=batch_size)
+                             progress=progress, batch_size=batch_size,
+                             hash_key=deps.settings.hash_key,
+                             dialect=dialect_of(deps.sessions))
     if batch_number == 0:
-        await flush([])  # an import with nothing to write is still in the audit log
+        # An import with nothing to write is still in the audit log.
+        await flush(prepare_batch([], deps.settings.hash_key, dialect=dialect_of(deps.sessions)))
+    else:
+        await refresh_statistics(deps)
     return report
 
 
+async def refresh_statistics(deps: Deps) -> None:
+    async with transaction(deps.sessions) as session:
+        await refresh_debt_statistics(session)
+
+
 @contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
+def _bulk_pace() -> Iterator[None]:
     # A million rows allocate tens of millions of short-lived objects, hardly any in a
     # reference cycle (a rejected row's error): scanning the youngest generation every 700
     # allocations (the default) costs about a tenth of the validation time for little.
     # Collections still run, less often; the setting is restored afterwards.
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], 50_000), *thresholds[1:])
+    # The reading thread keeps the interpreter lock busy; each time the database answers,
+    # the writing side waits for the lock up to the switch interval (5 ms by default) while
+    # the server sits idle. A 0.2 ms interval hands it over at once.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0002)
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
+        sys.setswitchinterval(interval)
 
 
 async def _write_batches(
     path: Path,
     report: ImportReport,
-    flush: Callable[[list[DebtRecord]], Awaitable[None]],
+    flush: Callable[[PreparedBatch], Awaitable[None]],
     *,
     today: date,
     source: str | None,
     progress: Progress | None,
     batch_size: int,
+    hash_key: str,
+    dialect: str,
 ) -> None:
-    # Reading and validating the next batch (a thread) overlaps writing this one: the
-    # database's share of the work (the server, or SQLite's C code) runs meanwhile.
-    batches = _batches(
-        _validated(path, report, today=today, source=source, progress=progress),
-        report, batch_size,
-    )
-    pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+    # Reading, validating and preparing batches (a thread of its own) overlaps writing them:
+    # the database's share of the work (the server, or SQLite's C code) runs meanwhile. The
+    # reader keeps up to READ_AHEAD batches ready, so neither side waits for the other's
+    # slower batches: reading a batch and writing one take about as long.
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Queue[PreparedBatch | BaseException | None] = asyncio.Queue()
+    slots = threading.Semaphore(READ_AHEAD)
+    stop = threading.Event()
+
+    def read() -> None:
+        records = _batches(
+            _validated(path, report, today=today, source=source, progress=progress),
+            report, batch_size,
+        )
+        try:
+            for batch in records:
+                prepared = prepare_batch(batch, hash_key, dialect=dialect)
+                while not slots.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                loop.call_soon_threadsafe(ready.put_nowait, prepared)
+            loop.call_soon_threadsafe(ready.put_nowait, None)
+        except BaseException as exc:  # noqa: BLE001 (handed to the writing side, raised there)
+            loop.call_soon_threadsafe(ready.put_nowait, exc)
+        finally:
+            records.close()  # closes the file
+
+    reader = threading.Thread(target=read, name="debtbot-import-reader", daemon=True)
+    reader.start()
     try:
-        while (batch := await pending) is not None:
-            pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
-            await flush(batch)
+        while (item := await ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            slots.release()
+            await flush(item)
     finally:
-        with contextlib.suppress(BaseException):
-            await pending  # let the reading thread finish before the file is closed
-        batches.close()
+        stop.set()
+        await asyncio.to_thread(reader.join)
+
+
+READ_AHEAD = 3  # prepared batches the reading thread may hold ready (about 3 MB each)
 
 
 def _batches(

@@ -39,6 +39,19 @@ async def defer_commit_flush(session: AsyncSession) -> None:
         await session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
+async def refresh_statistics(session: AsyncSession, tables: Sequence[Table]) -> None:
+    """PostgreSQL: ANALYZE these tables now (SQLite: nothing).
+
+    A bulk import grows tables faster than autovacuum re-analyses them (and some servers run
+    without it). Planned with the statistics of a nearly empty table, a lookup of 1,000 keys
+    by (source, reference) reads every row of the source instead of 1,000 index entries, and
+    a lookup by identifier hash scans the whole persons table: tens of milliseconds per
+    batch, growing with every batch. The bot's own queries after an import gain as well.
+    """
+    if await dialect_name(session) == "postgresql":
+        await session.execute(text("ANALYZE " + ", ".join(table.name for table in tables)))
+
+
 def chunks(items: Iterable[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -83,7 +96,49 @@ def _sqlite_bool(value: bool) -> int:
     return int(value)
 
 
-_DRIVER = "debtbot.bulk.driver"  # session.info: (the transaction, its Driver)
+def stored_converter(dialect: str, table: Table, column: str) -> Convert | None:
+    """How a Python value becomes what the column holds on this dialect (None: as it is)."""
+    kind = table.c[column].type
+    if isinstance(kind, Cents):
+        return _cents
+    if dialect == "postgresql":
+        return None
+    if isinstance(kind, UTCDateTime):
+        return _sqlite_datetime
+    if isinstance(kind, Date):
+        return _sqlite_date
+    if isinstance(kind, Boolean):
+        return _sqlite_bool
+    return None
+
+
+def row_converter(
+    dialect: str, table: Table, columns: Sequence[str]
+) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """A function turning one row of Python values (in `columns` order) into stored values;
+    it touches only the columns that need converting (a million rows add up). Needs no
+    connection: an import converts the next batch while this one is written."""
+    todo = [
+        (at, convert)
+        for at, name in enumerate(columns)
+        if (convert := stored_converter(dialect, table, name)) is not None
+    ]
+    if not todo:
+        return tuple
+
+    def convert_row(values: Sequence[Any]) -> tuple[Any, ...]:
+        row = list(values)
+        for at, convert in todo:
+            value = row[at]
+            if value is not None:
+                row[at] = convert(value)
+        return tuple(row)
+
+    return convert_row
+
+
+_DRIVER = "debtbot.bulk.driver"
+_UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE  # session.info: (the transaction, its Driver)
 
 
 class Driver:
@@ -117,7 +172,12 @@ class Driver:
             # asyncpg prepares statements; after five runs PostgreSQL may keep a generic plan
             # made while the table was still small (a sequential scan), and an import grows
             # the table by a million rows. Plan each lookup for the table as it is now.
-            await driver.connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            # The keys a batch looks up sit in pages the import keeps in memory; at the default
+            # random_page_cost (4, for spinning disks) 2,000 identifier hashes out of 300,000
+            # persons are planned as a whole-table scan: 35 ms instead of 6.
+            await driver.connection.execute(
+                "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL random_page_cost = 1.1"
+            )
         current = session.get_nested_transaction() or session.get_transaction()
         session.info[_DRIVER] = (current, driver)
         return driver
@@ -129,18 +189,7 @@ class Driver:
 
     def converter(self, table: Table, column: str) -> Convert | None:
         """How a Python value becomes what the column holds (None: as it is)."""
-        kind = table.c[column].type
-        if isinstance(kind, Cents):
-            return _cents
-        if self.postgres:
-            return None
-        if isinstance(kind, UTCDateTime):
-            return _sqlite_datetime
-        if isinstance(kind, Date):
-            return _sqlite_date
-        if isinstance(kind, Boolean):
-            return _sqlite_bool
-        return None
+        return stored_converter(self.dialect, table, column)
 
     def converters(self, table: Table, columns: Sequence[str]) -> list[Convert | None]:
         return [self.converter(table, name) for name in columns]
@@ -148,25 +197,7 @@ class Driver:
     def row_converter(
         self, table: Table, columns: Sequence[str]
     ) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
-        """A function turning one row of Python values (in `columns` order) into stored values;
-        it touches only the columns that need converting (a million rows add up)."""
-        todo = [
-            (at, convert)
-            for at, convert in enumerate(self.converters(table, columns))
-            if convert is not None
-        ]
-        if not todo:
-            return tuple
-
-        def convert_row(values: Sequence[Any]) -> tuple[Any, ...]:
-            row = list(values)
-            for at, convert in todo:
-                value = row[at]
-                if value is not None:
-                    row[at] = convert(value)
-            return tuple(row)
-
-        return convert_row
+        return row_converter(self.dialect, table, columns)
 
     @staticmethod
     def convert(values: Sequence[Any], converters: Sequence[Convert | None]) -> tuple[Any, ...]:
@@ -267,6 +298,8 @@ class Driver:
                 rows,
             )
             return []
+        if not returning and await self._copy_unless_taken(table, columns, rows):
+            return []
         sql = self.insert_sql(table, columns, conflict=conflict, update=update)
         names = ", ".join(columns)
         # Named after its columns: a pooled connection never reuses a stage of another shape.
@@ -284,6 +317,27 @@ class Driver:
         written = await self.connection.fetch(statement)
         await self.connection.execute(f"DELETE FROM {stage}")  # noqa: S608
         return [tuple(record) for record in written]
+
+    async def _copy_unless_taken(
+        self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> bool:
+        """PostgreSQL: COPY the rows straight into the table, under a savepoint. The callers
+        looked their keys up in this transaction and did not find them, so this is the usual
+        outcome, at about two thirds of the server's work for a staged upsert. False when a
+        concurrent writer took one of the keys meanwhile: the savepoint is rolled back, and
+        the staged INSERT … ON CONFLICT path does its work instead."""
+        await self.connection.execute("SAVEPOINT bulk_copy")
+        try:
+            await self.connection.copy_records_to_table(
+                table.name, records=rows, columns=list(columns)
+            )
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
+                raise
+            await self.connection.execute("ROLLBACK TO SAVEPOINT bulk_copy")
+            return False
+        await self.connection.execute("RELEASE SAVEPOINT bulk_copy")
+        return True
 
     def update_sql(self, table: Table, columns: Sequence[str]) -> str:
         """UPDATE table SET columns … WHERE id = the last parameter."""

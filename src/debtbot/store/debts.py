@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,8 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.debts import OPEN_STATUSES, DebtStatus
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
-from debtbot.store.bulk import Driver, chunks, update_by_id
-from debtbot.store.models import DebtRow, OutboxMessage
+from debtbot.store.bulk import (
+    Driver,
+    chunks,
+    refresh_statistics,
+    row_converter,
+    stored_converter,
+    update_by_id,
+)
+from debtbot.store.models import Company, DebtRow, OutboxMessage, Person
 
 DEBTS = DebtRow.__table__
 OUTBOX = OutboxMessage.__table__
@@ -51,20 +58,43 @@ def is_open(status: str) -> bool:
     return status in _OPEN
 
 
+def stored_debts(dialect: str, rows: Iterable[Mapping[str, Any]]) -> list[list[Any]]:
+    """Each row's FIELDS as the dialect stores them, worked out without a connection (an
+    import converts the next batch while this one is written). A list per row, so that
+    person_id and company_id can be filled in once the holders have their ids."""
+    convert = row_converter(dialect, DEBTS, FIELDS)
+    return [list(convert([row.get(name) for name in FIELDS])) for row in rows]
+
+
+PERSON_ID_AT, COMPANY_ID_AT = FIELDS.index("person_id"), FIELDS.index("company_id")
+
+
 async def sync_debts(
-    session: AsyncSession, rows: Iterable[dict[str, Any]], *, now: datetime
+    session: AsyncSession, rows: Sequence[Mapping[str, Any]], *, now: datetime
 ) -> DebtChanges:
     """Insert new debts and update changed ones, by (source, reference). Unchanged rows are
     not written. Each row holds `source`, `reference` and the FIELDS; the last row wins when a
     key repeats.
     """
-    wanted: dict[Key, dict[str, Any]] = {(row["source"], row["reference"]): row for row in rows}
+    if not rows:
+        return DebtChanges()
+    driver = await Driver.of(session)
+    keys = [(row["source"], row["reference"]) for row in rows]
+    return await sync_stored_debts(session, keys, stored_debts(driver.dialect, rows), now=now)
+
+
+async def sync_stored_debts(
+    session: AsyncSession, keys: Sequence[Key], stored: Sequence[Sequence[Any]], *,
+    now: datetime,
+) -> DebtChanges:
+    """sync_debts for rows already through stored_debts: their (source, reference) keys and
+    their FIELDS as stored, in the same order."""
     result = DebtChanges()
-    if not wanted:
+    if not keys:
         return result
     driver = await Driver.of(session)
-    convert = driver.row_converter(DEBTS, FIELDS)
-    changed_at = driver.converter(DEBTS, "status_changed_at")
+    wanted: dict[Key, Sequence[Any]] = dict(zip(keys, stored, strict=True))
+    changed_at = stored_converter(driver.dialect, DEBTS, "status_changed_at")
     stamp = changed_at(now) if changed_at else now
     status_at = FIELDS.index("status")
     defaults = [
@@ -74,8 +104,7 @@ async def sync_debts(
     existing = await _existing(driver, wanted.keys())
     new: list[tuple[Any, ...]] = []
     changes: list[tuple[int, dict[str, Any]]] = []
-    for key, row in wanted.items():
-        values = convert([row.get(name) for name in FIELDS])
+    for key, values in wanted.items():
         found = existing.get(key)
         if found is None:
             filled = list(values)
@@ -104,6 +133,11 @@ async def sync_debts(
     await update_by_id(driver, DEBTS, changes)
     result.inserted, result.updated = len(new), len(changes)
     return result
+
+
+async def refresh_debt_statistics(session: AsyncSession) -> None:
+    """Bring the planner's view of debts and their holders up to date (after bulk writes)."""
+    await refresh_statistics(session, [DEBTS, Person.__table__, Company.__table__])
 
 
 async def close_debts(

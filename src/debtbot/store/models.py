@@ -86,7 +86,6 @@ class DebtRow(Timestamped, Base):
     __tablename__ = "debts"
     __table_args__ = (
         UniqueConstraint("source", "reference"),
-        Index("ix_debts_status_kind", "status", "kind"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

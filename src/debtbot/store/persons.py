@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from debtbot.store.bulk import Driver, insert_ignoring_conflicts, update_by_id
+from debtbot.store.bulk import Driver, insert_ignoring_conflicts, row_converter, update_by_id
 from debtbot.store.models import Company, CompanyRepresentative, Person
 
 PERSONS = Person.__table__
@@ -20,6 +20,26 @@ REPRESENTATIVES = CompanyRepresentative.__table__
 # Columns a registry row may leave empty without clearing what is on file.
 _PERSON_OPTIONAL = ("date_of_birth", "phone", "language")
 _COMPANY_OPTIONAL = ("language",)
+_PERSON_COLUMNS = ("id_type", "name", *_PERSON_OPTIONAL)
+_COMPANY_COLUMNS = ("name", *_COMPANY_OPTIONAL)
+
+Stored = dict[str, tuple[Any, ...]]  # key → the columns as the dialect stores them
+
+
+def stored_persons(dialect: str, persons: Mapping[str, Mapping[str, Any]]) -> Stored:
+    """What sync_persons writes, worked out without a connection (see row_converter)."""
+    return _stored(dialect, PERSONS, _PERSON_COLUMNS, persons)
+
+
+def stored_companies(dialect: str, companies: Mapping[str, Mapping[str, Any]]) -> Stored:
+    return _stored(dialect, COMPANIES, _COMPANY_COLUMNS, companies)
+
+
+def _stored(
+    dialect: str, table: Any, columns: Sequence[str], wanted: Mapping[str, Mapping[str, Any]]
+) -> Stored:
+    convert = row_converter(dialect, table, columns)
+    return {key: convert([values.get(name) for name in columns]) for key, values in wanted.items()}
 
 
 async def person_by_hash(session: AsyncSession, id_hash: str) -> Person | None:
@@ -87,18 +107,30 @@ async def sync_persons(
     Each value has id_type, name, date_of_birth, phone, language; a None optional value keeps
     what is on file. Rows whose values are unchanged are not written at all.
     """
-    return await _sync(
-        session, PERSONS, "id_hash", persons, ("id_type", "name", *_PERSON_OPTIONAL),
-        _PERSON_OPTIONAL,
-    )
+    if not persons:
+        return {}
+    driver = await Driver.of(session)
+    return await sync_stored_persons(session, stored_persons(driver.dialect, persons))
+
+
+async def sync_stored_persons(session: AsyncSession, stored: Stored) -> dict[str, int]:
+    """sync_persons for values already through stored_persons (for this dialect)."""
+    return await _sync(session, PERSONS, "id_hash", _PERSON_COLUMNS, _PERSON_OPTIONAL, stored)
 
 
 async def sync_companies(
     session: AsyncSession, companies: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, int]:
     """Insert or update companies keyed by `reg_hash` (values: name, language)."""
+    if not companies:
+        return {}
+    driver = await Driver.of(session)
+    return await sync_stored_companies(session, stored_companies(driver.dialect, companies))
+
+
+async def sync_stored_companies(session: AsyncSession, stored: Stored) -> dict[str, int]:
     return await _sync(
-        session, COMPANIES, "reg_hash", companies, ("name", *_COMPANY_OPTIONAL), _COMPANY_OPTIONAL
+        session, COMPANIES, "reg_hash", _COMPANY_COLUMNS, _COMPANY_OPTIONAL, stored
     )
 
 
@@ -106,25 +138,22 @@ async def _sync(
     session: AsyncSession,
     table: Any,
     key: str,
-    wanted: Mapping[str, Mapping[str, Any]],
     columns: Sequence[str],
     optional: Sequence[str],
+    stored: Stored,
 ) -> dict[str, int]:
     ids: dict[str, int] = {}
-    if not wanted:
+    if not stored:
         return ids
     driver = await Driver.of(session)
-    convert = driver.row_converter(table, columns)
     keep_if_none = [name in optional for name in columns]
-    stored = {
-        key_value: convert([values.get(name) for name in columns])
-        for key_value, values in wanted.items()
-    }
     changes: list[tuple[int, dict[str, Any]]] = []
     for row_id, key_value, *old in await driver.fetch_in(table, ["id", key, *columns], key,
-                                                         list(wanted)):
+                                                         list(stored)):
         ids[key_value] = row_id
         new = stored[key_value]
+        if new == tuple(old):  # the usual case: a holder's later debts repeat what is on file
+            continue
         change = {
             name: value
             for name, value, before, keep in zip(columns, new, old, keep_if_none, strict=True)
@@ -132,7 +161,7 @@ async def _sync(
         }
         if change:
             changes.append((row_id, change))
-    missing = [key_value for key_value in wanted if key_value not in ids]
+    missing = [key_value for key_value in stored if key_value not in ids]
     written = await driver.insert_rows(
         table, [key, *columns], [(key_value, *stored[key_value]) for key_value in missing],
         conflict=[key], returning=["id", key],
