@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from debtbot.domain.identifiers import identifier_hash, normalise_identifier
 from debtbot.services.deps import Deps
 from debtbot.services.ingest_debts import (
+    FirstLines,
     ImportFileError,
     RecordError,
     cancel_debts,
@@ -523,3 +524,15 @@ def test_well_formed_rows_validate_as_the_full_checks_do(
     quick = outcome()
     monkeypatch.setattr(ingest, "_plain_record", lambda *args: None)
     assert outcome() == quick
+
+
+def test_the_duplicate_check_remembers_each_keys_first_line_through_growth() -> None:
+    lines = FirstLines(capacity=8)
+    keys = [hash(("police", f"P-{n}")) for n in range(5000)] + [0, -1]
+
+    first = [lines.first(key, line) for line, key in enumerate(keys, start=2)]
+    again = [lines.first(key, 99_999) for key in reversed(keys)]
+
+    assert first == list(range(2, len(keys) + 2))
+    assert again == list(reversed(first))
+    assert len(lines) == len(keys)
