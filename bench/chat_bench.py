@@ -9,15 +9,18 @@
 (build_application), which answers through the fake Bot API server over HTTP: touch_chat, the
 debts report (amounts due now, next deadlines) and page 1 rendered in the user's language. A
 bare python-telegram-bot echo bot (debtbot.devtools.echo) runs on the same harness, same load,
-in the same process. Each bot gets three runs:
+in the same process, after it. Both serve as `debtbot run` serves (debtbot.app.settled_heap:
+start-up objects out of the garbage collector's reach). Each bot gets three runs:
 
 - saturation: 10,000 updates, `concurrency` users each waiting for the answer before writing
   again (a closed loop): the throughput the bot sustains. Its latency is queueing: with
   `concurrency` updates always in flight, mean latency = concurrency / throughput (Little's law),
   so it says how fast the bot is, not how long a user waits at a given load.
 - fixed load: `--paced-updates` updates arriving at a fixed rate (Poisson arrivals, open loop),
-  `--paced-share` (50 %) of the echo bot's saturated throughput, the same rate for both bots:
-  the latency a user sees when the bot is busy but not overrun.
+  `--paced-share` (50 %) of debtbot's own saturated throughput, the same rate for both bots:
+  the latency a user sees when the bot is half busy. (A share of the echo bot's throughput
+  would overrun debtbot whenever debtbot is slower than the echo bot by that share: its queue
+  would grow without end and the p99 would measure the run's length, not the bot.)
 - one user at a time: latency with no other update around.
 
 Goals (issue #3): at saturation debtbot >= 50 % of the echo bot's throughput; p99 < 100 ms at
@@ -45,6 +48,7 @@ from typing import Any
 
 from sqlalchemy import insert, text
 
+from debtbot.app import settled_heap
 from debtbot.devtools.botapi import DEFAULT_TOKEN, FakeBotApi
 from debtbot.devtools.echo import build_echo_application
 from debtbot.devtools.load import LoadResult, run_load, run_open_loop
@@ -138,6 +142,8 @@ async def measure(
     paced = light = None
     async with serving(application, args.mode):
         await run_load(api, list(chats)[:100], "/debts", WARM_UP, args.concurrency)
+        heap = settled_heap()  # as `debtbot run` serves, once started
+        heap.__enter__()
         saturated = await run_load(
             api, chats, "/debts", n_updates=args.updates, concurrency=args.concurrency
         )
@@ -150,6 +156,7 @@ async def measure(
         if args.paced_updates:
             rate = paced_rate or args.paced_share * saturated.updates_per_second
             paced = await run_open_loop(api, chats, "/debts", args.paced_updates, rate)
+        heap.__exit__(None, None, None)
     assert api.counters["429"] == 0 and api.counters["5xx"] == 0, api.counters
     return Runs(saturated, paced, light)
 
@@ -158,12 +165,7 @@ async def bench(args: argparse.Namespace) -> tuple[Runs, Runs, str]:
     with tempfile.TemporaryDirectory(prefix="debtbot-bench-") as folder:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}"
         await seed(url, users=args.users, debts_per_user=args.debts_per_user)
-        # The echo bot first: its saturated throughput sets the fixed load for both.
-        async with FakeBotApi(token=DEFAULT_TOKEN) as api:
-            echo = await measure(
-                api, build_echo_application(api.url, api.token), args, paced_rate=None
-            )
-        paced_rate = echo.paced.offered_per_second if echo.paced else None
+        # debtbot first: its saturated throughput sets the fixed load, for both bots.
         async with FakeBotApi(token=DEFAULT_TOKEN) as api:
             engine = create_engine(url)
             settings = Settings(
@@ -172,7 +174,7 @@ async def bench(args: argparse.Namespace) -> tuple[Runs, Runs, str]:
             )
             deps = Deps(settings=settings, sessions=session_factory(engine), clock=lambda: NOW)
             try:
-                debtbot = await measure(api, build_application(deps), args, paced_rate=paced_rate)
+                debtbot = await measure(api, build_application(deps), args, paced_rate=None)
                 sample = api.last_message(FIRST_CHAT)
                 reports = sum(
                     1 for call in api.calls_to("sendMessage")
@@ -181,6 +183,11 @@ async def bench(args: argparse.Namespace) -> tuple[Runs, Runs, str]:
                 )
             finally:
                 await engine.dispose()
+        paced_rate = debtbot.paced.offered_per_second if debtbot.paced else None
+        async with FakeBotApi(token=DEFAULT_TOKEN) as api:
+            echo = await measure(
+                api, build_echo_application(api.url, api.token), args, paced_rate=paced_rate
+            )
     assert sample is not None and "20" in sample.text, "the bot did not answer with the report"
     # Every answer must be the real report (page 1 of 20 debts), not an apology.
     expected = debtbot.updates + WARM_UP
@@ -213,7 +220,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--paced-share", type=float, default=0.5,
-        help="the fixed rate, as a share of the echo bot's saturated throughput",
+        help="the fixed rate, as a share of debtbot's own saturated throughput",
     )
     parser.add_argument(
         "--light-updates", type=int, default=500,
@@ -238,7 +245,7 @@ def main() -> None:
     if debtbot.paced and echo.paced:
         print(
             f"  fixed load: {args.paced_updates} updates at {debtbot.paced.offered_per_second:.0f}"
-            f" updates/s ({args.paced_share:.0%} of the echo bot's saturated throughput), "
+            f" updates/s ({args.paced_share:.0%} of debtbot's saturated throughput), "
             "Poisson arrivals (open loop)"
         )
         print(_row("debtbot /debts", debtbot.paced))

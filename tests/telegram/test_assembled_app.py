@@ -5,6 +5,7 @@ Also: a whole verification leaves no identity number, date of birth or phone in 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -69,8 +70,11 @@ def settings_for(botapi: FakeBotApi, database_url: str, **extra: object) -> Sett
 
 
 async def test_run_answers_by_polling_and_serves_the_api(botapi, empty_database_url):
+    thresholds = gc.get_threshold()
     async with serving(settings_for(botapi, empty_database_url)) as base:
         [welcome] = await say(botapi, CHAT, "/start", language_code="el")
+        # While serving, start-up objects are out of the garbage collector's reach.
+        assert gc.get_freeze_count() > 0 and gc.get_threshold()[0] > thresholds[0]
         assert "επιβεβαιώσω" in welcome.text  # Greek from Telegram's language_code
         menus = botapi.calls_to("setMyCommands") if hasattr(botapi, "calls_to") else [
             call for call in botapi.calls if call.method.lower() == "setmycommands"
@@ -78,6 +82,7 @@ async def test_run_answers_by_polling_and_serves_the_api(botapi, empty_database_
         assert {call.params.get("language_code") for call in menus} >= {"el", "en", "tr"}
         async with aiohttp.ClientSession() as http, http.get(f"{base}/healthz") as response:
             assert response.status == 200
+    assert (gc.get_freeze_count(), gc.get_threshold()) == (0, thresholds)  # Python's again
 
 
 async def test_run_receives_updates_by_webhook_when_a_webhook_url_is_set(

@@ -363,6 +363,11 @@ def _media_object(kind: str, message_id: int, file: dict[str, Any] | None) -> di
     return {kind: document}
 
 
+def _byte_offset(text: str, at: int) -> int:
+    # Telegram counts in UTF-8 bytes; worked out only for an error (it costs a copy).
+    return len(text[:at].encode())
+
+
 def parse_html(text: str) -> str:
     """The text a user reads from Telegram HTML; ApiError 400 where Telegram refuses it."""
     stack: list[str] = []
@@ -374,28 +379,31 @@ def parse_html(text: str) -> str:
             out.append(text[pos:])
             break
         out.append(text[pos:lt])
-        offset = len(text[:lt].encode())
         match = _TAG.match(text, lt)
         if not match:
             raise _bad_request(
-                f"can't parse entities: Unexpected end of name token at byte offset {offset}"
+                "can't parse entities: Unexpected end of name token at byte offset "
+                f"{_byte_offset(text, lt)}"
             )
         closing, name, attributes = match.group(1), match.group(2).lower(), match.group(3)
         if name not in _HTML_TAGS:
             kind = "end" if closing else "start"
             raise _bad_request(
-                f'can\'t parse entities: Unsupported {kind} tag "{name}" at byte offset {offset}'
+                f'can\'t parse entities: Unsupported {kind} tag "{name}" at byte offset '
+                f"{_byte_offset(text, lt)}"
             )
         if closing:
             if not stack or stack[-1] != name:
                 raise _bad_request(
-                    f"can't parse entities: Unexpected end tag at byte offset {offset}"
+                    "can't parse entities: Unexpected end tag at byte offset "
+                    f"{_byte_offset(text, lt)}"
                 )
             stack.pop()
         else:
             if name == "a" and "href=" not in attributes:
                 raise _bad_request(
-                    f"can't parse entities: Can't find href attribute at byte offset {offset}"
+                    "can't parse entities: Can't find href attribute at byte offset "
+                    f"{_byte_offset(text, lt)}"
                 )
             stack.append(name)
         pos = match.end()

@@ -28,6 +28,7 @@ from debtbot.telegram import (
 )
 from debtbot.telegram import staff as staff_commands
 from debtbot.telegram.context import BotContext
+from debtbot.telegram.request import JsonRequest
 
 # Order matters: the first handler that accepts an update takes it. Other workstreams add
 # their module here (reminders, chat_member, staff); errors' fallbacks always come last.
@@ -55,6 +56,7 @@ def build_application(deps: Deps) -> Application:  # type: ignore[type-arg]
         .token(settings.telegram_token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
+        .request(JsonRequest())
         .concurrent_updates(True)
         .context_types(ContextTypes(context=BotContext))
         .defaults(

@@ -15,7 +15,6 @@ from typing import Any
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from debtbot.services.deliver_outbox import (
@@ -28,6 +27,7 @@ from debtbot.services.deliver_outbox import (
 from debtbot.services.deliver_outbox import RetryAfter as RetryLater
 from debtbot.services.deps import Deps
 from debtbot.settings import Settings
+from debtbot.telegram.request import JsonRequest
 
 # 400 answers that mean the chat is gone for good, like a 403.
 _GONE = ("chat not found", "user is deactivated", "peer_id_invalid", "bot was kicked")
@@ -94,7 +94,7 @@ class TelegramSender:
 def sender_bot(settings: Settings, *, pool_size: int = 32, timeout: float = 10.0) -> Bot:
     """A Bot for the outbox sender, pointed at settings.telegram_api_url."""
     root = settings.telegram_api_url.rstrip("/")
-    request = HTTPXRequest(
+    request = JsonRequest(
         connection_pool_size=pool_size, read_timeout=timeout, write_timeout=timeout,
         connect_timeout=timeout, pool_timeout=timeout,
     )
