@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -86,13 +86,25 @@ class Translator:
         return _translations(self.language).unpgettext(context, singular, plural, n)
 
     def money(self, amount: Decimal) -> str:
-        return format_currency(amount, "EUR", locale=self.locale)
+        return _money(amount, self.locale)
 
     def date(self, day: date, *, format: str = "long") -> str:  # noqa: A002 - Babel's name
-        return _format_date(day, format=format, locale=self.locale)
+        return _date(day, format, self.locale)
 
     def datetime(self, moment: datetime, *, format: str = "d MMMM y, HH:mm") -> str:  # noqa: A002
         return _format_datetime(moment, format=format, tzinfo=self.timezone, locale=self.locale)
+
+
+# Babel builds each amount and date from its locale data (tens of microseconds); a report
+# shows the same ones every time its citizen opens it or turns a page.
+@lru_cache(maxsize=8192)
+def _money(amount: Decimal, locale: str) -> str:
+    return format_currency(amount, "EUR", locale=locale)
+
+
+@lru_cache(maxsize=4096)
+def _date(day: date, format: str, locale: str) -> str:  # noqa: A002 - Babel's name
+    return _format_date(day, format=format, locale=locale)
 
 
 def translator(language: str | None, *, timezone: ZoneInfo = NICOSIA) -> Translator:

@@ -6,7 +6,7 @@ can be paid now, and totals. Nothing at all for a chat that has proven no identi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache, partial
@@ -27,7 +27,7 @@ from debtbot.services.deps import Deps
 from debtbot.settings import Settings
 from debtbot.store import citizens
 from debtbot.store import debts as debt_store
-from debtbot.store.db import read, transaction
+from debtbot.store.db import read, transaction, write_once
 from debtbot.store.mapping import debt_from_row
 from debtbot.store.models import DebtRow
 
@@ -172,7 +172,10 @@ async def debts_on_update(
     # This runs on every /debts: one statement, outside any transaction, when nothing
     # changes (the chat seen lately); the write, when due, comes after in its own.
     record, found = await read(deps.sessions, partial(citizens.chat_and_debts, chat_id=chat_id))
-    if citizens.needs_touch(record, now):
+    if record is not None and citizens.needs_touch(record, now):
+        await write_once(deps.sessions, partial(citizens.mark_seen, chat_id=chat_id, now=now))
+        record = replace(record, active=True, last_seen_at=now)
+    elif record is None:  # first contact: the chat is created, in its own transaction
         async with transaction(deps.sessions) as session:
             record = await citizens.touch_record(
                 session, record, chat_id=chat_id,

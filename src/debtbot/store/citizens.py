@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from debtbot.domain.debts import OPEN_STATUSES
 from debtbot.domain.messages import DeliveryStatus
 from debtbot.store.chats import insert_chat
+from debtbot.store.direct import fetch_rows
 from debtbot.store.models import (
     Chat,
     ChatLink,
@@ -384,6 +385,13 @@ def needs_touch(
     return not timedelta(0) <= now - record.last_seen_at < seen_every
 
 
+async def mark_seen(connection: AsyncConnection, *, chat_id: int, now: datetime) -> None:
+    """The known chat is active and was seen at `now` (one statement; safe to repeat)."""
+    await connection.execute(
+        update(CHATS).where(CHATS.c.id == chat_id).values(active=True, last_seen_at=now)
+    )
+
+
 async def touch_record(
     session: AsyncSession,
     record: ChatRecord | None,
@@ -511,7 +519,11 @@ async def _chat_and_debts(
     debts: dict[int, Any] = {}
     identities: list[LinkedIdentity] = []
     chat = None
-    for row in await session.execute(statement, {"chat_id": chat_id}):
+    if isinstance(session, AsyncConnection):  # the read on every /debts: straight to the driver
+        found = await fetch_rows(session, statement, {"chat_id": chat_id})
+    else:
+        found = list(await session.execute(statement, {"chat_id": chat_id}))
+    for row in found:
         link_id, person_id, company_id, name = row[_LINK_AT:_CHAT_AT]
         if link_id is not None:
             if company_id is not None:

@@ -136,3 +136,23 @@ async def read(
             if attempt == 2 or not error.connection_invalidated:
                 raise
     raise AssertionError("unreachable")
+
+
+async def write_once(
+    sessions: async_sessionmaker[AsyncSession], work: Callable[[AsyncConnection], Awaitable[T]]
+) -> T:
+    """`work(connection)` for one statement that writes and may safely run twice: on
+    PostgreSQL it commits on its own (autocommit: no BEGIN and COMMIT round trips), on SQLite
+    it is committed here. Retried once if the connection turned out to be dead."""
+    engine: Any = sessions.kw["bind"]
+    writer = _reader(engine)
+    for attempt in (1, 2):
+        try:
+            async with writer.connect() as connection:
+                done = await work(connection)
+                await connection.commit()
+                return done
+        except DBAPIError as error:
+            if attempt == 2 or not error.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
