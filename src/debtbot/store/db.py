@@ -44,7 +44,11 @@ def create_engine(
         args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
         kwargs = {**kwargs, "timeout": 30}
         engine = create_async_engine(
-            url, echo=echo, async_creator=lambda: sqlite.connect(*args, **kwargs)
+            url, echo=echo, async_creator=lambda: sqlite.connect(*args, **kwargs),
+            # Enough kept open for the bot's concurrent updates: with 5 (the default) a busy
+            # bot closed and reopened connections all the time (900 in 5,000 /debts), each
+            # a new driver thread and its PRAGMAs.
+            pool_size=20, max_overflow=10,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
