@@ -20,6 +20,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
+from debtbot.store import sqlite
+
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
@@ -78,6 +80,8 @@ async def fetch_rows(
             # and the caller may retry on a new one (db.read does, once).
             await connection.invalidate(exc)
             raise DBAPIError(found.sql, arguments, exc, connection_invalidated=True) from exc
+    elif isinstance(raw, sqlite.Connection):
+        records = raw.read_here(found.sql, arguments)
     else:
         cursor = await raw.execute(found.sql, arguments)  # type: ignore[union-attr]
         records = await cursor.fetchall()
