@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from debtbot.store import citizens
-from debtbot.store.db import transaction
+from debtbot.store.db import transaction, write_once
 from debtbot.store.direct import fetch_rows
 from debtbot.store.models import Chat, ChatLink, Company, DebtRow, Person
 
@@ -82,3 +83,20 @@ async def test_an_unknown_chat_reads_as_nothing(engine: AsyncEngine) -> None:
 
     assert record is None
     assert (debts.persons, debts.companies, debts.rows) == ({}, {}, [])
+
+
+async def test_marking_a_chat_seen_writes_what_sqlalchemy_reads_back(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await _chat_with_debts(sessions)
+    later = datetime(2026, 11, 23, 9, 15, 0, 654321, tzinfo=UTC)
+    async with sessions() as session:
+        await session.execute(update(Chat).where(Chat.id == 10).values(active=False))
+        await session.commit()
+
+    await write_once(sessions, partial(citizens.mark_seen, chat_id=10, now=later))
+
+    async with sessions() as session:
+        record = await citizens.chat_record(session, 10)
+    assert record is not None
+    assert (record.active, record.last_seen_at) == (True, later)

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from debtbot.domain.debts import OPEN_STATUSES
 from debtbot.domain.messages import DeliveryStatus
 from debtbot.store.chats import insert_chat
-from debtbot.store.direct import fetch_rows
+from debtbot.store.direct import execute_once, fetch_rows
 from debtbot.store.models import (
     Chat,
     ChatLink,
@@ -385,11 +385,16 @@ def needs_touch(
     return not timedelta(0) <= now - record.last_seen_at < seen_every
 
 
+MARK_SEEN = (
+    update(CHATS)
+    .where(CHATS.c.id == bindparam("chat_id"))
+    .values(active=True, last_seen_at=bindparam("now"))
+)
+
+
 async def mark_seen(connection: AsyncConnection, *, chat_id: int, now: datetime) -> None:
     """The known chat is active and was seen at `now` (one statement; safe to repeat)."""
-    await connection.execute(
-        update(CHATS).where(CHATS.c.id == chat_id).values(active=True, last_seen_at=now)
-    )
+    await execute_once(connection, MARK_SEEN, {"chat_id": chat_id, "now": now})
 
 
 async def touch_record(

@@ -119,6 +119,16 @@ class Connection(aiosqlite.Connection):
     async def cursor(self) -> Cursor:  # type: ignore[override]
         return Cursor(self)
 
+    async def write_and_commit(self, sql: str, parameters: Sequence[Any]) -> None:
+        """One statement and its commit in a single trip to the driver's thread (a write
+        may wait for SQLite's lock, so it never runs in the event loop's thread)."""
+
+        def write() -> None:
+            self._conn.execute(sql, parameters)
+            self._conn.commit()
+
+        await self._execute(write)
+
     def read_here(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         """Run a short read in the calling thread (the event loop's), not the driver's: for
         a statement of tens of microseconds (the /debts read takes about 70) the hand-over to
