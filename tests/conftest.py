@@ -43,6 +43,16 @@ async def _postgres_reachable(url: str) -> str | None:
         await engine.dispose()
 
 
+async def _require_postgres(url: str) -> None:
+    """Skip when PostgreSQL is unreachable; in CI, fail instead (it must be there)."""
+    problem = await _postgres_reachable(url)
+    if problem:
+        message = f"PostgreSQL at {url} is unreachable ({problem})"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 _schema_ready: set[str] = set()
 
 
@@ -51,12 +61,7 @@ async def database_url(tmp_path: Path) -> AsyncIterator[str]:
     """A clean database on the selected backend, with every table created."""
     if backend() == "postgres":
         url = postgres_url()
-        problem = await _postgres_reachable(url)
-        if problem:
-            message = f"PostgreSQL at {url} is unreachable ({problem})"
-            if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-                pytest.fail(message)
-            pytest.skip(message)
+        await _require_postgres(url)
         engine = create_engine(url)
         async with engine.begin() as connection:
             if url not in _schema_ready:
@@ -86,12 +91,7 @@ async def empty_database_url(tmp_path: Path) -> str:
     if backend() != "postgres":
         return f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
     url = postgres_url()
-    problem = await _postgres_reachable(url)
-    if problem:
-        message = f"PostgreSQL at {url} is unreachable ({problem})"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
+    await _require_postgres(url)
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:

@@ -6,20 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from debtbot.store.db import create_engine, read, session_factory
-
-
-async def _terminate_pooled(engine, database_url: str) -> None:
-    pooled = [await engine.connect() for _ in range(engine.sync_engine.pool.checkedin())]
-    pids = [await connection.scalar(text("select pg_backend_pid()")) for connection in pooled]
-    for connection in pooled:
-        await connection.close()
-    killer = create_engine(database_url)
-    try:
-        async with killer.connect() as connection:
-            for pid in pids:
-                await connection.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})
-    finally:
-        await killer.dispose()
+from dropped_connections import drop_pooled_connections
 
 
 @pytest.fixture
@@ -35,7 +22,7 @@ async def test_a_connection_idle_past_the_limit_is_pinged_and_replaced_when_dead
     try:
         async with engine.connect() as connection:
             assert await connection.scalar(text("select 1")) == 1
-        await _terminate_pooled(engine, database_url)
+        await drop_pooled_connections(engine, database_url)
         async with engine.connect() as connection:  # no retry here: the ping found it dead
             assert await connection.scalar(text("select 2")) == 2
     finally:
@@ -49,7 +36,7 @@ async def test_a_read_on_a_connection_that_died_moments_ago_is_retried_on_a_new_
     sessions = session_factory(engine)
     try:
         assert await read(sessions, lambda connection: connection.scalar(text("select 1"))) == 1
-        await _terminate_pooled(engine, database_url)
+        await drop_pooled_connections(engine, database_url)
         assert await read(sessions, lambda connection: connection.scalar(text("select 2"))) == 2
     finally:
         await engine.dispose()

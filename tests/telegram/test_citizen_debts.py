@@ -8,6 +8,8 @@ from datetime import date
 import pytest
 from citizen_harness import Clock, add_debt, add_person, link_person, make_deps, press, running, say
 
+from dropped_connections import drop_pooled_connections
+
 CHAT = 5301
 
 
@@ -222,25 +224,10 @@ async def test_debts_still_answers_after_the_database_dropped_the_pooled_connect
     # read fails on the dead connection and is retried once on a new one.
     if not database_url.startswith("postgresql"):
         pytest.skip("pg_terminate_backend is PostgreSQL's")
-    from sqlalchemy import text
-
-    from debtbot.store.db import create_engine
-
     await add_debt(sessions, reference="OC-9", person_id=person, served_on=date(2026, 11, 1))
     async with running(deps, botapi):
         [before] = await say(botapi, CHAT, "/debts")
-        pooled = [await engine.connect() for _ in range(engine.sync_engine.pool.checkedin())]
-        pids = [await connection.scalar(text("select pg_backend_pid()")) for connection in pooled]
-        for connection in pooled:
-            await connection.close()
-        assert pids
-        killer = create_engine(database_url)
-        try:
-            async with killer.connect() as connection:
-                for pid in pids:
-                    await connection.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})
-        finally:
-            await killer.dispose()
+        assert await drop_pooled_connections(engine, database_url)
         [after] = await say(botapi, CHAT, "/debts")
     assert after.text == before.text
     assert after.buttons == before.buttons

@@ -42,6 +42,28 @@ class LoadResult:
     offered_per_second: float = 0.0  # run_open_loop: the arrival rate asked for
 
 
+def _result(
+    latencies_ms: list[float], n_updates: int, timeouts: int, started: float,
+    cpu_started: float, *, offered: float = 0.0,
+) -> LoadResult:
+    """The figures of a run that began at `started` (perf_counter, process_time)."""
+    seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
+    ordered = sorted(latencies_ms)
+    return LoadResult(
+        updates_per_second=len(ordered) / seconds if seconds else 0.0,
+        p50_ms=_percentile(ordered, 0.50),
+        p99_ms=_percentile(ordered, 0.99),
+        updates=n_updates,
+        answered=len(ordered),
+        timeouts=timeouts,
+        seconds=seconds,
+        max_ms=ordered[-1] if ordered else float("nan"),
+        cpu_ms_per_update=cpu_seconds * 1000 / len(ordered) if ordered else float("nan"),
+        offered_per_second=offered,
+    )
+
+
 def _percentile(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -123,20 +145,7 @@ async def run_load(
         await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
     finally:
         api.remove_listener(on_message)
-    seconds = time.perf_counter() - started
-    cpu_seconds = time.process_time() - cpu_started
-    ordered = sorted(latencies_ms)
-    return LoadResult(
-        updates_per_second=len(ordered) / seconds if seconds else 0.0,
-        p50_ms=_percentile(ordered, 0.50),
-        p99_ms=_percentile(ordered, 0.99),
-        updates=n_updates,
-        answered=len(ordered),
-        timeouts=timeouts,
-        seconds=seconds,
-        max_ms=ordered[-1] if ordered else float("nan"),
-        cpu_ms_per_update=cpu_seconds * 1000 / len(ordered) if ordered else float("nan"),
-    )
+    return _result(latencies_ms, n_updates, timeouts, started, cpu_started)
 
 
 async def run_open_loop(
@@ -206,18 +215,4 @@ async def run_open_loop(
         await asyncio.gather(*tasks)
     finally:
         api.remove_listener(on_message)
-    seconds = time.perf_counter() - started
-    cpu_seconds = time.process_time() - cpu_started
-    ordered = sorted(latencies_ms)
-    return LoadResult(
-        updates_per_second=len(ordered) / seconds if seconds else 0.0,
-        p50_ms=_percentile(ordered, 0.50),
-        p99_ms=_percentile(ordered, 0.99),
-        updates=n_updates,
-        answered=len(ordered),
-        timeouts=timeouts,
-        seconds=seconds,
-        max_ms=ordered[-1] if ordered else float("nan"),
-        cpu_ms_per_update=cpu_seconds * 1000 / len(ordered) if ordered else float("nan"),
-        offered_per_second=rate,
-    )
+    return _result(latencies_ms, n_updates, timeouts, started, cpu_started, offered=rate)

@@ -1204,7 +1204,7 @@ async def import_file(
         report.closed += len(result.closed_debt_ids)
         report.messages_cancelled += result.cancelled_messages
         if batch_number & (batch_number - 1) == 0:  # batches 1, 2, 4, 8, …: the tables doubled
-            await refresh_statistics(deps)
+            await _refresh_statistics(deps)
 
     with _bulk_pace():
         await _write_batches(path, report, flush, today=today, source=source,
@@ -1215,11 +1215,11 @@ async def import_file(
         # An import with nothing to write is still in the audit log.
         await flush(prepare_batch([], deps.settings.hash_key, dialect=dialect_of(deps.sessions)))
     else:
-        await refresh_statistics(deps)
+        await _refresh_statistics(deps)
     return report
 
 
-async def refresh_statistics(deps: Deps) -> None:
+async def _refresh_statistics(deps: Deps) -> None:
     async with transaction(deps.sessions) as session:
         await refresh_debt_statistics(session)
 

@@ -187,25 +187,6 @@ class Driver:
             return [f"${n}" for n in range(start, start + count)]
         return ["?"] * count
 
-    def converter(self, table: Table, column: str) -> Convert | None:
-        """How a Python value becomes what the column holds (None: as it is)."""
-        return stored_converter(self.dialect, table, column)
-
-    def converters(self, table: Table, columns: Sequence[str]) -> list[Convert | None]:
-        return [self.converter(table, name) for name in columns]
-
-    def row_converter(
-        self, table: Table, columns: Sequence[str]
-    ) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
-        return row_converter(self.dialect, table, columns)
-
-    @staticmethod
-    def convert(values: Sequence[Any], converters: Sequence[Convert | None]) -> tuple[Any, ...]:
-        return tuple(
-            value if convert is None or value is None else convert(value)
-            for value, convert in zip(values, converters, strict=True)
-        )
-
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return

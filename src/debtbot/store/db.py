@@ -130,16 +130,7 @@ async def read(
 ) -> T:
     """`work(connection)` for statements that only read and need no snapshot across them
     (no transaction on PostgreSQL), retried once if the connection turned out to be dead."""
-    engine: Any = sessions.kw["bind"]
-    reader = _reader(engine)
-    for attempt in (1, 2):
-        try:
-            async with reader.connect() as connection:
-                return await work(connection)
-        except DBAPIError as error:
-            if attempt == 2 or not error.connection_invalidated:
-                raise
-    raise AssertionError("unreachable")
+    return await _retried_once(sessions, work, commit=False)
 
 
 async def write_once(
@@ -148,13 +139,23 @@ async def write_once(
     """`work(connection)` for one statement that writes and may safely run twice: on
     PostgreSQL it commits on its own (autocommit: no BEGIN and COMMIT round trips), on SQLite
     it is committed here. Retried once if the connection turned out to be dead."""
+    return await _retried_once(sessions, work, commit=True)
+
+
+async def _retried_once(
+    sessions: async_sessionmaker[AsyncSession],
+    work: Callable[[AsyncConnection], Awaitable[T]],
+    *,
+    commit: bool,
+) -> T:
     engine: Any = sessions.kw["bind"]
-    writer = _reader(engine)
+    connections = _reader(engine)
     for attempt in (1, 2):
         try:
-            async with writer.connect() as connection:
+            async with connections.connect() as connection:
                 done = await work(connection)
-                await connection.commit()
+                if commit:
+                    await connection.commit()
                 return done
         except DBAPIError as error:
             if attempt == 2 or not error.connection_invalidated:

@@ -97,10 +97,10 @@ async def sync_stored_debts(
     changed_at = stored_converter(driver.dialect, DEBTS, "status_changed_at")
     stamp = changed_at(now) if changed_at else now
     status_at = FIELDS.index("status")
-    defaults = [
-        (FIELDS.index(name), driver.convert([value], [driver.converter(DEBTS, name)])[0])
-        for name, value in DEFAULTS.items()
-    ]
+    defaults = []
+    for name, value in DEFAULTS.items():
+        convert = stored_converter(driver.dialect, DEBTS, name)
+        defaults.append((FIELDS.index(name), convert(value) if convert else value))
     existing = await _existing(driver, wanted.keys())
     new: list[tuple[Any, ...]] = []
     changes: list[tuple[int, dict[str, Any]]] = []
