@@ -1,9 +1,11 @@
 """Shared fixtures.
 
 The store-backed tests run on the backend named by `DEBTBOT_TEST_DB` (`sqlite`, the default,
-or `postgres`); CI runs the whole suite once with each. PostgreSQL comes from
-`DEBTBOT_TEST_POSTGRES_URL` (default: the local server's `test` database). Outside CI a
-missing PostgreSQL server skips those tests with the reason; in CI (`CI=true`) it fails them.
+or `postgres`); CI runs the whole suite once with each. PostgreSQL is the server named by
+`DEBTBOT_TEST_POSTGRES_URL` (default: the local server, connecting as `postgres`); the tests
+create databases of their own there and drop them afterwards (`tests/postgres_databases.py`),
+never touching one that existed before. Outside CI a missing PostgreSQL server skips those tests
+with the reason; in CI (`CI=true`) it fails them.
 """
 
 from __future__ import annotations
@@ -14,21 +16,18 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+import postgres_databases
 from debtbot.store.db import create_engine, session_factory
 from debtbot.store.models import Base
 
-DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 TEST_HASH_KEY = "test-hash-key"
 
 
 def backend() -> str:
     return os.environ.get("DEBTBOT_TEST_DB", "sqlite").lower()
-
-
-def postgres_url() -> str:
-    return os.environ.get("DEBTBOT_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
 
 
 async def _postgres_reachable(url: str) -> str | None:
@@ -43,37 +42,46 @@ async def _postgres_reachable(url: str) -> str | None:
         await engine.dispose()
 
 
-async def _require_postgres(url: str) -> None:
+async def _require_postgres() -> None:
     """Skip when PostgreSQL is unreachable; in CI, fail instead (it must be there)."""
+    url = postgres_databases.server_url()
     problem = await _postgres_reachable(url)
     if problem:
-        message = f"PostgreSQL at {url} is unreachable ({problem})"
+        shown = make_url(url).render_as_string(hide_password=True)
+        message = f"PostgreSQL at {shown} is unreachable ({problem})"
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(message)
         pytest.skip(message)
 
 
-_schema_ready: set[str] = set()
+_shared_database: list[str] = []
+
+
+async def _shared_postgres_database() -> str:
+    """One database for the run, made by it, with every table; each test starts it empty."""
+    if not _shared_database:
+        url = postgres_databases.create_database()
+        engine = create_engine(url)
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        await engine.dispose()
+        _shared_database.append(url)
+        return url
+    url = _shared_database[0]
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+    return url
 
 
 @pytest.fixture
 async def database_url(tmp_path: Path) -> AsyncIterator[str]:
     """A clean database on the selected backend, with every table created."""
     if backend() == "postgres":
-        url = postgres_url()
-        await _require_postgres(url)
-        engine = create_engine(url)
-        async with engine.begin() as connection:
-            if url not in _schema_ready:
-                await connection.run_sync(Base.metadata.drop_all)
-                await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-                await connection.run_sync(Base.metadata.create_all)
-                _schema_ready.add(url)
-            else:
-                tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-                await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        await engine.dispose()
-        yield url
+        await _require_postgres()
+        yield await _shared_postgres_database()
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'debtbot.sqlite3'}"
         engine = create_engine(url)
@@ -84,22 +92,18 @@ async def database_url(tmp_path: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def empty_database_url(tmp_path: Path) -> str:
+async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
     """An empty database (no tables at all) on the selected backend, for code that migrates
-    it itself. On PostgreSQL the test database's schema is emptied; the migrations recreate
-    every table, so the fixtures above (which truncate the tables) keep working afterwards."""
+    it itself. On PostgreSQL a database of its own, dropped after the test."""
     if backend() != "postgres":
-        return f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
-    url = postgres_url()
-    await _require_postgres(url)
-    engine = create_engine(url)
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    await _require_postgres()
+    url = postgres_databases.create_database()
     try:
-        async with engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
+        yield url
     finally:
-        await engine.dispose()
-    return url
+        postgres_databases.drop_database(url)
 
 
 @pytest.fixture

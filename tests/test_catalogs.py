@@ -69,11 +69,22 @@ def test_every_message_is_translated(language: str) -> None:
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_plural_header_follows_cldr(language: str) -> None:
+    """The catalog's Plural-Forms header is CLDR's rule for its language, as Babel has it."""
+    header = _catalog(language).plural_forms
+    rule = get_plural(LOCALES[language])
+    assert header == f"nplurals={rule.num_plurals}; plural={rule.plural_expr};", (
+        f"{language}: the header says {header!r}; CLDR (Babel) says "
+        f"nplurals={rule.num_plurals}; plural={rule.plural_expr}"
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_plural_messages_have_every_plural_form(language: str) -> None:
+    """Every plural message has as many forms as the catalog's own header says, all filled."""
     catalog = _catalog(language)
-    expected = get_plural(LOCALES[language])
-    assert catalog.num_plurals == expected.num_plurals
     plurals = [message for message in _messages(catalog) if message.pluralizable]
+    assert plurals, "no plural messages found: the check below would prove nothing"
     for message in plurals:
         assert len(message.string) == catalog.num_plurals, _key(message)
         assert all(message.string), _key(message)

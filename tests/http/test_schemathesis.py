@@ -29,6 +29,7 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import text
 
+import postgres_databases
 from debtbot.http.app import all_operations
 from debtbot.http.openapi import build_document
 from debtbot.services.record_payment import sign
@@ -55,8 +56,7 @@ async def _fresh_schema(url: str) -> None:
 
 def _database_url(tmp: Path) -> str:
     if os.environ.get("DEBTBOT_TEST_DB", "sqlite").lower() == "postgres":
-        url = os.environ.get("DEBTBOT_TEST_POSTGRES_URL",
-                             "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+        url = postgres_databases.create_database()
     else:
         url = f"sqlite+aiosqlite:///{tmp / 'schemathesis.sqlite3'}"
     asyncio.run(_fresh_schema(url))
