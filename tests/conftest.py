@@ -21,9 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import postgres_databases
 from debtbot.store.db import create_engine, session_factory
+from debtbot.store.health import OUTAGE
 from debtbot.store.models import Base
 
 TEST_HASH_KEY = "test-hash-key"
+
+# The tests serve with the development hash key; outside development `debtbot run` refuses it.
+os.environ.setdefault("DEBTBOT_ENV", "development")
 
 
 def backend() -> str:
@@ -116,3 +120,9 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return session_factory(engine)
+
+
+@pytest.fixture(autouse=True)
+def _no_outage_left_over() -> None:
+    """The process's outage log starts each test with the database up."""
+    OUTAGE.recovered_quietly()

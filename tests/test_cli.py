@@ -40,15 +40,6 @@ def test_help_lists_every_command() -> None:
     assert "upgrade" in invoke("db", "--help").output
 
 
-def test_run_without_a_token_says_what_to_set(database: Path) -> None:
-    result = invoke("run")
-
-    assert result.exit_code == 2
-    assert "DEBTBOT_TELEGRAM_TOKEN is not set" in result.output
-    assert "debtbot shell" in result.output
-    assert not database.exists()
-
-
 def test_db_upgrade_creates_the_tables_and_can_run_again(database: Path) -> None:
     first = invoke("db", "upgrade")
     second = invoke("db", "upgrade")

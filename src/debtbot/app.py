@@ -20,6 +20,7 @@ from debtbot.scheduler import build_scheduler
 from debtbot.services.deps import Deps
 from debtbot.settings import Settings
 from debtbot.store.db import create_engine, session_factory
+from debtbot.store.health import wait_for_database, watch_database
 from debtbot.store.migrate import upgrade_database
 from debtbot.telegram.application import build_application
 from debtbot.telegram.sender import TelegramSender, sender_bot
@@ -28,13 +29,23 @@ log = logging.getLogger(__name__)
 
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Run the bot, the scheduler and the HTTP API until `stop` is set (or SIGINT/SIGTERM)."""
-    settings.warn_if_unsafe()
-    await upgrade_database(settings.database_url)
+    """Run the bot, the scheduler and the HTTP API until `stop` is set (or SIGINT/SIGTERM).
+
+    Raises UnsafeSettings (the development hash key outside development) and
+    DatabaseUnavailable (no database within DEBTBOT_DB_STARTUP_WAIT_SECONDS) before serving.
+    """
+    settings.refuse_if_unsafe()
     engine = create_engine(settings.database_url)
+    try:
+        await wait_for_database(engine, settings.database_url, settings.db_startup_wait_seconds)
+        await upgrade_database(settings.database_url)
+    except BaseException:
+        await engine.dispose()
+        raise
     deps = Deps(settings=settings, sessions=session_factory(engine))
     application = build_application(deps)
     stop = stop or _stop_on_signals()
+    watcher = asyncio.create_task(watch_database(engine, settings.database_url, stop))
 
     webhook = bool(settings.webhook_url)
     http_app = build_http_app(deps, telegram_application=application if webhook else None)
@@ -69,12 +80,16 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
                 await stop.wait()
         finally:
             log.info("stopping")
-            scheduler.shutdown(wait=False)
+            # The sender finishes its messages in flight first: shutting the scheduler down
+            # would cancel its job mid-send (APScheduler cancels running coroutine jobs).
+            scheduler.stop_sending.set()
             await scheduler.wait_sender_stopped()
+            scheduler.shutdown(wait=False)
             if application.updater is not None and application.updater.running:
                 await application.updater.stop()
             await application.stop()
             await runner.cleanup()
+            await watcher
             await engine.dispose()
 
 

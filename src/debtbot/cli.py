@@ -68,24 +68,64 @@ async def _with_deps(settings: Settings, work: Callable[..., Awaitable[T]]) -> T
 
 
 @app.command()
-def run() -> None:
-    """Run the bot, the reminder scheduler and the HTTP API."""
+def run(
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="Local mode even with a token set: a local Bot API server, the sample "
+            "registry and the terminal chat.",
+        ),
+    ] = False,
+) -> None:
+    """Run the bot, the reminder scheduler and the HTTP API.
+
+    With no DEBTBOT_TELEGRAM_TOKEN (or with --local) it runs in local mode: everything for
+    real, against a local Bot API server in this process, on the sample registry, with the
+    terminal chat of `debtbot shell` in front.
+    """
     settings = _settings()
-    if not settings.telegram_token:
-        _echo_error(
-            "DEBTBOT_TELEGRAM_TOKEN is not set.\n"
-            "Set it to the token @BotFather gave your bot, for example:\n"
-            "    export DEBTBOT_TELEGRAM_TOKEN=123456:ABC-your-token\n"
-            "(or put DEBTBOT_TELEGRAM_TOKEN=... in a .env file in this folder).\n"
-            "To try the bot without Telegram, chat with it in the terminal on sample data:\n"
-            "    debtbot shell"
-        )
-        raise typer.Exit(2)
-    from debtbot.app import run as run_app  # the bot's dependencies load only here
     from debtbot.logging_setup import configure_logging
+    from debtbot.settings import UnsafeSettings
+    from debtbot.store.health import DatabaseUnavailable
+
+    if local or not settings.telegram_token:
+        from debtbot.shell import run_local
+
+        configure_logging("WARNING")  # the chat owns the terminal; problems still show
+        try:
+            asyncio.run(run_local(settings))
+        except DatabaseUnavailable as error:
+            _echo_error(str(error))
+            raise typer.Exit(2) from None
+        except OSError as error:  # the HTTP port is taken, most often
+            _echo_error(_serving_problem(settings, error))
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            typer.echo("")
+        return
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from debtbot.app import run as run_app  # the bot's dependencies load only here
 
     configure_logging(settings.log_level)
-    run_app(settings)
+    try:
+        run_app(settings)
+    except (UnsafeSettings, DatabaseUnavailable) as error:
+        _echo_error(str(error))
+        raise typer.Exit(1) from None
+    except OSError as error:
+        _echo_error(_serving_problem(settings, error))
+        raise typer.Exit(1) from None
+    except SQLAlchemyError as error:  # a migration that could not be applied
+        raise _database_problem(settings, error) from None
+
+
+def _serving_problem(settings: Settings, error: OSError) -> str:
+    return (
+        f"Could not serve on {settings.http_host}:{settings.http_port}: {error.strerror or error}. "
+        "Is another debtbot running? DEBTBOT_HTTP_PORT chooses another port."
+    )
 
 
 # ---------------------------------------------------------------------------- db
@@ -464,15 +504,20 @@ app.add_typer(token_app, name="token")
 def token_create(
     name: Annotated[str, typer.Argument(help="Who uses it, e.g. police-registry.")],
     scope: Annotated[
-        str, typer.Option(help="Comma-separated: ingest, payments, notices, portal, read.")
+        list[str],
+        typer.Option(
+            help="ingest, payments, notices, portal or read; repeat it, or separate by commas "
+            "(--scope ingest --scope read, or --scope ingest,read)."
+        ),
     ],
 ) -> None:
     """Create a token; it is shown once and only its SHA-256 is stored."""
     from debtbot.services.api_tokens import UnknownScope, create_token
 
+    scopes = ",".join(scope)  # every --scope given, each possibly a comma-separated list
     try:
         created = asyncio.run(
-            _with_deps(_settings(), lambda deps: create_token(deps, name=name, scopes=scope))
+            _with_deps(_settings(), lambda deps: create_token(deps, name=name, scopes=scopes))
         )
     except (UnknownScope, ValueError) as error:
         _echo_error(f"Not done: {error}")

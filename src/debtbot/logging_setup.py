@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 
+from debtbot.store.health import OutageLogFilter
+
 _PHONE = re.compile(r"\+\d[\d ]{7,16}\d")
 _DATE = re.compile(r"\b(\d{1,2}[/.-]\d{1,2}[/.-]\d{4}|\d{4}-\d{2}-\d{2})\b")
 _TOKEN = re.compile(r"bot\d+:[A-Za-z0-9_-]{20,}")
@@ -35,6 +37,7 @@ def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
+    handler.addFilter(OutageLogFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     database_url: str = "sqlite+aiosqlite:///debtbot.sqlite3"
     hash_key: str = DEVELOPMENT_HASH_KEY
+    # `development` lets `debtbot run` start with the development hash key (the tests and
+    # `debtbot shell` set it); anything else is treated as production.
+    env: str = "production"
+    # At start, how long to wait for a database that does not answer yet (a container
+    # starting beside the bot) before giving up with a non-zero exit.
+    db_startup_wait_seconds: float = 60.0
     webhook_url: str = ""
     webhook_secret: str = ""
     http_host: str = "127.0.0.1"
@@ -103,12 +109,29 @@ class Settings(BaseSettings):
     def hash_key_is_development_default(self) -> bool:
         return self.hash_key == DEVELOPMENT_HASH_KEY
 
-    def warn_if_unsafe(self) -> None:
-        if self.hash_key_is_development_default:
-            log.warning(
-                "DEBTBOT_HASH_KEY is the development default: identifier hashes are NOT secret. "
-                "Set DEBTBOT_HASH_KEY to a long random value before real data goes in."
+    @property
+    def is_development(self) -> bool:
+        return self.env.strip().lower() == "development"
+
+    def refuse_if_unsafe(self) -> None:
+        """Serving real people with a key anyone can read would make identity numbers
+        recoverable from their hashes in seconds: refuse, outside development."""
+        if not self.hash_key_is_development_default:
+            return
+        if not self.is_development:
+            raise UnsafeSettings(
+                "DEBTBOT_HASH_KEY is not set (the development key is public, so identity "
+                "numbers could be recovered from their hashes): set it to a long random value, "
+                "or DEBTBOT_ENV=development to try debtbot on test data."
             )
+        log.warning(
+            "DEBTBOT_HASH_KEY is the development default: identifier hashes are NOT secret. "
+            "Set DEBTBOT_HASH_KEY to a long random value before real data goes in."
+        )
+
+
+class UnsafeSettings(Exception):
+    """Settings that must not serve real people; the message is the one line to show."""
 
 
 def load_settings(**overrides: object) -> Settings:

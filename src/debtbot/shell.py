@@ -193,6 +193,77 @@ async def run_shell(
                 await engine.dispose()
 
 
+LOCAL_DATABASE = "debtbot-local.sqlite3"
+
+
+def local_mode_line(settings: Settings, database: str) -> str:
+    return (
+        "Local mode: no DEBTBOT_TELEGRAM_TOKEN is set, so debtbot runs for real against a local "
+        f"Bot API server in this process, on the sample registry in {database}, with the HTTP "
+        f"API on http://{settings.http_host}:{settings.http_port}. To connect a real bot, set "
+        "DEBTBOT_TELEGRAM_TOKEN (from @BotFather) and DEBTBOT_HASH_KEY, and run `debtbot run` again."
+    )
+
+
+async def run_local(
+    settings: Settings,
+    *,
+    terminal: Terminal | None = None,
+    language: str = "en",
+    folder: Path | None = None,
+    quiet: float = QUIET,
+) -> None:
+    """`debtbot run` without a token: the whole of `debtbot run` (bot, scheduler, outbox sender,
+    HTTP API) against a local Bot API server in this process, on the sample registry in a
+    SQLite file of its own (never the production database), with the terminal chat in front."""
+    from debtbot.app import serve
+    from debtbot.devtools.botapi import FakeBotApi
+    from debtbot.services.deps import Deps
+    from debtbot.store.db import create_engine, session_factory
+    from debtbot.store.migrate import upgrade_database
+
+    terminal = terminal or console()
+    folder = folder or Path.cwd()
+    database = folder / LOCAL_DATABASE
+    url = f"sqlite+aiosqlite:///{database}"
+    async with FakeBotApi() as api:
+        local = settings.model_copy(update={
+            "database_url": url,
+            "telegram_api_url": api.url,
+            "telegram_token": api.token,
+            "webhook_url": "",
+            "env": "development",  # sample data only: the development hash key is fine here
+        })
+        await upgrade_database(url)
+        engine = create_engine(url)
+        try:
+            await _import_sample(Deps(settings=local, sessions=session_factory(engine)), folder)
+        finally:
+            await engine.dispose()
+        stop = asyncio.Event()
+        server = asyncio.create_task(serve(local, stop=stop))
+        try:
+            await api.wait_for(lambda: api.calls_to("getUpdates") or server.done(), timeout=30)
+            if server.done():
+                await server  # it failed to start: its error is the one to show
+            terminal.write(local_mode_line(local, database.name) + "\n" + HELP + "\n")
+            await _loop(api, terminal, language, quiet)
+        finally:
+            stop.set()
+            await server
+
+
+async def _import_sample(deps: Any, folder: Path) -> None:
+    """The sample registry, dates moved to today (importing it again changes nothing)."""
+    from debtbot import sample
+    from debtbot.services.ingest_debts import import_file
+
+    today = deps.clock().astimezone(deps.settings.tz).date()
+    with tempfile.TemporaryDirectory(prefix="debtbot-sample-") as scratch:
+        path = sample.write(Path(scratch) / "sample.csv", today)
+        await import_file(deps, path, actor="local-mode", today=today)
+
+
 async def _loop(api: Any, terminal: Terminal, language: str, quiet: float) -> None:
     while True:
         line = await terminal.read("you> ")

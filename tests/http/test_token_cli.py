@@ -60,3 +60,16 @@ def test_an_unknown_scope_is_refused(tmp_path: Path) -> None:
                                 env={"DEBTBOT_DATABASE_URL": url})
     assert result.exit_code == 2
     assert asyncio.run(_tokens(url)) == []
+
+
+def test_every_scope_given_is_kept(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+    asyncio.run(_schema(url))
+    result = CliRunner().invoke(
+        app, ["token", "create", "registry", "--scope", "ingest", "--scope", "read,payments"],
+        env={"DEBTBOT_DATABASE_URL": url},
+    )
+    assert result.exit_code == 0, result.output
+    [row] = asyncio.run(_tokens(url))
+    assert sorted(row.scopes) == ["ingest", "payments", "read"]
+    assert "ingest, payments, read" in result.stderr

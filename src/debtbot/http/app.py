@@ -2,8 +2,8 @@
 webhook mode, Telegram's updates at a secret path.
 
 Every answer that is not a success is JSON (`{"error": {"code", "message", ...}}`) with a
-4xx status; an unexpected failure is a 500 with an id to quote, logged without the request
-body (which may hold identity numbers).
+4xx status; a database that is not answering is a 503 with Retry-After; an unexpected failure is
+a 500 with an id to quote, logged without the request body (which may hold identity numbers).
 """
 
 from __future__ import annotations
@@ -42,8 +42,12 @@ from debtbot.http.base import (
 )
 from debtbot.services.deps import Deps
 from debtbot.settings import Settings
+from debtbot.store.health import OUTAGE, is_database_outage
 
 log = logging.getLogger(__name__)
+
+# While the database is away, clients are asked to come back after this long.
+RETRY_AFTER_SECONDS = 30
 
 AREAS = (debts, payments, notices, broadcasts, audit, link_tokens, health)
 ROUTE_NAME_KEY = "operation_id"
@@ -93,6 +97,13 @@ async def errors_as_json(
             exc.status, _REASONS.get(exc.status, "error"), message, headers=headers
         )
     except Exception as exc:
+        if is_database_outage(exc):
+            OUTAGE.failed(exc)  # one line per outage, not a traceback per request
+            return error_response(
+                503, "database_unavailable",
+                "The database is not answering; try again shortly.",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         error_id = uuid.uuid4().hex[:12]
         # The type and the frames only: messages of database errors quote the parameters.
         log.error(

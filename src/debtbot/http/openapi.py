@@ -28,7 +28,7 @@ _ERROR_TEXT = {
     415: "Body is not application/json",
     422: "The body does not match the schema, or the request is refused",
     500: "Unexpected error (quote error.error_id)",
-    503: "Not configured or not ready",
+    503: "Not configured, or the database is not answering (see Retry-After)",
 }
 
 
@@ -55,7 +55,8 @@ def build_document(operations: list[Operation], *, metrics_path: str = "/metrics
     refs, definitions = _schemas(operations)
     paths: dict[str, dict[str, Any]] = {}
     for operation in operations:
-        statuses = set(operation.errors) | {405}
+        # 503: every operation may meet a database that is not answering.
+        statuses = set(operation.errors) | {405, 503}
         if operation.scope is not None:
             statuses |= {401, 403}
         if operation.request is not None:

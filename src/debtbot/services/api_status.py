@@ -10,6 +10,7 @@ from datetime import timedelta
 from debtbot.services.deps import Deps
 from debtbot.services.verify_identity import lock_expiry
 from debtbot.store import api as store
+from debtbot.store.health import OUTAGE, is_database_outage
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,10 @@ async def database_ready(deps: Deps) -> bool:
             await store.ping(session)
         return True
     except Exception as exc:  # any failure means "not ready"; the kind is enough to log
-        log.warning("readiness check failed: %s", type(exc).__name__)
+        if is_database_outage(exc):
+            OUTAGE.failed(exc)  # part of the outage's one story, not a line per probe
+        else:
+            log.warning("readiness check failed: %s", type(exc).__name__)
         return False
 
 

@@ -21,6 +21,7 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filt
 
 from debtbot.i18n import language_from_telegram, translator
 from debtbot.services import chats, verify_identity
+from debtbot.store.health import OUTAGE, is_database_outage
 from debtbot.telegram import render
 from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext
 from debtbot.telegram.replies import answer_button, send
@@ -69,10 +70,11 @@ async def on_error(update: object, context: BotContext) -> None:
     """Log ids and frames only; tell the user, in their language, to try again."""
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
-    frames = "".join(traceback.format_tb(error.__traceback__)) if error else ""
-    log.error(
-        "update %s failed with %s\n%s", update_id, type(error).__name__, frames
-    )
+    if error is not None and is_database_outage(error):
+        OUTAGE.failed(error)  # one line per outage, not a traceback per update
+    else:
+        frames = "".join(traceback.format_tb(error.__traceback__)) if error else ""
+        log.error("update %s failed with %s\n%s", update_id, type(error).__name__, frames)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     if isinstance(error, Forbidden):  # blocked: nobody to tell
