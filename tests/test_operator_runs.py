@@ -202,7 +202,7 @@ def test_run_without_a_token_starts_local_mode(tmp_path: Path) -> None:
             bot.kill()
     assert bot.returncode == 0
     assert "Welcome!" in output and "[1] Myself" in output
-    assert "Traceback" not in errors, errors
+    assert "Traceback" not in errors and errors.strip() == "", errors
     import sqlite3
 
     with sqlite3.connect(tmp_path / "debtbot-local.sqlite3") as database:

@@ -9,6 +9,7 @@ fast and a command's dependencies do not load for the others.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -93,6 +94,8 @@ def run(
         from debtbot.shell import run_local
 
         configure_logging("WARNING")  # the chat owns the terminal; problems still show
+        # The local-mode line already says to set DEBTBOT_HASH_KEY for real data.
+        logging.getLogger("debtbot.settings").setLevel(logging.ERROR)
         try:
             asyncio.run(run_local(settings))
         except DatabaseUnavailable as error:
