@@ -84,10 +84,16 @@ def test_western_easter_monday_is_a_working_day_in_cyprus():
 
 
 def test_add_working_days_skips_orthodox_easter():
-    # Wednesday 8 April 2026: Thu 9 (1), Good Friday, weekend, Easter Monday, Tue 14 (2) ...
+    # Wednesday 8 April 2026: Thu 9 (1), Good Friday, weekend, Easter Monday, Easter Tuesday
+    # (offices closed), Wed 15 (2) ...
     assert add_working_days(date(2026, 4, 8), 1) == date(2026, 4, 9)
-    assert add_working_days(date(2026, 4, 8), 2) == date(2026, 4, 14)
-    assert add_working_days(date(2026, 4, 8), 5) == date(2026, 4, 17)
+    assert add_working_days(date(2026, 4, 8), 2) == date(2026, 4, 15)
+    assert add_working_days(date(2026, 4, 8), 5) == date(2026, 4, 20)
+
+
+def test_add_working_days_with_closure_days_open():
+    assert add_working_days(date(2026, 4, 8), 2, closures_closed=False) == date(2026, 4, 14)
+    assert add_working_days(date(2026, 4, 8), 5, closures_closed=False) == date(2026, 4, 17)
 
 
 def test_add_working_days_starts_counting_the_next_day():

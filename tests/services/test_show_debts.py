@@ -124,8 +124,10 @@ async def test_fine_not_yet_payable_has_no_pay_link_yet(deps, sessions):
 
 async def test_lines_come_soonest_deadline_first(deps, sessions):
     person_id = await add_person(sessions)
-    await add_debt(sessions, reference="LATER", person_id=person_id, served_on=date(2026, 11, 20))
-    await add_debt(sessions, reference="SOONER", person_id=person_id, served_on=date(2026, 10, 20))
+    # Served 19 November: payable since 00:00 on the 23rd, the driver named by 4 December;
+    # served 19 October: prosecution after 3 December.
+    await add_debt(sessions, reference="LATER", person_id=person_id, served_on=date(2026, 11, 19))
+    await add_debt(sessions, reference="SOONER", person_id=person_id, served_on=date(2026, 10, 19))
     await add_debt(sessions, reference="NO-CLOCK", person_id=person_id, served_on=None)
     await link(sessions, person_id=person_id)
 

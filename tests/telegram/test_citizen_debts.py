@@ -107,7 +107,8 @@ async def test_after_45_days_the_fine_has_gone_to_prosecution_and_has_no_pay_but
             None,
             "1500.00",
             "Administrative fine",
-            "⏳ Next deadline: 25 November 2026 (Payment deadline).",
+            # 5 days from Friday 20 November, Sunday 22nd not counted (Cap. 1 art. 31(δ)).
+            "⏳ Next deadline: 26 November 2026 (Payment deadline).",
         ),
         ("tax", None, date(2026, 11, 1), "2000.00", "Tax debt", "Surcharge: €100.00"),
         (

@@ -44,7 +44,7 @@ from debtbot.domain.debts import Debt, DebtKind
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
 from debtbot.domain.milestones import MilestoneKind, milestones
 from debtbot.domain.reminders import due_reminders, remind_at, served_on_window
-from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
+from debtbot.domain.rules import Rulebook
 from debtbot.i18n import translator
 from debtbot.services.deps import Deps
 from debtbot.services.outbox import delivery_time, outbox_row
@@ -308,11 +308,12 @@ async def _plan_warrants(
 
 
 async def plan_reminders(
-    deps: Deps, *, now: datetime | None = None, rulebook: Rulebook = DEFAULT_RULEBOOK
+    deps: Deps, *, now: datetime | None = None, rulebook: Rulebook | None = None
 ) -> PlanReport:
     """One sweep: plan every reminder due now that is not planned yet; record the missed."""
     started = time.perf_counter()
     settings = deps.settings
+    rulebook = settings.rulebook if rulebook is None else rulebook
     now = now or deps.clock()
     today = local_date(now, settings.tz)
     leads = lead_times(settings)
@@ -357,11 +358,12 @@ class PreviewLine:
 
 
 async def preview_reminders(
-    deps: Deps, *, day: date, rulebook: Rulebook = DEFAULT_RULEBOOK
+    deps: Deps, *, day: date, rulebook: Rulebook | None = None
 ) -> list[PreviewLine]:
     """What the planner would send on local day `day`, per kind, language and milestone,
     with today's data and preferences, without writing anything."""
     settings = deps.settings
+    rulebook = settings.rulebook if rulebook is None else rulebook
     leads = lead_times(settings)
     # The moment the day's reminders go out: when quiet hours end (reminders fall at 00:00).
     at = delivery_time(start_of_day(day, settings.tz), deadline=None,
