@@ -8,7 +8,8 @@ the daylight-saving offset of that day. A debt with no clock date (not served ye
 date) has no milestones: no clock runs.
 
 A debt's clock is cached by what it depends on (kind, clock date, tariff amount or amount
-band, flags, rule book), never by the debt: a million debts share a few thousand clocks.
+band, flags, rule book; the rare time of service or tax-measure dates), never by the debt: a
+million debts share a few thousand clocks.
 """
 
 from __future__ import annotations
@@ -345,11 +346,15 @@ def clock(debt: Debt, rulebook: Rulebook = DEFAULT_RULEBOOK) -> Clock:
     if kind is DebtKind.TAX:
         amount = debt.amount
         tax = _tax_rules(rulebook, debt.due_on)
-        objections = (debt.freeze_notified_on, debt.seized_on, debt.charge_notified_on)
+        if debt.freeze_notified_on or debt.seized_on or debt.charge_notified_on:
+            return _tax(rulebook, debt.due_on, debt.surcharge_rate,
+                        amount > tax.bank_freeze_over, amount > tax.forfeiture_over,
+                        amount > tax.property_charge_over, debt.enforcement_suspended,
+                        debt.instalments_on_time,
+                        (debt.freeze_notified_on, debt.seized_on, debt.charge_notified_on))
         return _tax(rulebook, debt.due_on, debt.surcharge_rate, amount > tax.bank_freeze_over,
                     amount > tax.forfeiture_over, amount > tax.property_charge_over,
-                    debt.enforcement_suspended, debt.instalments_on_time,
-                    *((objections,) if any(objections) else ()))
+                    debt.enforcement_suspended, debt.instalments_on_time)
     if kind is DebtKind.CUSTOMS:
         amount = debt.amount
         customs = _customs_rules(rulebook, debt.served_on)

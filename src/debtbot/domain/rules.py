@@ -70,7 +70,9 @@ class AdminFineRules:
     remind_representations: bool = False
     # Art. 23A(6): pay within 5 days from the date of the act imposing the fine. Six days or
     # fewer: Cap. 1 art. 31(δ) leaves Sundays and public holidays out of the count. The law
-    # says "days", not working days, so closure days and Saturdays are counted.
+    # says "days", not working days, so closure days and Saturdays are counted although the
+    # district office is closed on them (LEGAL_RULES.md is silent here; README, "Where the
+    # code reads the law").
     payment_days: int = 5
     payment_basis: str = "Law 47(I)/2024, art. 23A(6)"
     # Art. 23A(10): 30 days after the payment deadline (as art. 31 moved it), court action
@@ -103,13 +105,15 @@ class TaxRules:
     effective_from: date = SINCE_ALWAYS
     # Art. 4: payable when the tax's own deadline expires (due_on comes from the registry);
     # a due date on a Sunday or public holiday is met on the next day that is neither
-    # (Cap. 1 art. 31(γ)).
+    # (Cap. 1 art. 31(γ)). LEGAL_RULES.md: "the bot does not derive it" — it does not; it
+    # applies art. 31 to the registry's date (README, "Where the code reads the law").
     # Art. 8(1): one-off 5 % surcharge on the unpaid amount, unless the tax's own law differs
     # (then the registry sends Debt.surcharge_rate).
     surcharge_rate: Decimal = Decimal("0.05")
     # Art. 8(2): a surcharge that is not a whole multiple of five mils is raised to the next
     # one. The mil is gone with the pound; the code raises to the next whole cent, the
-    # smallest euro amount (README, "The law in the code").
+    # smallest euro amount (LEGAL_RULES.md does not mention 8(2); README, "Where the code
+    # reads the law").
     surcharge_rounds_up: bool = True
     payment_basis: str = "Tax Collection Law, art. 4 and 8(1)"
     # Art. 9B: over EUR 3,000, bank accounts may be frozen (EUR 2,000 left untouched).
@@ -149,7 +153,8 @@ class CustomsRules:
     # enforcement). Art. 111A(1)(a)/111B(1)(a) exclude debts for which the periods of art. 112
     # and of art. 146 of the Constitution (recourse within 75 days of learning of the
     # decision, 146(3)) have not passed, so the bank-freeze and land-charge risks start after
-    # the later of the two, both counted from the notice.
+    # the later of the two, both counted from the notice. LEGAL_RULES.md names neither
+    # period (README, "Where the code reads the law").
     review_days: int = 60
     recourse_days: int = 75
     bank_freeze_over: Decimal = Decimal("3000")
@@ -166,7 +171,8 @@ class CustomsRules:
     # Art. 52(3): the person liable to the 52(1) surcharge (and only they: not an ordinary
     # assessment, nor one whose surcharge 52(2) waived) pays yearly interest on amount +
     # surcharge from the due date, at rates set each year: the law gives no number, so it is
-    # a setting; None = no interest computed.
+    # a setting; None = no interest computed. LEGAL_RULES.md states the interest without
+    # the condition; the seed's 52(3) has it (README, "Where the code reads the law").
     interest_rate: Decimal | None = None
     interest_basis: str = "Customs Code 94(I)/2004, art. 52(3)"
 

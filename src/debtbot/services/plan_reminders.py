@@ -4,7 +4,8 @@ How the work splits between the database and Python:
 
 1. Set-based, in SQL. For each (debt kind, milestone, lead time) the domain's
    `served_on_window` turns "reminders due on local days D1..D2" into ranges of clock dates
-   (date of service, or due date for tax). One UNION ALL query per triple selects the open
+   (date of service, or due date for tax), asking the domain about each date, so the ranges
+   follow period ends that Cap. 1 art. 31 moves past Sundays and public holidays. One UNION ALL query per triple selects the open
    debts in those ranges, joined through chat_links to the chats that may be told (active,
    reminders on, kind not muted, not snoozed), minus the reminders already in the outbox (an
    anti-join on the unique key). Over millions of debts a repeated sweep returns no rows.
