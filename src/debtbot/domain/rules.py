@@ -46,7 +46,9 @@ class OutOfCourtFineRules:
     surcharge_days: int = 30
     surcharge_rate: Decimal = Decimal("0.5")
     surcharge_basis: str = "Regulations 2021, Type E note 3"
-    # Note 4: unpaid within 45 days, no longer payable out of court: prosecution.
+    # Note 4: unpaid within 45 days, no longer payable out of court: prosecution. Note 3's
+    # "15 more days" is counted as its parenthesis says, 45 days from service, not 15 days
+    # from a 30-day period that art. 31 moved (README, "Where the code reads the law").
     prosecution_days: int = 45
     prosecution_basis: str = "Regulations 2021, Type E note 4"
 
