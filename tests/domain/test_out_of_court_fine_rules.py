@@ -302,3 +302,11 @@ def test_periods_ending_on_a_saturday_are_not_moved_art_31():
     # Served 30 April 2026: day 30 is Saturday 30 May; Saturday is not an excluded day.
     surcharge = by_kind(fine(served_on=date(2026, 4, 30)))[MilestoneKind.SURCHARGE]
     assert surcharge.last_day == date(2026, 5, 30)
+
+
+def test_prosecution_counts_45_days_from_service_not_15_from_a_moved_day_30_note_3():
+    # Served 1 October 2027: day 30 (Sunday 31 October) moves to 1 November, but day 45 is
+    # Monday 15 November: the "15 more days" are 45 from service (note 3's parenthesis).
+    found = by_kind(fine(served_on=date(2027, 10, 1)))
+    assert found[MilestoneKind.SURCHARGE].last_day == date(2027, 11, 1)
+    assert found[MilestoneKind.PROSECUTION].last_day == date(2027, 11, 15)
