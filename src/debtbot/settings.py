@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
+
 DEVELOPMENT_HASH_KEY = "development-only-hash-key-change-me"
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,10 @@ class Settings(BaseSettings):
     send_claim_timeout_seconds: float = 120.0
     # After downtime the planner looks back at most this far (to record what it missed).
     reminder_catch_up_days: int = 31
+    # Public-service closure days that are not public holidays (Easter Tuesday, 24 December)
+    # count as closed where a law speaks of an office's working days (LEGAL_RULES.md, "Day
+    # counting": the reading safer for the citizen). False: they count as working days.
+    closure_days_closed: bool = True
 
     # Verification guard against guessing.
     verify_chat_failures: int = 5
@@ -104,6 +110,14 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @cached_property
+    def rulebook(self) -> Rulebook:
+        """The law's rule book with the values the law leaves to settings applied (built once:
+        caches are keyed on its identity; the defaults keep the shared DEFAULT_RULEBOOK)."""
+        return DEFAULT_RULEBOOK.with_settings(
+            closure_days_closed=None if self.closure_days_closed else False,
+        )
 
     @property
     def hash_key_is_development_default(self) -> bool:

@@ -47,6 +47,13 @@ def milestone_consequence(t: Translator, milestone_kind: str) -> str:
         "bank_freeze_risk": t.gettext("Bank accounts may be frozen."),
         "property_charge": t.gettext("A charge may be registered on immovable property."),
         "time_bar": t.gettext("Court action to collect it becomes time-barred."),
+        "freeze_objection": t.gettext("The period to object to the bank account freeze ends."),
+        "forfeiture_objection": t.gettext(
+            "The seized property is deemed forfeited unless it was challenged in writing."
+        ),
+        "property_charge_objection": t.gettext(
+            "The period to object to the charge on immovable property ends."
+        ),
     }
     return sentences.get(str(milestone_kind), str(milestone_kind))
 
@@ -67,5 +74,8 @@ def milestone_title(t: Translator, milestone_kind: str) -> str:
         "bank_freeze_risk": t.pgettext("milestone", "Bank freeze"),
         "property_charge": t.pgettext("milestone", "Charge on property"),
         "time_bar": t.pgettext("milestone", "Time bar"),
+        "freeze_objection": t.pgettext("milestone", "Objection to the bank freeze"),
+        "forfeiture_objection": t.pgettext("milestone", "Challenge to the forfeiture"),
+        "property_charge_objection": t.pgettext("milestone", "Objection to the property charge"),
     }
     return titles.get(str(milestone_kind), str(milestone_kind))

@@ -1,9 +1,11 @@
-"""Cyprus days: local midnight in UTC across daylight saving, and working days."""
+"""Cyprus days: local midnight in UTC across daylight saving, periods as the Interpretation Law
+(Cap. 1) art. 31 counts them, and the working days of an office."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import holidays
 import pytest
 
 from debtbot.domain.calendar import (
@@ -11,9 +13,14 @@ from debtbot.domain.calendar import (
     add_working_days,
     add_years,
     end_of_day,
+    in_time_until,
+    is_closure_day,
+    is_excluded_day,
     is_working_day,
     local_date,
     local_wall_minus,
+    orthodox_easter,
+    period_end,
     start_of_day,
 )
 
@@ -84,10 +91,16 @@ def test_western_easter_monday_is_a_working_day_in_cyprus():
 
 
 def test_add_working_days_skips_orthodox_easter():
-    # Wednesday 8 April 2026: Thu 9 (1), Good Friday, weekend, Easter Monday, Tue 14 (2) ...
+    # Wednesday 8 April 2026: Thu 9 (1), Good Friday, weekend, Easter Monday, Easter Tuesday
+    # (offices closed), Wed 15 (2) ...
     assert add_working_days(date(2026, 4, 8), 1) == date(2026, 4, 9)
-    assert add_working_days(date(2026, 4, 8), 2) == date(2026, 4, 14)
-    assert add_working_days(date(2026, 4, 8), 5) == date(2026, 4, 17)
+    assert add_working_days(date(2026, 4, 8), 2) == date(2026, 4, 15)
+    assert add_working_days(date(2026, 4, 8), 5) == date(2026, 4, 20)
+
+
+def test_add_working_days_with_closure_days_open():
+    assert add_working_days(date(2026, 4, 8), 2, closures_closed=False) == date(2026, 4, 14)
+    assert add_working_days(date(2026, 4, 8), 5, closures_closed=False) == date(2026, 4, 17)
 
 
 def test_add_working_days_starts_counting_the_next_day():
@@ -109,3 +122,89 @@ def test_wall_clock_lead_keeps_local_midnight_across_a_clock_change():
     reminder = local_wall_minus(takes_effect, timedelta(days=7))  # 26 March: winter time
     assert reminder == start_of_day(date(2026, 3, 26))
     assert takes_effect - reminder == timedelta(days=7) - timedelta(hours=1)
+
+
+# Cap. 1 art. 31
+
+
+def test_period_end_day_of_the_event_not_counted_art_31_alpha():
+    # Served Tuesday 3 November 2026: day 30 is Thursday 3 December.
+    assert period_end(date(2026, 11, 3), 30) == date(2026, 12, 3)
+
+
+def test_period_end_on_a_sunday_runs_to_monday_art_31_beta():
+    assert period_end(date(2026, 5, 7), 45) == date(2026, 6, 22)
+
+
+def test_period_end_on_a_saturday_is_not_moved_art_31_beta():
+    assert period_end(date(2026, 5, 6), 45) == date(2026, 6, 20)
+    assert not is_excluded_day(date(2026, 6, 20))
+
+
+def test_period_end_on_a_holiday_before_a_sunday_runs_past_both_art_31_beta():
+    # Day 45 is Friday 25 December 2026: the 26th is a holiday, the 27th a Sunday.
+    assert period_end(date(2026, 11, 10), 45) == date(2026, 12, 28)
+
+
+def test_period_end_on_easter_monday_stops_on_easter_tuesday_art_31_beta():
+    # Easter Tuesday is a public-service closure day, not a public holiday.
+    assert period_end(date(2026, 3, 14), 30) == date(2026, 4, 14)
+    assert is_closure_day(date(2026, 4, 14)) and not is_excluded_day(date(2026, 4, 14))
+
+
+def test_christmas_eve_is_a_closure_day_not_an_excluded_day():
+    assert is_closure_day(date(2026, 12, 24)) and not is_excluded_day(date(2026, 12, 24))
+    # Day 30 on Thursday 24 December 2026: the period ends that day.
+    assert period_end(date(2026, 11, 24), 30) == date(2026, 12, 24)
+
+
+def test_short_periods_skip_sundays_and_holidays_inside_them_art_31_delta():
+    # 5 days from Wednesday 6 May 2026: 7, 8, 9 (Saturday counts), 11, 12 May.
+    assert period_end(date(2026, 5, 6), 5) == date(2026, 5, 12)
+    # Across Orthodox Easter 2026: Good Friday, Easter Sunday and Monday not counted.
+    assert period_end(date(2026, 4, 8), 5) == date(2026, 4, 16)
+    # Six days is still short; seven is not.
+    assert period_end(date(2026, 5, 6), 6) == date(2026, 5, 13)
+    assert period_end(date(2026, 5, 6), 7) == date(2026, 5, 13)
+    assert period_end(date(2026, 5, 5), 7) == date(2026, 5, 12)
+
+
+def test_an_act_due_on_an_excluded_day_is_in_time_the_next_day_art_31_gamma():
+    assert in_time_until(date(2026, 8, 2)) == date(2026, 8, 3)  # a Sunday
+    assert in_time_until(date(2026, 10, 1)) == date(2026, 10, 2)  # Independence Day
+    assert in_time_until(date(2026, 8, 1)) == date(2026, 8, 1)  # a Saturday
+    assert period_end(date(2026, 8, 2), 0) == date(2026, 8, 3)
+
+
+def test_the_15_30_and_60_day_periods_move_the_same_way_art_31():
+    # 15 days: 6 June 2026 + 15 = Sunday 21 June; 30 days: 1 October 2027 + 30 = Sunday
+    # 31 October; 60 days: 2 March 2026 + 60 = Labour Day, Friday 1 May (Saturday counts).
+    assert period_end(date(2026, 6, 6), 15) == date(2026, 6, 22)
+    assert period_end(date(2027, 10, 1), 30) == date(2027, 11, 1)
+    assert period_end(date(2026, 3, 2), 60) == date(2026, 5, 2)
+    # 75 days (art. 146 of the Constitution): 17 March 2026 + 75 = Sunday 31 May, then
+    # Pentecost Monday.
+    assert period_end(date(2026, 3, 17), 75) == date(2026, 6, 2)
+
+
+def test_a_period_cannot_be_negative():
+    with pytest.raises(ValueError):
+        period_end(date(2026, 5, 6), -1)
+
+
+def test_every_period_end_is_an_open_day_and_never_before_day_n():
+    start = date(2026, 1, 1)
+    for offset in range(0, 800):
+        event = start + timedelta(days=offset)
+        for days in (0, 1, 5, 6, 10, 15, 30, 45, 60, 75):
+            end = period_end(event, days)
+            assert not is_excluded_day(end)
+            assert end >= event + timedelta(days=days)
+            assert end - (event + timedelta(days=days)) <= timedelta(days=days // 2 + 4)
+
+
+def test_orthodox_easter_agrees_with_the_holidays_package():
+    for year in range(1970, 2100):
+        names = holidays.country_holidays("CY", years=year, language="en_US")
+        (easter_monday,) = [day for day, name in names.items() if "Easter Monday" in name]
+        assert orthodox_easter(year) + timedelta(days=1) == easter_monday

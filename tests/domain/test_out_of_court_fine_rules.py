@@ -1,4 +1,5 @@
-"""Out-of-court fines: Regulations of 2021, form Type E notes 1, 3, 4, 9 (LEGAL_RULES.md s. 1)."""
+"""Out-of-court fines: Regulations of 2021, form Type E notes 1, 3, 4, 9 (LEGAL_RULES.md s. 1),
+with periods counted by the Interpretation Law (Cap. 1), art. 31."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from debtbot.domain.amounts import amount_due
-from debtbot.domain.calendar import NICOSIA, start_of_day
+from debtbot.domain.calendar import NICOSIA, end_of_day
 from debtbot.domain.debts import Debt, DebtKind
 from debtbot.domain.milestones import MilestoneKind, milestones, next_milestone
 from debtbot.domain.rules import DEFAULT_RULEBOOK, OutOfCourtFineRules, Rulebook
@@ -30,26 +31,43 @@ def by_kind(debt, rulebook=DEFAULT_RULEBOOK):
 
 
 def test_not_payable_online_before_72_hours_after_service():
-    due = amount_due(fine(), nicosia(2026, 5, 6, 23, 59))
+    due = amount_due(fine(), nicosia(2026, 5, 7, 23, 59))
     assert not due.payable
-    assert due.payable_from == nicosia(2026, 5, 7, 0, 0)
+    assert due.payable_from == nicosia(2026, 5, 8, 0, 0)
     assert due.total == Decimal("100.00")
     assert due.clock_running
 
 
-def test_payable_from_72_hours_after_the_start_of_the_service_day():
+def test_payable_from_72_hours_after_the_end_of_the_service_day_note_1():
+    # Only the date of service known: the notice may have been served at 23:59, so 72 hours
+    # are counted from the end of that day (the safe end of the 24-72 hours).
     debt = fine()
     opening = by_kind(debt)[MilestoneKind.PAYABLE_FROM]
-    assert opening.takes_effect == start_of_day(SERVED) + timedelta(hours=72)
-    assert opening.last_day == date(2026, 5, 7)
+    assert opening.takes_effect == end_of_day(SERVED) + timedelta(hours=72)
+    assert opening.last_day == date(2026, 5, 8)
     assert opening.legal_basis == "Regulations 2021, Type E note 1"
-    due = amount_due(debt, nicosia(2026, 5, 7, 0, 0))
+    assert not amount_due(debt, nicosia(2026, 5, 7, 18, 0)).payable
+    due = amount_due(debt, nicosia(2026, 5, 8, 0, 0))
     assert due.payable and due.payable_from is None
 
 
+def test_payable_from_72_hours_after_the_time_of_service_note_1():
+    # Served at 18:00: payable from 18:00 three days later, not from midnight before it.
+    debt = fine(served_at=nicosia(2026, 5, 4, 18, 0))
+    opening = by_kind(debt)[MilestoneKind.PAYABLE_FROM]
+    assert opening.takes_effect == nicosia(2026, 5, 7, 18, 0)
+    assert opening.last_day == date(2026, 5, 7)
+    before = amount_due(debt, nicosia(2026, 5, 7, 17, 59))
+    assert not before.payable and before.payable_from == nicosia(2026, 5, 7, 18, 0)
+    assert amount_due(debt, nicosia(2026, 5, 7, 18, 0)).payable
+    # The time of service moves nothing counted in days.
+    assert by_kind(debt)[MilestoneKind.SURCHARGE] == by_kind(fine())[MilestoneKind.SURCHARGE]
+
+
 def test_payable_from_counts_elapsed_hours_across_the_clock_change():
-    # Served Saturday 28 March 2026; clocks go forward on the 29th: 72 hours later is 01:00.
-    opening = by_kind(fine(served_on=date(2026, 3, 28)))[MilestoneKind.PAYABLE_FROM]
+    # Served Friday 27 March 2026; its day ends at 00:00 on the 28th; clocks go forward on
+    # the 29th: 72 hours later is 01:00 on the 31st.
+    opening = by_kind(fine(served_on=date(2026, 3, 27)))[MilestoneKind.PAYABLE_FROM]
     assert opening.takes_effect == nicosia(2026, 3, 31, 1, 0)
 
 
@@ -192,7 +210,8 @@ def test_later_rule_version_applies_to_fines_served_on_or_after_its_date():
     debt = fine(served_on=LONGER_FROM)
     found = by_kind(debt, LONGER_PERIODS)
     assert found[MilestoneKind.SURCHARGE].last_day == date(2025, 8, 30)  # day 90
-    assert found[MilestoneKind.PROSECUTION].last_day == date(2025, 9, 14)  # day 105
+    # Day 105 is Sunday 14 September: Cap. 1 art. 31(β) runs the period to Monday.
+    assert found[MilestoneKind.PROSECUTION].last_day == date(2025, 9, 15)
     on_day_31 = amount_due(debt, nicosia(2025, 7, 2), rulebook=LONGER_PERIODS)
     assert on_day_31.total == Decimal("100.00")
     on_day_91 = amount_due(debt, nicosia(2025, 8, 31), rulebook=LONGER_PERIODS)
@@ -217,3 +236,77 @@ def test_kind_given_as_plain_text_follows_the_same_rules():
 def test_amount_due_refuses_a_naive_moment():
     with pytest.raises(ValueError):
         amount_due(fine(), datetime(2026, 6, 4, 0, 0))
+
+
+# Cap. 1 art. 31(β): a last day that is a Sunday or a public holiday moves to the next day
+# that is neither (the cases an audit of the domain found).
+
+
+def test_prosecution_day_45_on_a_sunday_still_payable_on_monday_art_31():
+    # Served 7 May 2026: day 45 is Sunday 21 June; Monday 22 June is still in time.
+    debt = fine(served_on=date(2026, 5, 7))
+    prosecution = by_kind(debt)[MilestoneKind.PROSECUTION]
+    assert prosecution.last_day == date(2026, 6, 22)
+    assert prosecution.takes_effect == nicosia(2026, 6, 23)
+    monday = amount_due(debt, nicosia(2026, 6, 22, 23, 59))
+    assert monday.payable and not monday.prosecution and monday.total == Decimal("150.00")
+    tuesday = amount_due(debt, nicosia(2026, 6, 23))
+    assert tuesday.prosecution and not tuesday.payable
+
+
+def test_surcharge_day_30_on_a_sunday_added_from_tuesday_art_31():
+    # Served 1 October 2027: day 30 is Sunday 31 October; the 50 % from 2 November.
+    debt = fine(served_on=date(2027, 10, 1))
+    surcharge = by_kind(debt)[MilestoneKind.SURCHARGE]
+    assert surcharge.last_day == date(2027, 11, 1)
+    assert surcharge.takes_effect == nicosia(2027, 11, 2)
+    assert amount_due(debt, nicosia(2027, 11, 1, 23, 59)).total == Decimal("100.00")
+    assert amount_due(debt, nicosia(2027, 11, 2)).total == Decimal("150.00")
+
+
+def test_surcharge_day_30_on_easter_monday_added_from_15_april_art_31():
+    # Served 14 March 2026: day 30 is Easter Monday 13 April; Easter Tuesday is a closure
+    # day, not a public holiday, so the period ends on it and the 50 % comes on the 15th.
+    debt = fine(served_on=date(2026, 3, 14))
+    surcharge = by_kind(debt)[MilestoneKind.SURCHARGE]
+    assert surcharge.last_day == date(2026, 4, 14)
+    assert amount_due(debt, nicosia(2026, 4, 14, 23, 59)).total == Decimal("100.00")
+    assert amount_due(debt, nicosia(2026, 4, 15)).total == Decimal("150.00")
+
+
+def test_prosecution_day_45_on_christmas_day_moves_past_boxing_day_and_sunday_art_31():
+    # Served 10 November 2026: day 45 is Friday 25 December; 26th a holiday, 27th a Sunday.
+    debt = fine(served_on=date(2026, 11, 10))
+    prosecution = by_kind(debt)[MilestoneKind.PROSECUTION]
+    assert prosecution.last_day == date(2026, 12, 28)
+    assert prosecution.takes_effect == nicosia(2026, 12, 29)
+    assert amount_due(debt, nicosia(2026, 12, 28, 12, 0)).payable
+    assert amount_due(debt, nicosia(2026, 12, 29)).prosecution
+
+
+def test_driver_nomination_day_15_on_a_sunday_moves_to_monday_art_31():
+    # Served 6 June 2026: day 15 is Sunday 21 June.
+    nomination = by_kind(fine(served_on=date(2026, 6, 6)))[MilestoneKind.DRIVER_NOMINATION]
+    assert nomination.last_day == date(2026, 6, 22)
+    assert nomination.takes_effect == nicosia(2026, 6, 23)
+
+
+def test_surcharge_day_30_on_a_sunday_before_a_holiday_moves_two_days_art_31():
+    # Served 1 May 2026: day 30 is Sunday 31 May, and Monday 1 June is Pentecost Monday.
+    surcharge = by_kind(fine(served_on=date(2026, 5, 1)))[MilestoneKind.SURCHARGE]
+    assert surcharge.last_day == date(2026, 6, 2)
+    assert surcharge.takes_effect == nicosia(2026, 6, 3)
+
+
+def test_periods_ending_on_a_saturday_are_not_moved_art_31():
+    # Served 30 April 2026: day 30 is Saturday 30 May; Saturday is not an excluded day.
+    surcharge = by_kind(fine(served_on=date(2026, 4, 30)))[MilestoneKind.SURCHARGE]
+    assert surcharge.last_day == date(2026, 5, 30)
+
+
+def test_prosecution_counts_45_days_from_service_not_15_from_a_moved_day_30_note_3():
+    # Served 1 October 2027: day 30 (Sunday 31 October) moves to 1 November, but day 45 is
+    # Monday 15 November: the "15 more days" are 45 from service (note 3's parenthesis).
+    found = by_kind(fine(served_on=date(2027, 10, 1)))
+    assert found[MilestoneKind.SURCHARGE].last_day == date(2027, 11, 1)
+    assert found[MilestoneKind.PROSECUTION].last_day == date(2027, 11, 15)

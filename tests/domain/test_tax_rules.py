@@ -1,4 +1,5 @@
-"""Tax debts, Tax Collection Law arts. 4, 8(1), 9B, 9Γ, 9Δ (LEGAL_RULES.md s. 4)."""
+"""Tax debts, Tax Collection Law arts. 4, 8(1)-(2), 9B, 9Γ, 9Δ (LEGAL_RULES.md s. 4), with
+periods counted by the Interpretation Law (Cap. 1), art. 31."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from decimal import Decimal
 from debtbot.domain.amounts import amount_due
 from debtbot.domain.calendar import NICOSIA
 from debtbot.domain.debts import Debt, DebtKind
-from debtbot.domain.milestones import MilestoneKind, milestones, tax_objection_last_day
+from debtbot.domain.milestones import MilestoneKind, milestones
 from debtbot.domain.rules import DEFAULT_RULEBOOK, TaxRules
 
 DUE = date(2026, 7, 31)
@@ -44,7 +45,7 @@ def test_tax_late_payment_surcharge_5_percent_from_the_day_after_due():
     before = amount_due(debt, nicosia(2026, 7, 31, 23, 59))
     after = amount_due(debt, nicosia(2026, 8, 1))
     assert before.total == Decimal("1234.50") and before.surcharge == Decimal("0.00")
-    assert after.surcharge == Decimal("61.73")  # 61.725 rounded half up
+    assert after.surcharge == Decimal("61.73")  # 61.725 raised to the next cent (8(2))
     assert after.total == Decimal("1296.23")
     assert after.surcharge_basis == "Tax Collection Law, art. 4 and 8(1)"
     assert after.payable and not after.prosecution
@@ -72,9 +73,9 @@ def test_tax_bank_freeze_and_forfeiture_risk_only_over_3000():
 
 def test_tax_property_charge_over_5000_after_30_days_unpaid():
     assert MilestoneKind.PROPERTY_CHARGE not in kinds(tax("5000.00"))
-    charge = by_kind(tax("5000.01"))[MilestoneKind.PROPERTY_CHARGE]
-    assert charge.last_day == date(2026, 8, 30)
-    assert charge.takes_effect == nicosia(2026, 8, 31)
+    charge = by_kind(tax("5000.01", due_on=date(2026, 7, 30)))[MilestoneKind.PROPERTY_CHARGE]
+    assert charge.last_day == date(2026, 8, 29)  # day 30, a Saturday: not moved
+    assert charge.takes_effect == nicosia(2026, 8, 30)
     assert charge.legal_basis == "Tax Collection Law, art. 9Δ"
     assert charge.reminder
 
@@ -112,9 +113,86 @@ def test_tax_rule_version_is_chosen_by_due_date():
     assert amount_due(new, nicosia(2027, 6, 1), rulebook=rulebook).total == Decimal("107.00")
 
 
-def test_tax_objection_windows_15_days_for_a_freeze_30_for_forfeiture_or_property_charge():
-    debt = tax("9000")
-    taken = date(2026, 9, 1)
-    assert tax_objection_last_day(debt, MilestoneKind.BANK_FREEZE_RISK, taken) == date(2026, 9, 16)
-    assert tax_objection_last_day(debt, MilestoneKind.FORFEITURE, taken) == date(2026, 10, 1)
-    assert tax_objection_last_day(debt, MilestoneKind.PROPERTY_CHARGE, taken) == date(2026, 10, 1)
+def test_tax_surcharge_rounded_up_to_the_cent_art_8_2():
+    # 5 % of 100.01 is 5.0005: half up would give 5.00, art. 8(2) raises it to 5.01.
+    debt = tax("100.01")
+    after = amount_due(debt, nicosia(2026, 8, 1))
+    assert after.surcharge == Decimal("5.01") and after.total == Decimal("105.02")
+    assert by_kind(debt)[MilestoneKind.PAYMENT_DUE].amount_after == Decimal("105.02")
+    # A whole number of cents stays as it is.
+    assert amount_due(tax("100.00"), nicosia(2026, 8, 1)).surcharge == Decimal("5.00")
+    # A rate from the tax's own law is raised the same way.
+    own = tax("33.33", surcharge_rate=Decimal("0.10"))
+    assert amount_due(own, nicosia(2026, 8, 1)).surcharge == Decimal("3.34")
+
+
+def test_tax_due_date_on_a_sunday_is_met_on_monday_art_31_gamma():
+    # 2 August 2026 is a Sunday: paying on Monday 3 August is in time, no surcharge.
+    debt = tax("1000", due_on=date(2026, 8, 2))
+    payment = by_kind(debt)[MilestoneKind.PAYMENT_DUE]
+    assert payment.last_day == date(2026, 8, 3)
+    assert payment.takes_effect == nicosia(2026, 8, 4)
+    assert amount_due(debt, nicosia(2026, 8, 3, 23, 59)).surcharge == Decimal("0.00")
+    assert amount_due(debt, nicosia(2026, 8, 4)).surcharge == Decimal("50.00")
+
+
+def test_tax_due_date_on_a_public_holiday_is_met_on_the_next_open_day_art_31_gamma():
+    # 1 October 2026 (Thursday) is Independence Day: in time on Friday 2 October; the bank
+    # freeze and forfeiture risks start after it too.
+    found = by_kind(tax("4000", due_on=date(2026, 10, 1)))
+    assert found[MilestoneKind.PAYMENT_DUE].last_day == date(2026, 10, 2)
+    assert found[MilestoneKind.BANK_FREEZE_RISK].takes_effect == nicosia(2026, 10, 3)
+    assert found[MilestoneKind.FORFEITURE].takes_effect == nicosia(2026, 10, 3)
+
+
+def test_tax_property_charge_30_day_period_ending_on_a_sunday_moves_to_monday():
+    # Due 31 July 2026: day 30 is Sunday 30 August, so the charge may come from 1 September.
+    charge = by_kind(tax("5000.01"))[MilestoneKind.PROPERTY_CHARGE]
+    assert charge.last_day == date(2026, 8, 31)
+    assert charge.takes_effect == nicosia(2026, 9, 1)
+
+
+def test_tax_objection_windows_not_shown_unless_the_registry_reports_the_measure():
+    assert not {MilestoneKind.FREEZE_OBJECTION, MilestoneKind.FORFEITURE_OBJECTION,
+                MilestoneKind.PROPERTY_CHARGE_OBJECTION} & set(kinds(tax("9000")))
+
+
+def test_tax_freeze_objection_15_days_from_the_debtor_being_informed_9b_5():
+    # Informed on Tuesday 1 September 2026: day 15 is Wednesday 16 September.
+    debt = tax("9000", freeze_notified_on=date(2026, 9, 1))
+    window = by_kind(debt)[MilestoneKind.FREEZE_OBJECTION]
+    assert window.last_day == date(2026, 9, 16)
+    assert window.takes_effect == nicosia(2026, 9, 17)
+    assert window.legal_basis == "Tax Collection Law, art. 9B(5)"
+    # Informed on Monday 14 September: day 15 is Tuesday 29 September, unmoved; informed on
+    # Wednesday 16 September: day 15 is Thursday 1 October, Independence Day: 2 October.
+    assert by_kind(tax("9000", freeze_notified_on=date(2026, 9, 16)))[
+        MilestoneKind.FREEZE_OBJECTION].last_day == date(2026, 10, 2)
+
+
+def test_tax_forfeiture_objection_30_days_from_the_seizure_9g_5():
+    # Seized on Tuesday 1 September 2026: day 30 is 1 October, a public holiday: 2 October.
+    debt = tax("9000", seized_on=date(2026, 9, 1), freeze_notified_on=None)
+    window = by_kind(debt)[MilestoneKind.FORFEITURE_OBJECTION]
+    assert window.last_day == date(2026, 10, 2)
+    assert window.legal_basis == "Tax Collection Law, art. 9Γ(5)"
+    assert MilestoneKind.FREEZE_OBJECTION not in kinds(debt)
+
+
+def test_tax_property_charge_objection_30_days_from_the_notice_9d_4():
+    # Notice received Friday 6 November 2026: day 30 is Sunday 6 December: Monday 7th.
+    debt = tax("9000", charge_notified_on=date(2026, 11, 6))
+    window = by_kind(debt)[MilestoneKind.PROPERTY_CHARGE_OBJECTION]
+    assert window.last_day == date(2026, 12, 7)
+    assert window.takes_effect == nicosia(2026, 12, 8)
+    assert window.legal_basis == "Tax Collection Law, art. 9Δ(4)"
+    assert not window.reminder
+
+
+def test_tax_objection_windows_counted_from_their_own_events_not_the_due_date():
+    debt = tax("9000", freeze_notified_on=date(2026, 9, 1), seized_on=date(2026, 9, 8),
+               charge_notified_on=date(2026, 11, 6))
+    found = by_kind(debt)
+    assert found[MilestoneKind.FREEZE_OBJECTION].last_day == date(2026, 9, 16)
+    assert found[MilestoneKind.FORFEITURE_OBJECTION].last_day == date(2026, 10, 8)
+    assert found[MilestoneKind.PROPERTY_CHARGE_OBJECTION].last_day == date(2026, 12, 7)

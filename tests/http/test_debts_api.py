@@ -77,3 +77,40 @@ async def test_cancel_closes_open_debts_and_is_audited(api: Api) -> None:
     ingest_token = next(a for a in actions if a[0] == "debts.cancel")[1]
     assert ingest_token.startswith("token:")
     assert ("debts.upsert", ingest_token) in actions
+
+
+async def test_the_time_of_service_and_the_tax_measures_dates_are_optional_fields(
+    api: Api,
+) -> None:
+    batch = [
+        debt("OOC-T", served_on="2026-03-01", served_at="2026-03-01T18:00:00+02:00"),
+        debt("TAX-M", kind="tax", source="tax", served_on=None, due_on="2025-12-31",
+             freeze_notified_on="2026-02-02", seized_on="2026-02-03",
+             charge_notified_on="2026-02-04"),
+        debt("OOC-P"),
+    ]
+    status, body = await api.call("POST", "/api/debts/upsert", scope="ingest",
+                                  body={"debts": batch})
+    assert status == 200, body
+    stored = await debts(api)
+    assert stored["OOC-T"].served_at is not None
+    assert stored["OOC-T"].served_at.isoformat() == "2026-03-01T16:00:00+00:00"
+    assert [str(getattr(stored["TAX-M"], name)) for name in
+            ("freeze_notified_on", "seized_on", "charge_notified_on")] == [
+        "2026-02-02", "2026-02-03", "2026-02-04"]
+    assert stored["OOC-P"].served_at is None
+
+
+async def test_a_time_of_service_without_an_offset_or_on_another_day_is_refused(
+    api: Api,
+) -> None:
+    status, body = await api.call(
+        "POST", "/api/debts/upsert", scope="ingest",
+        body={"debts": [debt("OOC-N", served_at="2026-03-01T18:00:00")]})
+    assert status == 422, body
+    status, body = await api.call(
+        "POST", "/api/debts/upsert", scope="ingest",
+        body={"debts": [debt("OOC-D", served_at="2026-03-02T08:00:00+02:00")]})
+    assert status == 422 and body["error"]["code"] == "invalid_debts", body
+    assert "not on served_on 2026-03-01" in body["error"]["details"][0]["msg"]
+    assert await debts(api) == {}

@@ -4,7 +4,7 @@ sends the citizen a receipt in their language. Refusals write nothing.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from http_support import Api, debt, ingest, link_chat
@@ -167,6 +167,31 @@ async def test_after_45_days_the_fine_cannot_be_paid_out_of_court(api: Api) -> N
     status, body = await pay(api, payment())
     assert status == 422 and body["error"]["code"] == "not_payable"
     assert await payments_count(api) == 0
+
+
+async def test_a_fine_whose_day_45_is_a_sunday_is_paid_on_monday_art_31(api: Api) -> None:
+    # Served 7 May 2026: day 45 is Sunday 21 June. Monday 22 June is still in time
+    # (Cap. 1 art. 31(β)), with the 50 % surcharge; Tuesday 23 June is not.
+    api.clock.now = datetime(2026, 6, 22, 20, 0, tzinfo=UTC)  # 23:00 in Nicosia
+    await ingest(api, debt("OOC-S", served_on="2026-05-07", amount="100.00"),
+                 debt("OOC-T", served_on="2026-05-07", amount="100.00"))
+    status, body = await pay(api, payment("OOC-S", amount="150.00"))
+    assert status == 201 and body["amount_due"] == "150.00", body
+    api.clock.now = datetime(2026, 6, 22, 21, 0, tzinfo=UTC)  # 00:00 on Tuesday
+    status, body = await pay(api, payment("OOC-T", amount="150.00", payment_id="jcc-0003"))
+    assert status == 422 and body["error"]["code"] == "not_payable", body
+
+
+async def test_a_fine_whose_day_30_is_a_holiday_is_paid_without_surcharge_next_day(
+    api: Api,
+) -> None:
+    # Served 14 March 2026: day 30 is Easter Monday; on Easter Tuesday the amount on the
+    # notice still settles it.
+    api.clock.now = datetime(2026, 4, 14, 9, 0, tzinfo=UTC)
+    await ingest(api, debt("OOC-E", served_on="2026-03-14", amount="100.00"))
+    status, body = await pay(api, payment("OOC-E", amount="100.00"))
+    assert status == 201 and body["amount_due"] == "100.00", body
+    assert body["status"] == "paid"
 
 
 async def test_a_payment_for_a_surcharged_fine_must_cover_the_surcharge(api: Api) -> None:

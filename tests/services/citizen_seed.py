@@ -82,12 +82,13 @@ async def add_debt(
     due_on: date | None = None,
     status: str = "outstanding",
     authority: str = "Cyprus Police",
+    **columns: object,
 ) -> int:
     async with sessions() as session, session.begin():
         row = DebtRow(
             source="test", reference=reference, kind=kind, authority=authority,
             person_id=person_id, company_id=company_id, amount=Decimal(amount),
-            served_on=served_on, due_on=due_on, status=status,
+            served_on=served_on, due_on=due_on, status=status, **columns,
         )
         session.add(row)
         await session.flush()

@@ -413,6 +413,75 @@ async def test_company_representatives_come_in_with_the_company(
     assert (person.name, person.date_of_birth) == ("Άννα Κ.", date(1990, 1, 2))
 
 
+async def test_the_time_of_service_and_the_tax_measures_dates_go_in_and_stay(
+    deps: Deps, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    header = HEADER + ",served_at,freeze_notified_on,seized_on,charge_notified_on"
+    path = write(
+        tmp_path, header,
+        row("OOC-1", served_on="2026-11-01") + ",2026-11-01T18:30,,,",
+        row("OOC-2", served_on="") + ",2026-11-02T05:00:00Z,,,",
+        row("TAX-1", kind="tax", source="tax", served_on="", due_on="2026-07-31")
+        + ",,2026-09-01,2026-09-08,2026-11-06",
+    )
+
+    report = await run_import(deps, path)
+    assert report.errors == []
+
+    by_reference = {debt.reference: debt for debt in await all_rows(sessions, DebtRow)}
+    # Cyprus time without an offset: 18:30 on 1 November (winter) is 16:30 UTC.
+    assert by_reference["OOC-1"].served_at == datetime(2026, 11, 1, 16, 30, tzinfo=UTC)
+    # Only the time given: the date of service is its Cyprus day.
+    assert by_reference["OOC-2"].served_on == date(2026, 11, 2)
+    tax = by_reference["TAX-1"]
+    assert (tax.freeze_notified_on, tax.seized_on, tax.charge_notified_on) == (
+        date(2026, 9, 1), date(2026, 9, 8), date(2026, 11, 6))
+    assert by_reference["OOC-1"].freeze_notified_on is None
+
+    # A later file that leaves them empty keeps what is on file.
+    again = write(tmp_path, HEADER, row("OOC-1", served_on="2026-11-01"), name="again.csv")
+    assert (await run_import(deps, again)).errors == []
+    (kept,) = [d for d in await all_rows(sessions, DebtRow) if d.reference == "OOC-1"]
+    assert kept.served_at == datetime(2026, 11, 1, 16, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"served_at": "2026-11-02T09:00"}, "served_at",
+         "falls on 2026-11-02 in Cyprus, not on served_on 2026-11-01"),
+        ({"served_at": "2026-11-01"}, "served_at",
+         "'2026-11-01' is not a date and time in the form YYYY-MM-DDTHH:MM"),
+        ({"served_at": "yesterday"}, "served_at",
+         "'yesterday' is not a date and time in the form YYYY-MM-DDTHH:MM"),
+        ({"served_at": "2026-11-24T08:00", "served_on": ""}, "served_at",
+         "2026-11-24T08:00 is in the future"),
+        ({"kind": "tax", "freeze_notified_on": "2026-11-24"}, "freeze_notified_on",
+         "2026-11-24 is in the future"),
+    ],
+)
+def test_the_time_of_service_and_measures_dates_are_checked(
+    changes: dict[str, object], field: str, reason: str
+) -> None:
+    with pytest.raises(RecordError) as failed:
+        validate_record(raw(**changes), line=7, today=TODAY)
+
+    assert (failed.value.field, failed.value.reason) == (field, reason)
+
+
+def test_the_time_of_service_near_midnight_is_placed_on_its_cyprus_day() -> None:
+    # 22:30 UTC on 31 October is 00:30 on 1 November in Cyprus (winter time, UTC+2).
+    record = validate_record(raw(served_at="2026-10-31T22:30:00+00:00"), line=2, today=TODAY)
+    assert record.served_on == date(2026, 11, 1)
+    assert record.served_at == datetime(2026, 10, 31, 22, 30, tzinfo=UTC)
+
+
+def test_tax_measures_dates_on_other_kinds_are_ignored_with_a_warning() -> None:
+    record = validate_record(raw(seized_on="2026-09-08"), line=3, today=TODAY)
+    assert record.seized_on is None
+    assert record.warnings == ("line 3: seized_on is for tax debts; ignored",)
+
+
 def raw(**changes: object) -> dict[str, object]:
     values: dict[str, object] = dict(zip(HEADER.split(","), row().split(","), strict=True))
     values["name"] = GIORGOS

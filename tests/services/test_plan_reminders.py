@@ -225,3 +225,50 @@ async def test_preview_counts_a_days_reminders_per_kind_and_language_without_wri
         ("out_of_court_fine", "tr", "surcharge", 1),
     ]
     assert await outbox_rows(sessions) == []
+
+
+async def test_reminders_follow_period_ends_moved_past_sundays_and_holidays(sessions):
+    # Served 1, 2 and 3 May 2026: day 30 is Sunday 31 May, Monday 1 June (Pentecost
+    # Monday) and Tuesday 2 June. Cap. 1 art. 31 ends all three periods on 2 June, so all
+    # three are reminded the day before the surcharge on 2 June, none on the holiday.
+    clock = Clock(datetime(2026, 5, 31, 21, 0, tzinfo=UTC))  # 00:00 on 1 June
+    deps = make_deps(sessions, clock)
+    person = await add_citizen(sessions, chat_id=42)
+    debts = [
+        await add_debt(sessions, reference=f"M{day}", person_id=person,
+                       served_on=date(2026, 5, day))
+        for day in (1, 2, 3)
+    ]
+    await plan_reminders(deps)
+    on_the_holiday = {row.dedupe_key for row in await outbox_rows(sessions)}
+    assert not any(":surcharge:1:" in key for key in on_the_holiday)
+
+    clock.now = datetime(2026, 6, 1, 21, 0, tzinfo=UTC)  # 00:00 on 2 June
+    await plan_reminders(deps)
+
+    rows = {row.dedupe_key: row for row in await outbox_rows(sessions)}
+    for debt in debts:
+        row = rows[f"reminder:{debt}:surcharge:1:42"]
+        assert row.expires_at == datetime(2026, 6, 2, 21, 0, tzinfo=UTC)  # 00:00 on 3 June
+        assert "The last day is today" in row.payload["text"]
+
+
+async def test_the_prosecution_reminder_comes_on_the_monday_when_day_45_is_a_sunday(sessions):
+    # Served 7 May 2026: day 45 is Sunday 21 June, the period ends on Monday 22 June.
+    clock = Clock(datetime(2026, 6, 21, 6, 0, tzinfo=UTC))  # Sunday, 09:00 in Nicosia
+    deps = make_deps(sessions, clock)
+    person = await add_citizen(sessions, chat_id=42)
+    debt = await add_debt(sessions, reference="S45", person_id=person,
+                          served_on=date(2026, 5, 7))
+    await plan_reminders(deps)
+    keys = {row.dedupe_key for row in await outbox_rows(sessions)}
+    assert keys == {f"reminder:{debt}:prosecution:7:42"}
+
+    clock.now = datetime(2026, 6, 22, 6, 0, tzinfo=UTC)  # Monday
+    await plan_reminders(deps)
+
+    rows = {row.dedupe_key: row for row in await outbox_rows(sessions)}
+    last = rows[f"reminder:{debt}:prosecution:1:42"]
+    assert last.expires_at == datetime(2026, 6, 22, 21, 0, tzinfo=UTC)  # 00:00 on 23 June
+    assert "The last day is today" in last.payload["text"]
+    assert "22 June 2026" in last.payload["text"]

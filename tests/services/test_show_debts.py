@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -124,8 +124,10 @@ async def test_fine_not_yet_payable_has_no_pay_link_yet(deps, sessions):
 
 async def test_lines_come_soonest_deadline_first(deps, sessions):
     person_id = await add_person(sessions)
-    await add_debt(sessions, reference="LATER", person_id=person_id, served_on=date(2026, 11, 20))
-    await add_debt(sessions, reference="SOONER", person_id=person_id, served_on=date(2026, 10, 20))
+    # Served 19 November: payable since 00:00 on the 23rd, the driver named by 4 December;
+    # served 19 October: prosecution after 3 December.
+    await add_debt(sessions, reference="LATER", person_id=person_id, served_on=date(2026, 11, 19))
+    await add_debt(sessions, reference="SOONER", person_id=person_id, served_on=date(2026, 10, 19))
     await add_debt(sessions, reference="NO-CLOCK", person_id=person_id, served_on=None)
     await link(sessions, person_id=person_id)
 
@@ -232,3 +234,62 @@ async def test_debt_with_a_template_on_a_host_not_allowed_shows_no_pay_link(
 
     assert report.lines[0].pay_url is None
     assert report.total_payable_now == Decimal("100.00")  # payable, just not through a link
+
+
+async def test_a_fine_is_payable_72_hours_after_the_time_of_service_when_the_registry_gives_it(
+    deps, sessions
+):
+    # Now: 23 November 2026, 12:00 in Nicosia. Served 20 November at 18:00: payable from
+    # 18:00 today. Served the same day, time unknown: from 00:00 tomorrow (end of the day).
+    person_id = await add_person(sessions)
+    await add_debt(sessions, reference="TIMED", person_id=person_id,
+                   served_on=date(2026, 11, 20), served_at=datetime(2026, 11, 20, 16, 0, tzinfo=UTC))
+    await add_debt(sessions, reference="DATED", person_id=person_id,
+                   served_on=date(2026, 11, 20))
+    await link(sessions, person_id=person_id)
+
+    report = await debts_for_chat(deps, chat_id=CHAT)
+
+    lines = {line.reference: line for line in report.lines}
+    assert lines["TIMED"].due.payable_from == datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
+    assert lines["DATED"].due.payable_from == datetime(2026, 11, 23, 22, 0, tzinfo=UTC)
+    assert lines["TIMED"].pay_url is None and lines["DATED"].pay_url is None
+
+
+async def test_a_tax_objection_window_is_shown_only_once_the_registry_reports_the_measure(
+    deps, sessions
+):
+    person_id = await add_person(sessions)
+    await add_debt(sessions, reference="TAX-F", person_id=person_id, kind="tax",
+                   amount="9000.00", served_on=None, due_on=date(2026, 7, 31),
+                   freeze_notified_on=date(2026, 11, 16))
+    await add_debt(sessions, reference="TAX-N", person_id=person_id, kind="tax",
+                   amount="9000.00", served_on=None, due_on=date(2026, 7, 31))
+    await link(sessions, person_id=person_id)
+
+    report = await debts_for_chat(deps, chat_id=CHAT)
+
+    lines = {line.reference: line for line in report.lines}
+    window = lines["TAX-F"].next_milestone
+    assert window is not None and window.kind is MilestoneKind.FREEZE_OBJECTION
+    assert window.last_day == date(2026, 12, 1)  # 15 days from being informed (9B(5))
+    assert window.legal_basis == "Tax Collection Law, art. 9B(5)"
+    assert lines["TAX-N"].next_milestone is None
+
+
+@pytest.mark.parametrize(("closed", "last_day"), [(True, date(2026, 12, 29)),
+                                                  (False, date(2026, 12, 28))])
+async def test_christmas_eve_counts_as_closed_for_an_offices_working_days_by_the_setting(
+    sessions, database_url, clock, closed, last_day
+):
+    deps = make_deps(sessions, database_url, clock, closure_days_closed=closed)
+    person_id = await add_person(sessions)
+    await add_debt(sessions, reference="RTD-1", person_id=person_id, kind="admin_fine",
+                   amount="1500.00", served_on=None, finding_notice_on=date(2026, 12, 18))
+    await link(sessions, person_id=person_id)
+
+    [line] = (await debts_for_chat(deps, chat_id=CHAT)).lines
+
+    assert line.next_milestone is not None
+    assert line.next_milestone.kind is MilestoneKind.REPRESENTATIONS
+    assert line.next_milestone.last_day == last_day

@@ -3,7 +3,7 @@ prosecution text without a Pay button, paging, totals, and nothing outstanding."
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from citizen_harness import Clock, add_debt, add_person, link_person, make_deps, press, running, say
@@ -90,6 +90,35 @@ async def test_after_45_days_the_fine_has_gone_to_prosecution_and_has_no_pay_but
     assert "Due now" not in reply.text and "Total due now" not in reply.text
 
 
+async def test_a_fine_whose_day_45_is_a_sunday_can_still_be_paid_on_monday(
+    botapi, deps, sessions, person, clock
+):
+    # Served 7 May 2026: day 45 is Sunday 21 June; Cap. 1 art. 31(β) runs the period to the
+    # end of Monday 22 June. On the Monday the fine is payable with its surcharge.
+    await add_debt(sessions, reference="OC-45", person_id=person, served_on=date(2026, 5, 7))
+    clock.now = datetime(2026, 6, 22, 9, 0, tzinfo=UTC)  # 12:00 in Nicosia
+    async with running(deps, botapi):
+        [monday] = await say(botapi, CHAT, "/debts")
+        clock.now = datetime(2026, 6, 22, 21, 0, tzinfo=UTC)  # 00:00 on Tuesday
+        [tuesday] = await say(botapi, CHAT, "/debts")
+    assert "Due now: €150.00" in monday.text
+    assert "⏳ Next deadline: 22 June 2026 (Prosecution)." in monday.text
+    assert monday.button_texts == ["Pay €150.00 · OC-45"]
+    assert "criminal prosecution" in tuesday.text and tuesday.buttons == []
+
+
+async def test_a_fine_whose_day_30_is_easter_monday_has_no_surcharge_on_easter_tuesday(
+    botapi, deps, sessions, person, clock
+):
+    await add_debt(sessions, reference="OC-30", person_id=person, served_on=date(2026, 3, 14))
+    clock.now = datetime(2026, 4, 14, 9, 0, tzinfo=UTC)
+    async with running(deps, botapi):
+        [reply] = await say(botapi, CHAT, "/debts")
+    assert "Due now: €100.00" in reply.text
+    assert "⏳ Next deadline: 14 April 2026 (Surcharge)." in reply.text
+    assert reply.button_texts == ["Pay €100.00 · OC-30"]
+
+
 @pytest.mark.parametrize(
     ("kind", "served_on", "due_on", "amount", "label", "expected"),
     [
@@ -107,7 +136,8 @@ async def test_after_45_days_the_fine_has_gone_to_prosecution_and_has_no_pay_but
             None,
             "1500.00",
             "Administrative fine",
-            "⏳ Next deadline: 25 November 2026 (Payment deadline).",
+            # 5 days from Friday 20 November, Sunday 22nd not counted (Cap. 1 art. 31(δ)).
+            "⏳ Next deadline: 26 November 2026 (Payment deadline).",
         ),
         ("tax", None, date(2026, 11, 1), "2000.00", "Tax debt", "Surcharge: €100.00"),
         (

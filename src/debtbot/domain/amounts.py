@@ -72,7 +72,7 @@ def _phases(found: Clock) -> tuple[_Phase, ...]:
 def _due(found: Clock, amount: Decimal, index: int) -> AmountDue:
     phase = _phases(found)[index]
     base = to_cents(amount)
-    surcharge = surcharged(base, phase.rate) if phase.rate else ZERO
+    surcharge = surcharged(base, phase.rate, up=found.round_up) if phase.rate else ZERO
     return AmountDue(base, surcharge, base + surcharge, phase.basis, phase.payable,
                      phase.payable_from, phase.prosecution, bool(found.milestones))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -65,6 +65,17 @@ class Debt:
     # issued; representations are due within 5 working days of it. served_on is then the
     # date of the act imposing the fine (Annex II).
     finding_notice_on: date | None = None
+    # Out-of-court fines (Type E note 1): the moment of service, when the registry knows it
+    # (aware). Payment opens 72 hours after it; without it, 72 hours after the end of the day
+    # of service. It falls on served_on in Nicosia time.
+    served_at: datetime | None = None
+    # Tax measures, once taken, open objection windows counted from their own events
+    # (Tax Collection Law): the day the debtor was informed of a bank freeze (9B(5)), the
+    # day of a seizure for forfeiture (9Γ(5)), the day the written notice of a charge on
+    # immovable property was received (9Δ(4)). None: the registry reports no such measure.
+    freeze_notified_on: date | None = None
+    seized_on: date | None = None
+    charge_notified_on: date | None = None
 
     @property
     def is_open(self) -> bool:

@@ -1,12 +1,15 @@
 """For any debt: the dates on which something happens to it, and the law that says so.
 
 "Within N days from service" ends at the end of day N in Europe/Nicosia (day 0 = the day of
-service), so a consequence takes effect at 00:00 local on day N + 1, converted to UTC with
+service), moved on by the Interpretation Law (Cap. 1, art. 31) when that day is a Sunday or
+a public holiday, and by its (δ) for periods of six days or fewer (calendar.period_end). A
+consequence takes effect at 00:00 local on the day after the last day, converted to UTC with
 the daylight-saving offset of that day. A debt with no clock date (not served yet, no due
 date) has no milestones: no clock runs.
 
 A debt's clock is cached by what it depends on (kind, clock date, tariff amount or amount
-band, flags, rule book), never by the debt: a million debts share a few thousand clocks.
+band, flags, rule book; the rare time of service or tax-measure dates), never by the debt: a
+million debts share a few thousand clocks.
 """
 
 from __future__ import annotations
@@ -18,9 +21,17 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 
-from debtbot.domain.calendar import add_working_days, add_years, local_date, start_of_day
+from debtbot.domain.calendar import (
+    add_working_days,
+    add_years,
+    end_of_day,
+    in_time_until,
+    local_date,
+    period_end,
+    start_of_day,
+)
 from debtbot.domain.debts import Debt, DebtKind
-from debtbot.domain.money import ZERO, to_cents
+from debtbot.domain.money import ZERO, to_cents, to_cents_up
 from debtbot.domain.rules import (
     DEFAULT_RULEBOOK,
     AdminFineRules,
@@ -46,6 +57,10 @@ class MilestoneKind(StrEnum):
     BANK_FREEZE_RISK = "bank_freeze_risk"
     PROPERTY_CHARGE = "property_charge"
     TIME_BAR = "time_bar"
+    # Tax Collection Law: the windows to object once a measure has been taken.
+    FREEZE_OBJECTION = "freeze_objection"  # 9B(5)
+    FORFEITURE_OBJECTION = "forfeiture_objection"  # 9Γ(5)
+    PROPERTY_CHARGE_OBJECTION = "property_charge_objection"  # 9Δ(4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +97,7 @@ class Clock:
     # Customs art. 52(3), when a rate is set: (yearly rate, interest runs after this day,
     # legal basis).
     interest: tuple[Decimal, date, str] | None
+    round_up: bool = False  # surcharges raised to the next cent (tax art. 8(2))
 
 
 def clock_date(debt: Debt) -> date | None:
@@ -89,14 +105,16 @@ def clock_date(debt: Debt) -> date | None:
     return debt.due_on if debt.kind == DebtKind.TAX else debt.served_on
 
 
-def surcharged(base: Decimal, rate: Decimal) -> Decimal:
-    """The surcharge at `rate` on `base` (already in cents), to the cent, half up."""
-    return to_cents(base * rate)
+def surcharged(base: Decimal, rate: Decimal, *, up: bool = False) -> Decimal:
+    """The surcharge at `rate` on `base` (already in cents), to the cent: half up, or up to
+    the next cent where the law says so (`up`, tax art. 8(2))."""
+    return to_cents_up(base * rate) if up else to_cents(base * rate)
 
 
 def _within(day0: date, days: int) -> tuple[date, datetime]:
-    # "Within N days from day0": last day is day N, the consequence starts at 00:00 of N + 1.
-    last = date.fromordinal(day0.toordinal() + days)
+    # "Within N days from day0": the last day as Cap. 1 art. 31 counts it; the consequence
+    # starts at 00:00 of the day after.
+    last = period_end(day0, days)
     return last, start_of_day(date.fromordinal(last.toordinal() + 1))
 
 
@@ -108,6 +126,7 @@ def _clock(
     items: list[tuple[Milestone, Decimal | None]], rules: RuleSet, clock_on: date | None, *,
     opening_rate: Decimal = ZERO, opening_basis: str | None = None,
     base: Decimal | None = None, interest: tuple[Decimal, date, str] | None = None,
+    round_up: bool = False,
 ) -> Clock:
     # Stable sort: milestones at the same instant keep the order the law lists them in.
     ordered = sorted(items, key=lambda item: item[0].takes_effect)
@@ -117,15 +136,17 @@ def _clock(
     if base is not None:
         base = to_cents(base)
         if surcharging:
-            found = _price(found, rates, base)
+            found = _price(found, rates, base, round_up)
     return Clock(
         found, tuple(milestone.takes_effect for milestone in found), rates, rules,
         opening_rate, opening_basis, clock_on, surcharging and base is None, base, interest,
+        round_up,
     )
 
 
 def _price(
-    found: tuple[Milestone, ...], rates: tuple[Decimal | None, ...], base: Decimal
+    found: tuple[Milestone, ...], rates: tuple[Decimal | None, ...], base: Decimal,
+    round_up: bool = False,
 ) -> tuple[Milestone, ...]:
     priced = list(found)
     for index, rate in enumerate(rates):
@@ -133,19 +154,24 @@ def _price(
             milestone = priced[index]
             priced[index] = Milestone(
                 milestone.kind, milestone.last_day, milestone.takes_effect,
-                milestone.legal_basis, base + surcharged(base, rate), milestone.payable_after,
+                milestone.legal_basis, base + surcharged(base, rate, up=round_up),
+                milestone.payable_after,
                 milestone.reminder,
             )
     return tuple(priced)
 
 
 @lru_cache(maxsize=1 << 16)
-def _out_of_court_fine(rulebook: Rulebook, served_on: date | None, amount: Decimal) -> Clock:
+def _out_of_court_fine(
+    rulebook: Rulebook, served_on: date | None, amount: Decimal,
+    served_at: datetime | None = None,
+) -> Clock:
     rules: OutOfCourtFineRules = rulebook.out_of_court_fine(served_on)
     if served_on is None:
         return _clock([], rules, None, base=amount)
-    # Note 1: payment opens 72 hours after the start of the day of service (elapsed hours).
-    opens = start_of_day(served_on) + rules.payable_after
+    # Note 1: payment opens 72 elapsed hours after the time of service when the registry
+    # gives it, else after the end of the day of service: never before it may be payable.
+    opens = (end_of_day(served_on) if served_at is None else served_at) + rules.payable_after
     nominate_by, nominate_late = _within(served_on, rules.driver_nomination_days)
     surcharge_by, surcharged_at = _within(served_on, rules.surcharge_days)
     prosecute_by, prosecuted = _within(served_on, rules.prosecution_days)
@@ -173,13 +199,17 @@ def _admin_fine(
     rules: AdminFineRules = rulebook.admin_fine(served_on or finding_notice_on)
     items: list[tuple[Milestone, Decimal | None]] = []
     if finding_notice_on is not None:
-        # Annex II: working days, so weekends and Cyprus holidays are skipped.
-        last = add_working_days(finding_notice_on, rules.representations_working_days)
+        # Annex II: working days of the office, so weekends, Cyprus public holidays and (by
+        # the setting) public-service closure days are skipped.
+        last = add_working_days(finding_notice_on, rules.representations_working_days,
+                                closures_closed=rules.closure_days_closed)
         items.append((Milestone(MilestoneKind.REPRESENTATIONS, last, _after(last),
                                 rules.representations_basis, None, True,
                                 rules.remind_representations), None))
     if served_on is not None:
+        # 23A(6): 5 days, so Cap. 1 art. 31(δ): Sundays and public holidays not counted.
         pay_by, unpaid = _within(served_on, rules.payment_days)
+        # 23A(10): 30 days from the end of the payment period, art. 31(β) at its end.
         court_by, court = _within(pay_by, rules.court_days_after_payment)
         items += [
             # 23A(6): payable at a district office whether or not the fine is disputed.
@@ -196,31 +226,52 @@ def _admin_fine(
 def _tax(
     rulebook: Rulebook, due_on: date | None, rate: Decimal | None, freeze: bool,
     forfeit: bool, charge: bool, suspended: bool, instalments: bool,
+    objections: tuple[date | None, date | None, date | None] = (None, None, None),
 ) -> Clock:
     rules: TaxRules = rulebook.tax(due_on)
+    items: list[tuple[Milestone, Decimal | None]] = []
+    # 9B(5), 9Γ(5), 9Δ(4): a measure the registry reports opens its objection window,
+    # counted from its own event (the debtor informed of the freeze, the seizure, the notice
+    # of the charge received), whatever the due date.
+    freeze_notified_on, seized_on, charge_notified_on = objections
+    for kind, event, days, basis in (
+        (MilestoneKind.FREEZE_OBJECTION, freeze_notified_on, rules.freeze_objection_days,
+         rules.freeze_objection_basis),
+        (MilestoneKind.FORFEITURE_OBJECTION, seized_on, rules.forfeiture_objection_days,
+         rules.forfeiture_objection_basis),
+        (MilestoneKind.PROPERTY_CHARGE_OBJECTION, charge_notified_on,
+         rules.property_charge_objection_days, rules.property_charge_objection_basis),
+    ):
+        if event is not None:
+            last, closed = _within(event, days)
+            items.append((Milestone(kind, last, closed, basis, None, True, False), None))
     if due_on is None:
-        return _clock([], rules, None)
-    unpaid = _after(due_on)
+        return _clock(items, rules, None)
+    # Art. 4: payable on the due date; Cap. 1 art. 31(γ): a due date that is a Sunday or a
+    # public holiday is met on the next day that is neither. Art. 8(1): a one-off surcharge
+    # the day after.
+    pay_by = in_time_until(due_on)
+    unpaid = _after(pay_by)
     surcharge_rate = rules.surcharge_rate if rate is None else rate
-    items = [
-        # Art. 4 and 8(1): payable on the due date; a one-off surcharge the day after.
-        (Milestone(MilestoneKind.PAYMENT_DUE, due_on, unpaid, rules.payment_basis,
+    items.append(
+        (Milestone(MilestoneKind.PAYMENT_DUE, pay_by, unpaid, rules.payment_basis,
                    None, True, True), surcharge_rate or None),
-    ]
+    )
     # 9B-9Δ do not apply while an objection or appeal is pending or security was given;
     # 9B and 9Γ not while instalments are paid on time either.
     if not suspended and not instalments:
         if freeze:
-            items.append((Milestone(MilestoneKind.BANK_FREEZE_RISK, due_on, unpaid,
+            items.append((Milestone(MilestoneKind.BANK_FREEZE_RISK, pay_by, unpaid,
                                     rules.bank_freeze_basis, None, True, False), None))
         if forfeit:
-            items.append((Milestone(MilestoneKind.FORFEITURE, due_on, unpaid,
+            items.append((Milestone(MilestoneKind.FORFEITURE, pay_by, unpaid,
                                     rules.forfeiture_basis, None, True, False), None))
     if not suspended and charge:
+        # 9Δ: unpaid more than 30 calendar days after it became payable (the due date).
         charge_by, charged = _within(due_on, rules.property_charge_days)
         items.append((Milestone(MilestoneKind.PROPERTY_CHARGE, charge_by, charged,
                                 rules.property_charge_basis, None, True, True), None))
-    return _clock(items, rules, due_on)
+    return _clock(items, rules, due_on, round_up=rules.surcharge_rounds_up)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -237,8 +288,12 @@ def _customs(
         return _clock([], rules, None, opening_rate=opening_rate, opening_basis=opening_basis)
     offence_by, offence = _within(served_on, rules.offence_days)
     forfeit_by, forfeit = _within(served_on, rules.forfeiture_days)
-    review_by, reviewed = _within(served_on, rules.review_days)
-    barred_by = add_years(served_on, rules.time_bar_years)
+    # 111A(1)(a), 111B(1)(a): not before the art. 112 review period and the art. 146
+    # recourse period have both passed.
+    review_by, reviewed = max(_within(served_on, rules.review_days),
+                              _within(served_on, rules.recourse_days))
+    # Art. 113: six years after notification; art. 31(β) if that day is excluded.
+    barred_by = in_time_until(add_years(served_on, rules.time_bar_years))
     items = [
         (Milestone(MilestoneKind.OFFENCE, offence_by, offence, rules.offence_basis,
                    None, True, True), None),
@@ -252,8 +307,9 @@ def _customs(
     if not suspended and charge:
         items.append((Milestone(MilestoneKind.PROPERTY_CHARGE, review_by, reviewed,
                                 rules.property_charge_basis, None, True, False), None))
-    # Art. 52(3): interest from the due date, the end of the art. 94 payment period.
-    interest = (None if rules.interest_rate is None
+    # Art. 52(3): interest from the due date, the end of the art. 94 payment period, owed
+    # only by those liable to the 52(1) surcharge (none when 52(2) waived it).
+    interest = (None if rules.interest_rate is None or not opening_rate
                 else (rules.interest_rate, offence_by, rules.interest_basis))
     items.append((Milestone(MilestoneKind.TIME_BAR, barred_by, _after(barred_by),
                             rules.time_bar_basis, None, True, False), None))
@@ -282,12 +338,20 @@ def clock(debt: Debt, rulebook: Rulebook = DEFAULT_RULEBOOK) -> Clock:
     """The debt's clock under the rule version in force on its clock date."""
     kind = debt.kind
     if kind is DebtKind.OUT_OF_COURT_FINE:
+        if debt.served_at is not None:
+            return _out_of_court_fine(rulebook, debt.served_on, debt.amount, debt.served_at)
         return _out_of_court_fine(rulebook, debt.served_on, debt.amount)
     if kind is DebtKind.FINE_WARRANT:
         return _fine_warrant(rulebook, debt.served_on, debt.amount)
     if kind is DebtKind.TAX:
         amount = debt.amount
         tax = _tax_rules(rulebook, debt.due_on)
+        if debt.freeze_notified_on or debt.seized_on or debt.charge_notified_on:
+            return _tax(rulebook, debt.due_on, debt.surcharge_rate,
+                        amount > tax.bank_freeze_over, amount > tax.forfeiture_over,
+                        amount > tax.property_charge_over, debt.enforcement_suspended,
+                        debt.instalments_on_time,
+                        (debt.freeze_notified_on, debt.seized_on, debt.charge_notified_on))
         return _tax(rulebook, debt.due_on, debt.surcharge_rate, amount > tax.bank_freeze_over,
                     amount > tax.forfeiture_over, amount > tax.property_charge_over,
                     debt.enforcement_suspended, debt.instalments_on_time)
@@ -310,7 +374,7 @@ def milestones(debt: Debt, *, rulebook: Rulebook = DEFAULT_RULEBOOK) -> tuple[Mi
     """The debt's milestones sorted by takes_effect; () when no clock runs."""
     found = clock(debt, rulebook)
     if found.priced:
-        return _price(found.milestones, found.rates, to_cents(debt.amount))
+        return _price(found.milestones, found.rates, to_cents(debt.amount), found.round_up)
     return found.milestones
 
 
@@ -321,19 +385,3 @@ def next_milestone(
     found = milestones(debt, rulebook=rulebook)
     index = bisect_right(clock(debt, rulebook).boundaries, now)
     return found[index] if index < len(found) else None
-
-
-_OBJECTION_DAYS = {
-    MilestoneKind.BANK_FREEZE_RISK: "freeze_objection_days",  # Tax Collection Law 9B(5)
-    MilestoneKind.FORFEITURE: "forfeiture_objection_days",  # 9Γ(5)
-    MilestoneKind.PROPERTY_CHARGE: "property_charge_objection_days",  # 9Δ(4)
-}
-
-
-def tax_objection_last_day(
-    debt: Debt, measure: MilestoneKind, taken_on: date, *,
-    rulebook: Rulebook = DEFAULT_RULEBOOK,
-) -> date:
-    """The last day to object to a tax measure taken on `taken_on` (calendar days)."""
-    rules = rulebook.tax(debt.due_on)
-    return date.fromordinal(taken_on.toordinal() + getattr(rules, _OBJECTION_DAYS[measure]))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, ROUND_UP, Context, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 # A fixed context rather than a `rounding=` argument: the same result, without copying the
 # thread's context on every call (this runs for every debt in a reminder sweep).
 _HALF_UP = Context(rounding=ROUND_HALF_UP)
+_UP = Context(rounding=ROUND_UP)
 
 
 class InvalidAmount(ValueError):
@@ -18,6 +19,11 @@ class InvalidAmount(ValueError):
 def to_cents(amount: Decimal) -> Decimal:
     """Round half up to the cent, the way a payment slip shows it."""
     return _HALF_UP.quantize(amount, CENT)
+
+
+def to_cents_up(amount: Decimal) -> Decimal:
+    """Round away from zero to the next whole cent (a non-negative surcharge: up)."""
+    return _UP.quantize(amount, CENT)
 
 
 def parse_amount(raw: str | int | Decimal) -> Decimal:

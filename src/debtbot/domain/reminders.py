@@ -20,7 +20,6 @@ from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
 
 # Large enough to cross every amount threshold, so served_on_window is a superset.
 _PROBE_AMOUNT = Decimal("1000000000.00")
-_SLACK_DAYS = 3  # DST and leap-day wobble around a version's typical offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +88,12 @@ def served_on_window(
     The clock date is served_on, except for tax where it is due_on (art. 4). The result is a
     superset: amount thresholds and suspension flags are checked by `due_reminders`.
     Milestones not counted from the clock date (admin-fine representations) give [].
+
+    Each clock date's reminder day is asked of the domain itself, so the ranges follow
+    Cap. 1 art. 31 as the milestones do: a period end moved past a Sunday or a holiday
+    moves its reminder, several clock dates may share one reminder day and some days have
+    none. Within a rule version a later clock date never gives an earlier reminder day, so
+    the walk outwards from the typical offset stops at the first day outside start..end.
     """
     kind, milestone_kind = DebtKind(kind), MilestoneKind(milestone_kind)
     versions = rulebook.versions(kind)
@@ -102,10 +107,21 @@ def served_on_window(
         if first is None:
             continue
         offset = first.toordinal() - probe.toordinal()
-        lo = max(low, start.toordinal() - offset - _SLACK_DAYS)
-        hi = min(high, end.toordinal() - offset + _SLACK_DAYS)
+
+        def reminded(ordinal: int) -> date | None:
+            return _reminder_day(kind, milestone_kind, lead, date.fromordinal(ordinal),
+                                 rulebook)
+
+        lo = max(low, start.toordinal() - offset)
+        hi = min(high, end.toordinal() - offset)
+        # Widen while the edge still reminds inside (or past) the window: art. 31 can move a
+        # reminder by several days either way from the probe's offset.
+        while lo > low and (edge := reminded(lo)) is not None and edge >= start:
+            lo -= 1
+        while hi < high and (edge := reminded(hi)) is not None and edge <= end:
+            hi += 1
         for ordinal in range(lo, hi + 1):
-            day = _reminder_day(kind, milestone_kind, lead, date.fromordinal(ordinal), rulebook)
+            day = reminded(ordinal)
             if day is not None and start <= day <= end:
                 hits.append(ordinal)
     return _ranges(hits)

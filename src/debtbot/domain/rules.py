@@ -29,9 +29,14 @@ AdminFineRole = Literal["driver", "owner", "intermediary"]
 @dataclass(frozen=True, slots=True)
 class OutOfCourtFineRules:
     effective_from: date = SINCE_ALWAYS
-    # Note 1: payable 24-72 hours after service; the bot promises the safe end of that range.
+    # Note 1: payable 24-72 hours after service; the bot promises the safe end of that range,
+    # counted from the time of service when the registry gives it, else from the end of the
+    # day of service (the latest the notice can have been served that day). Hours, not days:
+    # Cap. 1 art. 31 does not move it.
     payable_after: timedelta = timedelta(hours=72)
     payable_basis: str = "Regulations 2021, Type E note 1"
+    # Every period below is counted by Cap. 1 art. 31 (calendar.period_end): a last day that
+    # is a Sunday or a public holiday moves to the next day that is neither.
     # Note 9: the owner who was not the driver names the driver within 15 days of receipt.
     driver_nomination_days: int = 15
     driver_nomination_basis: str = "Regulations 2021, Type E note 9"
@@ -41,7 +46,9 @@ class OutOfCourtFineRules:
     surcharge_days: int = 30
     surcharge_rate: Decimal = Decimal("0.5")
     surcharge_basis: str = "Regulations 2021, Type E note 3"
-    # Note 4: unpaid within 45 days, no longer payable out of court: prosecution.
+    # Note 4: unpaid within 45 days, no longer payable out of court: prosecution. Note 3's
+    # "15 more days" is counted as its parenthesis says, 45 days from service, not 15 days
+    # from a 30-day period that art. 31 moved (README, "Where the code reads the law").
     prosecution_days: int = 45
     prosecution_basis: str = "Regulations 2021, Type E note 4"
 
@@ -57,13 +64,21 @@ class FineWarrantRules:
 class AdminFineRules:
     effective_from: date = SINCE_ALWAYS
     # Art. 23A(4) and Annex II: representations within 5 working days of the finding notice.
+    # Working days of the office: public-service closure days (Easter Tuesday, 24 December)
+    # count as closed unless the setting says otherwise (LEGAL_RULES.md, "Day counting").
     representations_working_days: int = 5
+    closure_days_closed: bool = True
     representations_basis: str = "Law 47(I)/2024, art. 23A(4), Annex II"
     remind_representations: bool = False
-    # Art. 23A(6): pay within 5 days from the date of the act imposing the fine.
+    # Art. 23A(6): pay within 5 days from the date of the act imposing the fine. Six days or
+    # fewer: Cap. 1 art. 31(δ) leaves Sundays and public holidays out of the count. The law
+    # says "days", not working days, so closure days and Saturdays are counted although the
+    # district office is closed on them (LEGAL_RULES.md is silent here; README, "Where the
+    # code reads the law").
     payment_days: int = 5
     payment_basis: str = "Law 47(I)/2024, art. 23A(6)"
-    # Art. 23A(10): 30 days after the payment deadline, court action as a civil debt.
+    # Art. 23A(10): 30 days after the payment deadline (as art. 31 moved it), court action
+    # as a civil debt.
     court_days_after_payment: int = 30
     court_basis: str = "Law 47(I)/2024, art. 23A(10)"
     # Art. 23A(3)(a): the fine by who is liable; (b): a new violation found within 2 years
@@ -90,10 +105,18 @@ class AdminFineRules:
 @dataclass(frozen=True, slots=True)
 class TaxRules:
     effective_from: date = SINCE_ALWAYS
-    # Art. 4: payable when the tax's own deadline expires (due_on comes from the registry).
+    # Art. 4: payable when the tax's own deadline expires (due_on comes from the registry);
+    # a due date on a Sunday or public holiday is met on the next day that is neither
+    # (Cap. 1 art. 31(γ)). LEGAL_RULES.md: "the bot does not derive it" — it does not; it
+    # applies art. 31 to the registry's date (README, "Where the code reads the law").
     # Art. 8(1): one-off 5 % surcharge on the unpaid amount, unless the tax's own law differs
     # (then the registry sends Debt.surcharge_rate).
     surcharge_rate: Decimal = Decimal("0.05")
+    # Art. 8(2): a surcharge that is not a whole multiple of five mils is raised to the next
+    # one. The mil is gone with the pound; the code raises to the next whole cent, the
+    # smallest euro amount (LEGAL_RULES.md does not mention 8(2); README, "Where the code
+    # reads the law").
+    surcharge_rounds_up: bool = True
     payment_basis: str = "Tax Collection Law, art. 4 and 8(1)"
     # Art. 9B: over EUR 3,000, bank accounts may be frozen (EUR 2,000 left untouched).
     bank_freeze_over: Decimal = Decimal("3000")
@@ -106,11 +129,17 @@ class TaxRules:
     property_charge_over: Decimal = Decimal("5000")
     property_charge_days: int = 30
     property_charge_basis: str = "Tax Collection Law, art. 9Δ"
-    # Objection windows once a measure is taken: 15 days for a freeze (9B(5)), 30 for a
-    # forfeiture (9Γ(5)) or a property charge (9Δ(4)).
+    # Objection windows once a measure is taken, each counted from its own event and shown
+    # only when the registry reports it: 15 calendar days from the debtor being informed of
+    # a freeze (9B(5)); 30 days from the seizure, after which the property is deemed
+    # forfeited unless challenged in writing (9Γ(5)); 30 calendar days from the written
+    # notice of a charge on immovable property (9Δ(4)).
     freeze_objection_days: int = 15
+    freeze_objection_basis: str = "Tax Collection Law, art. 9B(5)"
     forfeiture_objection_days: int = 30
+    forfeiture_objection_basis: str = "Tax Collection Law, art. 9Γ(5)"
     property_charge_objection_days: int = 30
+    property_charge_objection_basis: str = "Tax Collection Law, art. 9Δ(4)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +152,13 @@ class CustomsRules:
     forfeiture_days: int = 60
     forfeiture_basis: str = "Customs Code 94(I)/2004, art. 111"
     # Art. 112: a review may be requested within 60 days of the decision (it does not stop
-    # enforcement). Art. 111A/111B exclude debts whose review period has not passed, so the
-    # bank-freeze and land-charge risks start after it.
+    # enforcement). Art. 111A(1)(a)/111B(1)(a) exclude debts for which the periods of art. 112
+    # and of art. 146 of the Constitution (recourse within 75 days of learning of the
+    # decision, 146(3)) have not passed, so the bank-freeze and land-charge risks start after
+    # the later of the two, both counted from the notice. LEGAL_RULES.md names neither
+    # period (README, "Where the code reads the law").
     review_days: int = 60
+    recourse_days: int = 75
     bank_freeze_over: Decimal = Decimal("3000")
     bank_freeze_basis: str = "Customs Code 94(I)/2004, art. 111A"
     property_charge_over: Decimal = Decimal("5000")
@@ -137,8 +170,11 @@ class CustomsRules:
     # registry then sends surcharge_rate 0).
     post_clearance_rate: Decimal = Decimal("0.10")
     post_clearance_basis: str = "Customs Code 94(I)/2004, art. 52(1)"
-    # Art. 52(3): yearly interest on amount + surcharge from the due date, at rates set each
-    # year: the law gives no number, so it is a setting; None = no interest computed.
+    # Art. 52(3): the person liable to the 52(1) surcharge (and only they: not an ordinary
+    # assessment, nor one whose surcharge 52(2) waived) pays yearly interest on amount +
+    # surcharge from the due date, at rates set each year: the law gives no number, so it is
+    # a setting; None = no interest computed. LEGAL_RULES.md states the interest without
+    # the condition; the seed's 52(3) has it (README, "Where the code reads the law").
     interest_rate: Decimal | None = None
     interest_basis: str = "Customs Code 94(I)/2004, art. 52(3)"
 
@@ -230,6 +266,7 @@ class Rulebook:
         self, *, customs_interest_rate: Decimal | None = None,
         warrant_reminder_every_days: int | None = None,
         remind_driver_nomination: bool | None = None,
+        closure_days_closed: bool | None = None,
     ) -> Rulebook:
         """The values the law leaves to settings, applied to every version of their kind.
 
@@ -251,6 +288,13 @@ class Rulebook:
                 replace(rules, remind_driver_nomination=remind_driver_nomination)
                 for rules in self.out_of_court_fines
             )
+        if closure_days_closed is not None:  # LEGAL_RULES.md, "Day counting"
+            changes["admin_fines"] = tuple(
+                replace(rules, closure_days_closed=closure_days_closed)
+                for rules in self.admin_fines
+            )
+        if not changes:
+            return self  # the same rule book, so the caches keyed on it stay shared
         return replace(self, **changes)
 
 

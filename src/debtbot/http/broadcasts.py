@@ -18,7 +18,7 @@ from debtbot.services.staff import StaffError
 MilestoneName = Literal[
     "payable_from", "driver_nomination", "representations", "payment_due", "surcharge",
     "prosecution", "court", "offence", "forfeiture", "bank_freeze_risk", "property_charge",
-    "time_bar",
+    "time_bar", "freeze_objection", "forfeiture_objection", "property_charge_objection",
 ]
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from debtbot.domain.debts import DebtStatus
-from debtbot.http.base import ApiError, Body, Call, Day, Key, Money, Operation, Reply
+from debtbot.http.base import ApiError, Body, Call, Day, Instant, Key, Money, Operation, Reply
 from debtbot.services.ingest_debts import cancel_debts, records_from_rows, upsert_debts
 
 MAX_BATCH = 5000
@@ -45,6 +45,8 @@ class DebtIn(Body):
     date_of_birth: Day | None = None
     amount: Money
     served_on: Day | None = None
+    # Type E note 1: the moment of service, when known (payable 72 hours after it).
+    served_at: Instant | None = None
     due_on: Day | None = None
     status: StatusName | None = None
     phone: Phone | None = None
@@ -55,6 +57,10 @@ class DebtIn(Body):
     enforcement_suspended: bool | None = None
     instalments_on_time: bool | None = None
     finding_notice_on: Day | None = None
+    # Tax Collection Law: a measure taken, from the date its objection window counts.
+    freeze_notified_on: Day | None = None  # 9B(5): the debtor informed of a bank freeze
+    seized_on: Day | None = None  # 9Γ(5): the seizure (deemed forfeited after 30 days)
+    charge_notified_on: Day | None = None  # 9Δ(4): written notice of a charge on property
     representative_id_type: PersonIdType | None = None
     representative_id_number: IdNumber | None = None
     representative_name: Text300 | None = None

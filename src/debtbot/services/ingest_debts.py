@@ -22,7 +22,7 @@ import threading
 from array import array
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from operator import itemgetter
@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 
 import phonenumbers
 
+from debtbot.domain.calendar import NICOSIA
 from debtbot.domain.debts import OPEN_STATUSES, DebtKind, DebtStatus, HolderType
 from debtbot.domain.identifiers import (
     PERSON_ID_TYPES,
@@ -72,7 +73,10 @@ OPTIONAL_COLUMNS = (
     "surcharge_rate", "post_clearance", "enforcement_suspended", "instalments_on_time",
     "finding_notice_on", "representative_id_type", "representative_id_number", "representative_name",
     "representative_date_of_birth", "representative_phone", "representative_role",
+    "served_at", "freeze_notified_on", "seized_on", "charge_notified_on",
 )
+# Tax Collection Law 9B(5), 9Γ(5), 9Δ(4): the dates a measure's objection window counts from.
+TAX_MEASURE_COLUMNS = ("freeze_notified_on", "seized_on", "charge_notified_on")
 KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
 LANGUAGES = ("el", "en", "tr")
 DEFAULT_BATCH_SIZE = 5000
@@ -145,6 +149,10 @@ class DebtRecord:
     enforcement_suspended: bool | None = None
     instalments_on_time: bool | None = None
     finding_notice_on: date | None = None
+    served_at: datetime | None = None  # aware UTC; Type E note 1
+    freeze_notified_on: date | None = None  # tax 9B(5)
+    seized_on: date | None = None  # tax 9Γ(5)
+    charge_notified_on: date | None = None  # tax 9Δ(4)
     representative: Holder | None = None  # a person acting for a company holder
     representative_role: str = ""
     line: int = 0
@@ -170,7 +178,7 @@ class IngestResult:
 _OPTIONAL_CHECKED = (
     "due_on", "status", "points", "surcharge_rate", "post_clearance",
     "enforcement_suspended", "instalments_on_time", "finding_notice_on",
-    "representative_id_number", "representative_id_type",
+    "representative_id_number", "representative_id_type", "served_at", *TAX_MEASURE_COLUMNS,
 )
 _CHOICES: dict[type, dict[str, Any]] = {
     enum: {item.value: item for item in enum}
@@ -191,6 +199,9 @@ class _Row:
 
     def fail(self, name: str | None, reason: str) -> None:
         self.problems.append(RecordError(self.line, name, reason))
+
+    def problems_in(self) -> set[str | None]:
+        return {problem.field for problem in self.problems}
 
     def text(self, name: str, *, required: bool = False) -> str:
         value = self.raw.get(name)
@@ -249,6 +260,28 @@ class _Row:
         elif latest is not None and day > latest:
             self.fail(name, f"{text} is in the future")
         return day
+
+    def moment(self, name: str, *, today: date | None = None) -> datetime | None:
+        """An ISO 8601 date and time (`2026-05-04T18:00`, with seconds and an offset or Z if
+        wanted; without an offset it is Cyprus time), as an aware UTC instant."""
+        text = self.text(name)
+        if not text:
+            return None
+        try:
+            moment = datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            moment = None
+        if moment is None or "T" not in text.upper():
+            self.fail(name, f"{text!r} is not a date and time in the form YYYY-MM-DDTHH:MM")
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=NICOSIA)
+        moment = moment.astimezone(UTC)
+        if moment.year < 1990:
+            self.fail(name, f"{text} is before 1990")
+        elif today is not None and moment.astimezone(NICOSIA).date() > today:
+            self.fail(name, f"{text} is in the future")
+        return moment
 
     def flag(self, name: str) -> bool | None:
         value = self.raw.get(name)
@@ -471,7 +504,8 @@ _PLAIN_AMOUNT = re.compile(r"\d{1,12}(?:\.\d{1,2})?")
 _CENT = Decimal("0.01")
 _RARE_COLUMNS = (
     "surcharge_rate", "post_clearance", "enforcement_suspended", "instalments_on_time",
-    "finding_notice_on", "representative_id_number", "representative_id_type",
+    "finding_notice_on", "representative_id_number", "representative_id_type", "served_at",
+    *TAX_MEASURE_COLUMNS,
 )
 _NAME_MAX = MAX_LENGTHS["name"]
 
@@ -661,6 +695,23 @@ def validate_record(
         row.date("finding_notice_on", earliest=1990, latest=today)
         if "finding_notice_on" in given else None
     )
+    served_at = row.moment("served_at", today=today) if "served_at" in given else None
+    if served_at is not None:
+        # Type E note 1: the moment of service; its Cyprus day is the date of service.
+        day = served_at.astimezone(NICOSIA).date()
+        if served_on is None and "served_on" not in row.problems_in():
+            served_on = day
+        elif served_on is not None and day != served_on:
+            row.fail("served_at", f"falls on {day.isoformat()} in Cyprus, not on served_on "
+                     f"{served_on.isoformat()}")
+    measures: dict[str, date | None] = {}
+    for column in TAX_MEASURE_COLUMNS:
+        measures[column] = (
+            row.date(column, earliest=1990, latest=today) if column in given else None
+        )
+        if measures[column] is not None and kind is not DebtKind.TAX:
+            row.warnings.append(f"line {row.line}: {column} is for tax debts; ignored")
+            measures[column] = None
 
     representative: Holder | None = None
     role = ""
@@ -700,6 +751,10 @@ def validate_record(
         enforcement_suspended=suspended,
         instalments_on_time=instalments,
         finding_notice_on=finding_notice_on,
+        served_at=served_at,
+        freeze_notified_on=measures["freeze_notified_on"],
+        seized_on=measures["seized_on"],
+        charge_notified_on=measures["charge_notified_on"],
         representative=representative,
         representative_role=role,
         line=line,
@@ -815,6 +870,10 @@ def prepare_batch(records: Sequence[DebtRecord], hash_key: str, *, dialect: str)
             "enforcement_suspended": record.enforcement_suspended,
             "instalments_on_time": record.instalments_on_time,
             "finding_notice_on": record.finding_notice_on,
+            "served_at": record.served_at,
+            "freeze_notified_on": record.freeze_notified_on,
+            "seized_on": record.seized_on,
+            "charge_notified_on": record.charge_notified_on,
         })
     rows.sort(key=_debt_key)  # the order the store writes them in (index pages in turn)
     return PreparedBatch(

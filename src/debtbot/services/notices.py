@@ -380,10 +380,11 @@ async def resolve_recipient(deps: Deps, session: Any, query: RecipientQuery) -> 
         row, holder = debts[0]
         debt = debt_from_row(row)
         values: dict[str, Any] = {"name": holder.name, "reference": row.reference}
-        due = amount_due(debt, now)
+        rulebook = deps.settings.rulebook
+        due = amount_due(debt, now, rulebook=rulebook)
         if debt.is_open:
             values["amount"] = due.total
-            upcoming = next_milestone(debt, now)
+            upcoming = next_milestone(debt, now, rulebook=rulebook)
             if upcoming is not None:
                 values["deadline"] = upcoming.last_day
         chats = await store.chats_for_holders(session, [holder])

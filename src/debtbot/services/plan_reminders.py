@@ -4,7 +4,8 @@ How the work splits between the database and Python:
 
 1. Set-based, in SQL. For each (debt kind, milestone, lead time) the domain's
    `served_on_window` turns "reminders due on local days D1..D2" into ranges of clock dates
-   (date of service, or due date for tax). One UNION ALL query per triple selects the open
+   (date of service, or due date for tax), asking the domain about each date, so the ranges
+   follow period ends that Cap. 1 art. 31 moves past Sundays and public holidays. One UNION ALL query per triple selects the open
    debts in those ranges, joined through chat_links to the chats that may be told (active,
    reminders on, kind not muted, not snoozed), minus the reminders already in the outbox (an
    anti-join on the unique key). Over millions of debts a repeated sweep returns no rows.
@@ -44,7 +45,7 @@ from debtbot.domain.debts import Debt, DebtKind
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
 from debtbot.domain.milestones import MilestoneKind, milestones
 from debtbot.domain.reminders import due_reminders, remind_at, served_on_window
-from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
+from debtbot.domain.rules import Rulebook
 from debtbot.i18n import translator
 from debtbot.services.deps import Deps
 from debtbot.services.outbox import delivery_time, outbox_row
@@ -308,11 +309,12 @@ async def _plan_warrants(
 
 
 async def plan_reminders(
-    deps: Deps, *, now: datetime | None = None, rulebook: Rulebook = DEFAULT_RULEBOOK
+    deps: Deps, *, now: datetime | None = None, rulebook: Rulebook | None = None
 ) -> PlanReport:
     """One sweep: plan every reminder due now that is not planned yet; record the missed."""
     started = time.perf_counter()
     settings = deps.settings
+    rulebook = settings.rulebook if rulebook is None else rulebook
     now = now or deps.clock()
     today = local_date(now, settings.tz)
     leads = lead_times(settings)
@@ -357,11 +359,12 @@ class PreviewLine:
 
 
 async def preview_reminders(
-    deps: Deps, *, day: date, rulebook: Rulebook = DEFAULT_RULEBOOK
+    deps: Deps, *, day: date, rulebook: Rulebook | None = None
 ) -> list[PreviewLine]:
     """What the planner would send on local day `day`, per kind, language and milestone,
     with today's data and preferences, without writing anything."""
     settings = deps.settings
+    rulebook = settings.rulebook if rulebook is None else rulebook
     leads = lead_times(settings)
     # The moment the day's reminders go out: when quiet hours end (reminders fall at 00:00).
     at = delivery_time(start_of_day(day, settings.tz), deadline=None,

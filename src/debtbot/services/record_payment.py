@@ -183,7 +183,10 @@ async def record_payment(
             row = found[0]
             if row.status != DebtStatus.OUTSTANDING.value:
                 raise DebtNotOpen(f"The debt is {row.status}, not outstanding.")
-            due = amount_due(debt_from_row(row), paid_at)
+            # The domain decides, as /debts does: a fine whose last day fell on a Sunday or a
+            # public holiday is still payable, without surcharge where that applies, on the
+            # next day that is neither (Cap. 1 art. 31).
+            due = amount_due(debt_from_row(row), paid_at, rulebook=deps.settings.rulebook)
             if due.prosecution:
                 raise NotPayable("The fine can no longer be paid out of court.")
             settled = amount >= due.total

@@ -106,7 +106,8 @@ def _line(
 ) -> DebtLine:
     if debt is None:
         debt = debt_from_row(row)  # type: ignore[arg-type]
-    due = amount_due(debt, now)
+    rulebook = settings.rulebook
+    due = amount_due(debt, now, rulebook=rulebook)
     pay = due.payable and not due.prosecution
     return DebtLine(
         debt_id=row.id,
@@ -116,7 +117,7 @@ def _line(
         holder_name=holder_name,
         served_on=row.served_on,
         due=due,
-        next_milestone=next_milestone(debt, now),
+        next_milestone=next_milestone(debt, now, rulebook=rulebook),
         pay_url=payment_url(settings, kind=row.kind, reference=row.reference) if pay else None,
     )
 

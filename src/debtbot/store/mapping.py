@@ -24,4 +24,8 @@ def debt_from_row(row: DebtRow) -> Debt:
         enforcement_suspended=row.enforcement_suspended,
         instalments_on_time=bool(row.instalments_on_time),
         finding_notice_on=row.finding_notice_on,
+        served_at=row.served_at,
+        freeze_notified_on=row.freeze_notified_on,
+        seized_on=row.seized_on,
+        charge_notified_on=row.charge_notified_on,
     )

@@ -109,6 +109,10 @@ class DebtRow(Timestamped, Base):
     enforcement_suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     instalments_on_time: Mapped[bool] = mapped_column(Boolean, default=False)  # tax 9B/9Γ
     finding_notice_on: Mapped[date | None] = mapped_column(Date)  # admin fine, art. 23A(4)
+    served_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # Type E note 1
+    freeze_notified_on: Mapped[date | None] = mapped_column(Date)  # tax 9B(5)
+    seized_on: Mapped[date | None] = mapped_column(Date)  # tax 9Γ(5)
+    charge_notified_on: Mapped[date | None] = mapped_column(Date)  # tax 9Δ(4)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

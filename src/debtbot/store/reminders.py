@@ -56,6 +56,10 @@ _DEBT_COLUMNS = (
     DebtRow.enforcement_suspended,
     DebtRow.instalments_on_time,
     DebtRow.finding_notice_on,
+    DebtRow.served_at,
+    DebtRow.freeze_notified_on,
+    DebtRow.seized_on,
+    DebtRow.charge_notified_on,
 )
 
 
