@@ -77,7 +77,7 @@ async def test_preview_shows_three_languages_and_the_dry_run_count(deps, session
     assert [(p.language, p.text, p.fallback) for p in preview.previews] == [
         ("el", "Οι πληρωμές κλείνουν στις 24 Δεκεμβρίου 2026.", False),
         ("en", "Payments close on 24 December 2026.", False),
-        ("tr", "Οι πληρωμές κλείνουν στις 24 Aralık 2026.", True),
+        ("tr", "Οι πληρωμές κλείνουν στις 24 Δεκεμβρίου 2026.", True),
     ]
     assert created.status == "awaiting_approval"
     assert await outbox_rows(sessions) == []
@@ -107,7 +107,7 @@ async def test_nothing_goes_out_before_a_second_supervisor_approves(deps, sessio
     ]
     assert rows[0].payload["text"] == "Οι πληρωμές κλείνουν στις 24 Δεκεμβρίου 2026."
     assert rows[1].payload["text"] == "Payments close on 24 December 2026."
-    assert rows[2].payload["text"] == "Οι πληρωμές κλείνουν στις 24 Aralık 2026."
+    assert rows[2].payload["text"] == "Οι πληρωμές κλείνουν στις 24 Δεκεμβρίου 2026."
     with pytest.raises(Conflict):
         await broadcasts.approve_broadcast(deps, actor=SECOND_SUPERVISOR, broadcast_id=created.id)
     actions = [e.action for e in await audit.list_entries(deps, action="broadcast.")]
@@ -220,7 +220,7 @@ async def test_test_mode_sends_only_to_the_allow_list(deps, sessions):
     assert sorted(r.payload["text"] for r in rows) == sorted([
         "Οι πληρωμές κλείνουν στις 24 Δεκεμβρίου 2026.",
         "Payments close on 24 December 2026.",
-        "Οι πληρωμές κλείνουν στις 24 Aralık 2026.",
+        "Οι πληρωμές κλείνουν στις 24 Δεκεμβρίου 2026.",
     ])
 
 

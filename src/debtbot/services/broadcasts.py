@@ -290,9 +290,8 @@ def _payloads(
     checked = notices.check_values(values)
     payloads = {}
     for lang in LANGUAGES:
-        body, _fallback = notices.body_for(bodies, lang)
         t = translator(lang, timezone=deps.settings.tz)
-        text = notices.render(body, t, checked)
+        text, _fallback = notices.text_for(bodies, lang, checked, deps)
         for discreet in (False, True):
             payloads[(lang, discreet)] = notices.notice_payload(
                 t, text, discreet=discreet, reveal_key=reveal_key
@@ -887,7 +886,6 @@ async def send_notice_csv(
         for item in rows:
             for chat in item.chats:
                 lang = chat.language if chat.language in LANGUAGES else "en"
-                body, _fallback = notices.body_for(found.bodies, lang)
                 queued += int(
                     await outbox.enqueue(
                         session,
@@ -896,7 +894,7 @@ async def send_notice_csv(
                         purpose=OutboxPurpose.NOTICE,
                         payload=notices.notice_payload(
                             translators[lang],
-                            notices.render(body, translators[lang], item.values),
+                            notices.text_for(found.bodies, lang, item.values, deps)[0],
                             discreet=chat.discreet,
                             reveal_key=f"csv:{row.id}:{item.line}",
                         ),

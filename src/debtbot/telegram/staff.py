@@ -33,6 +33,7 @@ at once).
 from __future__ import annotations
 
 import contextlib
+import html
 import logging
 import shlex
 from datetime import datetime
@@ -134,7 +135,7 @@ def previews_text(t: Translator, previews: list[NoticePreview]) -> str:
         heading = f"<b>{LANGUAGE_NAMES[preview.language]}</b>"
         if preview.fallback:
             heading += " " + t.gettext("(no translation: the Greek text is used)")
-        blocks.append(f"{heading}\n{preview.text}")
+        blocks.append(f"{heading}\n{html.escape(preview.text, quote=False)}")
     return "\n\n".join(blocks)
 
 
