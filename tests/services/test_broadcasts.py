@@ -299,15 +299,25 @@ async def test_a_clean_csv_sends_one_notice_per_row(deps, sessions):
     view, _check = await broadcasts.send_notice_csv(
         deps, actor=SUPERVISOR, template="pay", csv_text=CSV_OK
     )
-    rows = await outbox_rows(sessions)
+    # A list, like a broadcast, waits for a second supervisor: nothing goes out on one word.
+    assert (view.kind, view.status, view.expected) == ("csv", "awaiting_approval", 2)
+    assert [r for r in await outbox_rows(sessions) if r.broadcast_id == view.id] == []
+    with pytest.raises(NotAllowed):
+        await broadcasts.approve_broadcast(deps, actor=SUPERVISOR, broadcast_id=view.id)
+    approved = await broadcasts.approve_broadcast(
+        deps, actor=SECOND_SUPERVISOR, broadcast_id=view.id
+    )
+    assert (approved.status, approved.approved_by) == ("sending", "staff:202")
+    rows = [r for r in await outbox_rows(sessions) if r.broadcast_id == view.id]
     assert [(r.chat_id, r.purpose, r.priority, r.payload["text"]) for r in rows] == [
         (1, "notice", 30, "Late Person: 120,50\xa0€ έως 10 Δεκεμβρίου 2026"),
         (2, "notice", 30, "Fresh: €80.00 by 10 December 2026"),
     ]
     progress = await broadcasts.broadcast_progress(deps, broadcast_id=view.id)
-    assert (view.kind, progress.total, progress.remaining) == ("csv", 2, 2)
-    [entry] = await audit.list_entries(deps, action="notice_csv.send")
-    assert entry.count == 2
+    assert (progress.total, progress.remaining) == (2, 2)
+    [submitted] = await audit.list_entries(deps, action="notice_csv.submit")
+    [entry] = await audit.list_entries(deps, action="notice_csv.approve")
+    assert (submitted.actor, entry.actor, entry.count) == ("staff:201", "staff:202", 2)
 
 
 @pytest.mark.parametrize(
