@@ -1,0 +1,1 @@
+GREEK: dict[str, str] = {}
