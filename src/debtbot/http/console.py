@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
 
 from debtbot.domain.debts import DebtKind
 from debtbot.domain.milestones import MilestoneKind
 from debtbot.http.base import DEPS_KEY
-from debtbot.http.console_texts import GREEK
+from debtbot.http.console_texts import ENGLISH, GREEK
 from debtbot.i18n import LANGUAGE_NAMES, LANGUAGES
 from debtbot.services import (
     api_tokens,
@@ -75,8 +75,8 @@ Handler = Callable[[web.Request, ConsoleSession, Form | None], Awaitable[web.Str
 
 def translate(language: str) -> Callable[[str], str]:
     if language == "el":
-        return lambda text: GREEK.get(text, text)
-    return lambda text: text
+        return lambda text: GREEK.get(text, ENGLISH.get(text, text))
+    return lambda text: ENGLISH.get(text, text)
 
 
 def _when(deps: Deps) -> Callable[[datetime | None], str]:
@@ -89,13 +89,13 @@ def _when(deps: Deps) -> Callable[[datetime | None], str]:
 
 
 def render(
-    request: web.Request, console: ConsoleSession | None, name: str, *, status: int = 200,
-    language: str | None = None, **context: Any,
+    request: web.Request, console: ConsoleSession | None, page_name: str, /, *,
+    status: int = 200, language: str | None = None, **context: Any,
 ) -> web.Response:
     deps = request.app[DEPS_KEY]
     lang = language or (console.language if console else _browser_language(request))
     say = translate(lang)
-    body = ENV.get_template(name).render(
+    body = ENV.get_template(page_name).render(
         _=say, lang=lang, me=console.member if console else None,
         csrf=console.csrf if console else "", role=console.member.role if console else None,
         Role=Role, path=request.path, when=_when(deps), LANGUAGE_NAMES=LANGUAGE_NAMES,
@@ -517,7 +517,7 @@ async def _read_upload(request: web.Request) -> tuple[dict[str, str], bytes | No
     too_large = False
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
-        if not isinstance(part, web.BodyPartReader):  # nested multipart: not ours
+        if not isinstance(part, BodyPartReader):  # nested multipart: not ours
             continue
         if part.filename is not None:
             chunks, size = [], 0

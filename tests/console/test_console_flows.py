@@ -1,0 +1,153 @@
+"""The staff console in a real browser: sign in from the bot's link, compose and preview a
+notice, send it and watch it reach "sent", upload a list with a bad row, ask for approval
+and approve as a second supervisor, download the delivery CSV."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+
+from conftest import ADMIN, CITIZEN, OPERATOR, SECOND, SUPERVISOR, Console, shot
+from playwright.async_api import expect
+
+from debtbot.services import audit
+
+
+async def _wait_for_text(page, text: str, *, url: str, tries: int = 40) -> None:
+    for _ in range(tries):
+        if text in await page.content():
+            return
+        await asyncio.sleep(0.25)
+        await page.goto(url)
+    raise AssertionError(f"{text!r} never appeared on {url}")
+
+
+async def test_sign_in_compose_preview_send_and_follow_a_notice(console: Console) -> None:
+    page = await console.signed_in(OPERATOR)
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    await shot(page, "01-dashboard")
+    [signed_in] = await audit.list_entries(console.deps, action="console.sign_in")
+    assert signed_in.actor == f"staff:{OPERATOR}"
+
+    await page.get_by_role("link", name="Notices", exact=True).click()
+    await page.get_by_role("link", name="A notice to one person").first.click()
+    await page.get_by_label("Template").select_option("pay")
+    await page.get_by_label("Find them by").select_option("reference")
+    await page.get_by_label("Number or reference").fill("OCF-1")
+    await page.get_by_role("button", name="Preview").click()
+    # The person's real data, in their chat's language, as plain text (no &#x27;).
+    preview = page.locator(".preview[lang=en] .message")
+    await expect(preview).to_have_text(re.compile(r"^Dear Maria O'Brien, notice OCF-1 \(€\d+\.\d\d\) is due by"))
+    await expect(page.get_by_role("status")).to_contain_text("1")
+    await shot(page, "02-notice-preview")
+
+    await page.get_by_role("button", name="Send the notice").click()
+    await expect(page.get_by_role("heading", name=re.compile(r"Notice #\d+"))).to_be_visible()
+    notice_url = page.url
+    await _wait_for_text(page, "state-sent\">sent", url=notice_url)
+    [message] = await console.botapi.wait_for_messages(CITIZEN)
+    assert message.text.startswith("Dear Maria O'Brien, notice OCF-1")
+    await shot(page, "03-notice-delivery")
+
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name="Download as CSV").click()
+    download = await download_info.value
+    content = (await download.path()).read_text(encoding="utf-8-sig")
+    [row] = list(csv.DictReader(io.StringIO(content)))
+    assert (row["chat_id"], row["kind"], row["state"]) == (str(CITIZEN), "notice", "sent")
+
+
+async def test_a_person_without_a_chat_is_said_so_before_anything_is_queued(console: Console) -> None:
+    page = await console.signed_in(OPERATOR, javascript=False)
+    await page.goto(f"{console.url}/console/notices/new")
+    await page.get_by_label("Template").select_option("pay")
+    await page.get_by_label("Find them by").select_option("id_card")
+    await page.get_by_label("Number or reference").fill("7654321")
+    await page.get_by_label("Values, one per line: name=value").fill(
+        "reference=X-1\namount=10\ndeadline=2026-12-31")
+    await page.get_by_role("button", name="Preview").click()
+    await expect(page.locator("#no-chat")).to_contain_text("never verified themselves")
+    await expect(page.get_by_role("button", name="Send the notice")).to_have_count(0)
+
+
+async def test_a_list_with_a_bad_row_then_approved_by_a_second_supervisor(
+    console: Console, tmp_path
+) -> None:
+    first = await console.signed_in(SUPERVISOR)
+    await first.goto(f"{console.url}/console/lists/new")
+    bad = tmp_path / "bad.csv"
+    # Semicolons and Windows-1253, as older Greek Excel writes them; line 3's amount is bad.
+    bad.write_bytes("reference;amount;deadline\nOCF-1;12,50;2026-12-31\nOCF-2;δώδεκα;2026-12-31\n"
+                    .encode("cp1253"))
+    await first.get_by_label("Template").select_option("pay")
+    await first.get_by_label("CSV file").set_input_files(str(bad))
+    await first.get_by_role("button", name="Check the list").click()
+    problems = first.locator("table.problems tbody tr")
+    await expect(problems).to_have_count(1)
+    await expect(problems.first).to_contain_text("3")
+    await expect(problems.first).to_contain_text("amount")
+    await shot(first, "04-list-check-error")
+
+    good = tmp_path / "good.csv"
+    good.write_text("\ufeffreference,amount,deadline\nOCF-1,12.50,2026-12-31\nOCF-2,20,2026-12-31\n",
+                    encoding="utf-8")
+    await first.get_by_label("Template").select_option("pay")
+    await first.get_by_label("CSV file").set_input_files(str(good))
+    await first.get_by_role("button", name="Check and ask a second supervisor to approve").click()
+    await expect(first.get_by_role("heading", name=re.compile(r"Notice list #\d+"))).to_be_visible()
+    list_url = first.url
+    # Approving one's own list is refused, and nothing changes.
+    await first.get_by_role("button", name="Approve: send it").click()
+    await expect(first.get_by_role("alert")).to_contain_text("second supervisor")
+    await first.goto(list_url)
+    await expect(first.locator("#status")).to_have_attribute("data-status", "awaiting_approval")
+
+    # The second supervisor is told in Telegram, and approves in a browser of their own.
+    [told] = await console.botapi.wait_for_messages(SECOND)
+    assert list_url in told.text
+    second = await console.signed_in(SECOND)
+    await second.goto(list_url)
+    await expect(second.locator("#reach")).to_contain_text("2")
+    await shot(second, "05-list-approval")
+    await second.get_by_role("button", name="Approve: send it").click()
+    await expect(second.locator("#status")).not_to_have_attribute("data-status", "awaiting_approval")
+    await _wait_for_text(second, "data-key=\"sent\">2<", url=list_url)
+    await shot(second, "06-list-sent")
+    [entry] = await audit.list_entries(console.deps, action="notice_csv.approve")
+    assert entry.actor == f"staff:{SECOND}" and entry.details["created_by"] == f"staff:{SUPERVISOR}"
+
+
+async def test_a_broadcast_shows_the_approver_its_texts_reach_and_schedule(console: Console) -> None:
+    first = await console.signed_in(SUPERVISOR)
+    await first.goto(f"{console.url}/console/broadcasts/new")
+    await first.get_by_label("Template").select_option("pay")
+    await first.get_by_label("Values for everyone, one per line: name=value").fill(
+        "reference=ALL\namount=10\ndeadline=2026-12-31")
+    await first.get_by_label("Send at (Nicosia time; empty: as soon as approved)").fill("2025-01-01T09:00")
+    await first.get_by_role("button", name="Preview and count").click()
+    await expect(first.get_by_role("alert")).to_contain_text("in the past")
+    await first.get_by_label("Send at (Nicosia time; empty: as soon as approved)").fill("")
+    await first.get_by_role("button", name="Preview and count").click()
+    await expect(first.locator("#reach")).to_have_text("2")
+    await first.get_by_role("button", name="Ask a second supervisor to approve").click()
+    url = first.url
+    second = await console.signed_in(SECOND, locale="el-GR")
+    await second.goto(url)
+    await expect(second.locator(".preview")).to_have_count(3)
+    await shot(second, "07-broadcast-approval-el")
+    await second.get_by_label(re.compile("Λόγος|Reason")).fill("Wrong deadline")
+    await second.get_by_role("button", name=re.compile("Απόρριψη|Reject")).click()
+    await expect(second.locator("#status")).to_have_attribute("data-status", "rejected")
+    await expect(second.locator("#status")).to_have_text("απορρίφθηκε")
+
+
+async def test_admin_pages_and_dashboard_screenshots(console: Console) -> None:
+    page = await console.signed_in(ADMIN)
+    for name, path in (("08-team", "/console/team"), ("09-keys", "/console/keys"),
+                       ("10-audit", "/console/audit"), ("11-templates", "/console/templates/pay"),
+                       ("12-delivery", "/console/delivery")):
+        await page.goto(console.url + path)
+        assert (await page.title()), path
+        await shot(page, name)
