@@ -37,7 +37,9 @@ from debtbot.telegram.application import build_application
 from debtbot.telegram.sender import build_sender, sender_bot
 
 HASH_KEY = "test-hash-key"
-NOON = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # 12:00 in Nicosia: not quiet hours
+# Today at 12:00 in Nicosia (not quiet hours): rows carry the database's own time, so the
+# dashboard's 30 days include them.
+NOON = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 OPERATOR, SUPERVISOR, SECOND, ADMIN = 7001, 7002, 7003, 7004
 CITIZEN, GREEK_CITIZEN = 7100, 7101

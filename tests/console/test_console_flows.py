@@ -57,6 +57,9 @@ async def test_sign_in_compose_preview_send_and_follow_a_notice(console: Console
     content = (await download.path()).read_text(encoding="utf-8-sig")
     [row] = list(csv.DictReader(io.StringIO(content)))
     assert (row["chat_id"], row["kind"], row["state"]) == (str(CITIZEN), "notice", "sent")
+    await page.goto(f"{console.url}/console")
+    await expect(page.locator("svg.chart rect")).not_to_have_count(0)
+    await shot(page, "13-dashboard-after-a-send")
 
 
 async def test_a_person_without_a_chat_is_said_so_before_anything_is_queued(console: Console) -> None:
