@@ -230,3 +230,21 @@ async def test_a_discreet_chat_gets_a_teaser_and_reads_the_notice_behind_its_but
     # Another chat pressing forged data, or data of no notice, sees nothing.
     assert await notices.reveal(deps, chat_id=99, data=button["callback_data"]) is None
     assert await notices.reveal(deps, chat_id=51, data="nshow:notice:nope") is None
+
+
+async def test_each_edit_is_a_version_and_a_notice_records_the_one_it_used(deps, sessions):
+    person = await add_person(sessions, name="Versioned")
+    await add_chat(sessions, 31, language="en", person_id=person)
+    await notices.save_template(deps, actor=SUPERVISOR, name="v", bodies={"el": "Α {name}", "en": "A {name}"})
+    await notices.save_template(deps, actor=SUPERVISOR, name="v", bodies={"el": "Β {name}", "en": "B {name}"})
+    versions = await notices.template_versions(deps, name="v")
+    assert [(v.version, v.bodies["en"]) for v in versions] == [(2, "B {name}"), (1, "A {name}")]
+    result = await notices.send_notice(deps, actor=OPERATOR, recipient=RecipientQuery(chat_id=31),
+                                       template="v")
+    notice = await notices.get_notice(deps, notice_id=result.notice_id)
+    assert (notice.template, notice.template_version, notice.queued) == ("v", 2, 1)
+    with pytest.raises(Invalid) as differ:
+        await notices.save_template(deps, actor=SUPERVISOR, name="v",
+                                    bodies={"el": "Γ {name}", "en": "C {nme}"})
+    assert differ.value.code == "placeholders_differ"
+    assert len(await notices.template_versions(deps, name="v")) == 2
