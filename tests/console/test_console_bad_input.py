@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import OPERATOR, SECOND, SUPERVISOR, Console, shot
+from console_harness import OPERATOR, SECOND, SUPERVISOR, Console, shot
 from playwright.async_api import expect
 from sqlalchemy import func, select
 

@@ -9,7 +9,7 @@ import csv
 import io
 import re
 
-from conftest import ADMIN, CITIZEN, OPERATOR, SECOND, SUPERVISOR, Console, shot
+from console_harness import ADMIN, CITIZEN, OPERATOR, SECOND, SUPERVISOR, Console, shot
 from playwright.async_api import expect
 
 from debtbot.services import audit

@@ -10,8 +10,8 @@ by the services under "staff:<telegram user id>"; refused pages are audited here
 from __future__ import annotations
 
 import json
-import secrets
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import wraps
