@@ -138,6 +138,9 @@ async def test_an_operator_opening_a_supervisor_page_gets_a_403_and_it_is_audite
         assert response.status == 403
         await expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     await shot(page, "23-forbidden")
+    response = await page.goto(f"{console.url}/console/no-such-page")
+    assert response.status == 404
+    await expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     entries = await audit.list_entries(console.deps, action="console.forbidden")
     assert {(e.actor, e.subject) for e in entries} == {
         (f"staff:{OPERATOR}", "/console/broadcasts/new"), (f"staff:{OPERATOR}", "/console/team")}

@@ -8,6 +8,7 @@ import asyncio
 import csv
 import io
 import re
+from datetime import timedelta
 
 from console_harness import ADMIN, CITIZEN, OPERATOR, SECOND, SUPERVISOR, Console, shot
 from playwright.async_api import expect
@@ -154,3 +155,38 @@ async def test_admin_pages_and_dashboard_screenshots(console: Console) -> None:
         await page.goto(console.url + path)
         assert (await page.title()), path
         await shot(page, name)
+
+
+async def test_a_scheduled_broadcast_is_approved_then_cancelled_before_it_goes(console: Console) -> None:
+    first = await console.signed_in(SUPERVISOR, javascript=False)
+    await first.goto(f"{console.url}/console/broadcasts/new")
+    await first.get_by_label("Template").select_option("pay")
+    await first.get_by_label("Values for everyone, one per line: name=value").fill(
+        "reference=R\namount=1\ndeadline=2026-12-31")
+    later = (console.clock.now + timedelta(days=1)).astimezone(console.deps.settings.tz)
+    await first.get_by_label("Send at (Nicosia time; empty: as soon as approved)").fill(
+        later.strftime("%Y-%m-%dT%H:%M"))
+    await first.get_by_role("button", name="Preview and count").click()
+    await first.get_by_role("button", name="Ask a second supervisor to approve").click()
+    url = first.url
+    second = await console.signed_in(SECOND)
+    await second.goto(url)
+    await expect(second.get_by_text(later.strftime("%Y-%m-%d %H:%M"))).to_be_visible()
+    await second.get_by_role("button", name="Approve: send it").click()
+    await expect(second.locator("#status")).to_have_attribute("data-status", "approved")
+    await expect(second.locator("#progress")).to_have_attribute("data-live", "yes")
+    await second.get_by_role("button", name="Cancel: send nothing more").click()
+    await expect(second.locator("#status")).to_have_attribute("data-status", "cancelled")
+    await shot(second, "14-broadcast-cancelled")
+    rows = await delivery_rows(console)
+    assert rows == []
+
+
+async def delivery_rows(console: Console) -> list:
+    from sqlalchemy import select
+
+    from debtbot.store.models import OutboxMessage
+
+    async with console.deps.sessions() as session:
+        return list(await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.broadcast_id.is_not(None))))
