@@ -190,3 +190,16 @@ async def delivery_rows(console: Console) -> list:
     async with console.deps.sessions() as session:
         return list(await session.scalars(
             select(OutboxMessage).where(OutboxMessage.broadcast_id.is_not(None))))
+
+
+async def test_a_link_from_another_site_asks_to_open_the_page_again(console: Console) -> None:
+    """SameSite=Strict: a link followed from elsewhere (Telegram) comes without the cookie;
+    the console's own link to the same page carries it."""
+    page = await console.signed_in(SECOND)
+    elsewhere = console.url.replace("127.0.0.1", "localhost")  # another site
+    await page.goto(f"{elsewhere}/console/static/console.css")
+    await page.set_content(f'<a href="{console.url}/console/delivery">the link</a>')
+    await page.get_by_role("link", name="the link").click()
+    await expect(page.get_by_role("heading", name="Sign in to the staff console")).to_be_visible()
+    await page.get_by_role("link", name="open this page again").click()
+    await expect(page.get_by_role("heading", name="Delivery")).to_be_visible()

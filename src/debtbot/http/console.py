@@ -196,7 +196,10 @@ def page(role: Role = Role.OPERATOR, *, form: bool = True) -> Callable[[Handler]
             console = await console_auth.session_for(deps, request.cookies.get(COOKIE_NAME))
             if console is None:
                 if request.method == "GET":
-                    return render(request, None, "signin.html", status=401)
+                    # A link followed from Telegram arrives without the SameSite=Strict
+                    # cookie; the same link followed from this page carries it.
+                    again = request.path_qs if COOKIE_NAME not in request.cookies else None
+                    return render(request, None, "signin.html", status=401, again=again)
                 return message(request, None, status=401, title="Signed out",
                                text="Your session has ended, so nothing was changed. Sign in "
                                "again: send /console to the bot.", back=PREFIX)

@@ -16,6 +16,8 @@ ENGLISH: dict[str, str] = {
 }
 
 GREEK: dict[str, str] = {
+    "Signed in already and came here from a link in Telegram? Browsers do not send the console's cookie with a link from another site:": "Έχετε ήδη συνδεθεί και ήρθατε από σύνδεσμο στο Telegram; Οι φυλλομετρητές δεν στέλνουν το cookie της κονσόλας με σύνδεσμο από άλλο ιστότοπο:",
+    "open this page again": "ανοίξτε ξανά αυτή τη σελίδα",
     'Check before sending': 'Έλεγχος πριν την αποστολή',
     'Rows': 'Γραμμές',
     'Rows with a problem': 'Γραμμές με πρόβλημα',
