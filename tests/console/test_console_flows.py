@@ -203,3 +203,33 @@ async def test_a_link_from_another_site_asks_to_open_the_page_again(console: Con
     await expect(page.get_by_role("heading", name="Sign in to the staff console")).to_be_visible()
     await page.get_by_role("link", name="open this page again").click()
     await expect(page.get_by_role("heading", name="Delivery")).to_be_visible()
+
+
+async def test_an_admin_adds_staff_and_makes_and_revokes_a_key_shown_once(console: Console) -> None:
+    page = await console.signed_in(ADMIN, javascript=False)
+    await page.goto(f"{console.url}/console/team")
+    await page.get_by_label("Telegram id").fill("7050")
+    await page.get_by_label("Name", exact=True).fill("Petros Operator")
+    await page.get_by_label("Role").select_option("operator")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("cell", name="Petros Operator", exact=True)).to_be_visible()
+
+    await page.goto(f"{console.url}/console/keys")
+    await page.get_by_label("Name (who uses it)").fill("registry")
+    await page.get_by_label("ingest").check()
+    await page.get_by_label("read").check()
+    await page.get_by_role("button", name="Create the key").click()
+    secret = await page.get_by_label(re.compile("^Key")).input_value()
+    assert secret.startswith("dbt_")
+    await expect(page.get_by_role("cell", name="ingest, read", exact=True)).to_be_visible()
+    await page.goto(f"{console.url}/console/keys")
+    assert secret not in await page.content()  # shown once
+    await page.get_by_role("button", name="Revoke registry").click()
+    await expect(page.get_by_role("button", name="Revoke registry")).to_have_count(0)
+
+    await page.goto(f"{console.url}/console/audit?actor=staff:{ADMIN}&action=api_token.")
+    rows = page.locator("tbody tr")
+    await expect(rows).to_have_count(2)
+    await expect(rows.first).to_contain_text("api_token.revoke")
+    entries = await audit.list_entries(console.deps, action="staff.add", actor=f"staff:{ADMIN}")
+    assert [e.subject for e in entries] == ["staff:7050"]

@@ -82,3 +82,18 @@ async def test_a_template_whose_languages_disagree_is_refused(api: Api) -> None:
         "recipient": {"reference": "OOC-1"},
         "template": {"name": "bad", "bodies": {"el": "Γεια {name}.", "en": "Hello {nme}."}}})
     assert status == 422 and body["error"]["code"] == "placeholders_differ"
+
+
+async def test_a_list_waiting_for_approval_keeps_no_identity_number(api: Api) -> None:
+    await ingest(api, debt("OOC-1", id_number="1234567"))
+    await link_chat(api, "OOC-1", chat_id=805, language="en")
+    status, body = await api.call("POST", "/api/notices/csv", scope="notices", body={
+        "template": TEMPLATE, "send": True,
+        "csv": "id_type,id_number,reference\n\nid_card,1234567,OOC-1\n"})
+    assert status == 200 and body["status"] == "awaiting_approval", body
+    async with api.deps.sessions() as session:
+        kept = await session.scalar(select(Broadcast.source_csv))
+    assert "1234567" not in kept and kept.startswith("id_type,id_hash,reference\n\n")
+    status, approved = await api.call(
+        "POST", f"/api/broadcasts/{body['broadcast_id']}/approve", scope="notices2")
+    assert status == 200 and approved["expected"] == 1, approved

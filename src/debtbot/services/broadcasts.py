@@ -101,6 +101,7 @@ from typing import Any
 
 from debtbot.domain.amounts import amount_due
 from debtbot.domain.debts import DebtKind
+from debtbot.domain.identifiers import IdType, identifier_hash, normalise_identifier
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose, Priority
 from debtbot.domain.milestones import MilestoneKind, milestones, next_milestone
 from debtbot.i18n import LANGUAGES, translator
@@ -122,7 +123,7 @@ MAX_CSV_CHARS = 10_000_000
 OVERDUE_MILESTONES = frozenset(
     {MilestoneKind.PAYMENT_DUE, MilestoneKind.SURCHARGE, MilestoneKind.OFFENCE}
 )
-RECIPIENT_COLUMNS = ("chat_id", "id_type", "id_number", "source")
+RECIPIENT_COLUMNS = ("chat_id", "id_type", "id_number", "id_hash", "source")
 
 
 class SegmentKind(StrEnum):
@@ -841,7 +842,7 @@ def _read_csv(csv_text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]
     if len(set(header)) != len(header) or any(not column for column in header):
         raise Invalid("the header has empty or repeated column names", code="csv_header")
     if not ({"chat_id"} <= set(header) or {"id_type", "id_number"} <= set(header)
-            or "reference" in header):
+            or {"id_type", "id_hash"} <= set(header) or "reference" in header):
         raise Invalid(
             "the header needs chat_id, or id_type and id_number, or reference",
             code="csv_header",
@@ -872,6 +873,8 @@ def _query_for(row: dict[str, str]) -> RecipientQuery:
         if not 1 <= chat_id <= 2**53:
             raise Invalid("chat_id is out of range", code="bad_recipient")
         return RecipientQuery(chat_id=chat_id)
+    if row.get("id_hash"):
+        return RecipientQuery(id_type=row.get("id_type"), id_hash=row["id_hash"])
     if row.get("id_number") or row.get("id_type"):
         return RecipientQuery(id_type=row.get("id_type"), id_number=row.get("id_number"))
     if row.get("reference"):
@@ -978,7 +981,7 @@ async def send_notice_csv(
             send_at=send_at,
             expected=check.chats,
             planning_done=False,
-            source_csv=csv_text,
+            source_csv=_without_identity_numbers(deps, csv_text),
         )
         session.add(row)
         await session.flush()
@@ -994,6 +997,33 @@ async def send_notice_csv(
         await _tell_supervisors(deps, session, row)
         await session.refresh(row)
         return _view(row), check
+
+
+def _without_identity_numbers(deps: Deps, csv_text: str) -> str:
+    """The list as kept until it is approved: each identity number replaced by its keyed
+    hash (column `id_hash`), never stored in plain text. Rows keep their line numbers."""
+    header, rows = _read_csv(csv_text)
+    if "id_number" not in header:
+        return csv_text
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["id_hash" if column == "id_number" else column for column in header])
+    line = 2
+    for number, row in rows:
+        for _ in range(number - line):
+            writer.writerow([])
+        cells = []
+        for column in header:
+            value = row.get(column, "")
+            if column == "id_number" and value:
+                value = identifier_hash(
+                    normalise_identifier(IdType(row.get("id_type", "")), value),
+                    deps.settings.hash_key,
+                )
+            cells.append(value)
+        writer.writerow(cells)
+        line = number + 1
+    return out.getvalue()
 
 
 async def list_check(deps: Deps, *, broadcast_id: int) -> CsvCheck:
