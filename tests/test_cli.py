@@ -108,3 +108,46 @@ def test_import_of_a_missing_file(database: Path, tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert "no such file" in result.output
+
+
+def test_a_notice_list_from_the_cli_waits_for_a_second_supervisor_named_in_the_audit(
+    database: Path, tmp_path: Path
+) -> None:
+    assert invoke("db", "upgrade").exit_code == 0
+    for user, role in (("201", "supervisor"), ("202", "supervisor")):
+        assert invoke("staff", "add", user, "--name", f"S{user}", "--role", role).exit_code == 0
+    rows = [HEADER, "out_of_court_fine,police,OCF-1,Police,person,id_card,1234567,Άννα,1980-01-01,85.00,2026-11-01"]
+    registry = tmp_path / "debts.csv"
+    registry.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert invoke("import", str(registry)).exit_code == 0
+    with sqlite3.connect(database) as db:
+        db.execute("INSERT INTO chats (id, language, active, discreet, reminders_enabled, muted_kinds)"
+                   " VALUES (900, 'el', 1, 0, 1, '[]')")
+        db.execute("INSERT INTO chat_links (chat_id, person_id, verified_by) VALUES (900, 1, 'dob')")
+    assert invoke("template", "set", "pay", "--el", "{name}: {amount}").exit_code == 0
+    listing = tmp_path / "list.csv"
+    listing.write_bytes("reference;amount\nOCF-1;12,50\n".encode("cp1253"))
+
+    anonymous = invoke("notice", "csv", str(listing), "--template", "pay", "--send")
+    assert anonymous.exit_code == 1 and "--as" in anonymous.output
+    asked = invoke("notice", "csv", str(listing), "--template", "pay", "--send", "--as", "201")
+    assert asked.exit_code == 0, asked.output
+    assert "Notice list #1 (1 chat(s)) waits for a second supervisor" in asked.output
+    own = invoke("notice", "approve", "1", "--as", "201")
+    assert own.exit_code == 1 and "second supervisor" in own.output
+    approved = invoke("notice", "approve", "1", "--as", "202")
+    assert approved.exit_code == 0, approved.output
+    assert "#1 approved by staff:202: sending, 1 chat(s)." in approved.output
+    audit = invoke("audit", "--action", "notice_csv.")
+    assert "staff:201\tnotice_csv.submit" in audit.output
+    assert "staff:202\tnotice_csv.approve" in audit.output
+
+
+def test_staff_login_link_is_only_for_active_staff(database: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DEBTBOT_PUBLIC_URL", "https://console.example.gov.cy/")
+    assert invoke("db", "upgrade").exit_code == 0
+    assert invoke("staff", "add", "301", "--name", "Anna", "--role", "admin").exit_code == 0
+    link = invoke("staff", "login-link", "301")
+    assert link.exit_code == 0, link.output
+    assert link.output.startswith("https://console.example.gov.cy/console/login?token=301.")
+    assert invoke("staff", "login-link", "999").exit_code == 1

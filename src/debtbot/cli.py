@@ -373,6 +373,19 @@ def staff_remove(
     typer.echo(f"{view.telegram_user_id} {view.name}: removed")
 
 
+@staff_app.command("login-link")
+def staff_login_link(
+    telegram_user_id: Annotated[int, typer.Argument(help="The member's Telegram user id.")],
+) -> None:
+    """A sign-in link to the staff console for an active member: valid 10 minutes, once."""
+    from debtbot.services import console_auth
+
+    link = _staff_call(
+        lambda deps: console_auth.login_link(deps, telegram_user_id=telegram_user_id, actor="cli")
+    )
+    typer.echo(link)
+
+
 @staff_app.command("list")
 def staff_list(
     all_: Annotated[bool, typer.Option("--all", help="Include removed members.")] = False,
@@ -421,19 +434,36 @@ notice_app = typer.Typer(help="Notices to people: a checked CSV list.", no_args_
 app.add_typer(notice_app, name="notice")
 
 
+def _staff_actor(deps, telegram_user_id: int | None, role: str):  # type: ignore[no-untyped-def]
+    """The active staff member acting through the CLI (`--as`), so the audit log names who."""
+    from debtbot.services import staff
+
+    async def find():  # type: ignore[no-untyped-def]
+        if telegram_user_id is None:
+            raise staff.NotAllowed(f"say who you are with --as YOUR_TELEGRAM_ID (a {role})")
+        member = await staff.staff_member(deps, telegram_user_id=telegram_user_id)
+        if member is None:
+            raise staff.NotAllowed(f"{telegram_user_id} is not an active staff member")
+        return staff.Actor.for_staff(member)
+
+    return find()
+
+
 @notice_app.command("csv")
 def notice_csv(
-    file: Annotated[Path, typer.Argument(help="CSV: chat_id, or id_type+id_number, or reference[+source]; other columns are placeholder values.")],
+    file: Annotated[Path, typer.Argument(help="CSV (`,` or `;`, UTF-8 or Windows-1253): chat_id, or id_type+id_number, or reference[+source]; other columns are placeholder values.")],
     template: Annotated[str, typer.Option(help="The notice template's name.")],
-    send: Annotated[bool, typer.Option("--send", help="Send it if every row passes (else only check).")] = False,
+    send: Annotated[bool, typer.Option("--send", help="Ask a second supervisor to approve sending it, if every row passes (else only check).")] = False,
+    as_: Annotated[int | None, typer.Option("--as", help="Your Telegram user id (a supervisor): the audit log names you.")] = None,
 ) -> None:
-    """Check a notice list row by row; with --send, queue it (all rows or none)."""
+    """Check a notice list row by row; with --send, it waits for a second supervisor's approval
+    (`debtbot notice approve ID --as THEIR_ID`, the console or the API)."""
     from debtbot.services import broadcasts, staff
 
     try:
-        csv_text = file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        _echo_error(f"Cannot read {file}: {type(error).__name__}")
+        csv_text = broadcasts.decode_csv(file.read_bytes())
+    except (OSError, staff.StaffError) as error:
+        _echo_error(f"Cannot read {file}: {getattr(error, 'detail', '') or type(error).__name__}")
         raise typer.Exit(1) from None
     check = _staff_call(
         lambda deps: broadcasts.check_notice_csv(
@@ -452,12 +482,37 @@ def notice_csv(
     if not send:
         typer.echo(f"{check.rows} row(s) checked, {check.chats} chat(s). Add --send to send.")
         return
-    view, _check = _staff_call(
-        lambda deps: broadcasts.send_notice_csv(
-            deps, actor=staff.CLI_ACTOR, template=template, csv_text=csv_text
+
+    async def submit(deps):  # type: ignore[no-untyped-def]
+        actor = await _staff_actor(deps, as_, "supervisor")
+        return await broadcasts.send_notice_csv(
+            deps, actor=actor, template=template, csv_text=csv_text
         )
+
+    view, _check = _staff_call(submit)
+    typer.echo(
+        f"Notice list #{view.id} ({view.expected} chat(s)) waits for a second supervisor: "
+        f"debtbot notice approve {view.id} --as THEIR_ID"
     )
-    typer.echo(f"Queued for {view.expected} chat(s) as broadcast #{view.id}.")
+
+
+@notice_app.command("approve")
+def notice_approve(
+    list_id: Annotated[int, typer.Argument(help="The notice list's (or broadcast's) number.")],
+    as_: Annotated[int | None, typer.Option("--as", help="Your Telegram user id (a supervisor who did not submit it).")] = None,
+) -> None:
+    """Approve another supervisor's notice list (or broadcast): it goes out."""
+    from debtbot.services import broadcasts
+
+    async def approve(deps):  # type: ignore[no-untyped-def]
+        actor = await _staff_actor(deps, as_, "supervisor")
+        view = await broadcasts.approve_broadcast(deps, actor=actor, broadcast_id=list_id)
+        if view.kind == "segment":
+            await broadcasts.run_broadcasts(deps)
+        return view
+
+    view = _staff_call(approve)
+    typer.echo(f"#{view.id} approved by {view.approved_by}: {view.status}, {view.expected} chat(s).")
 
 
 def _since(value: str | None):  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # Where people's browsers reach this server (console links, sign-in callbacks).
+    public_url: str = Field(default="", validate_default=True)
     # The payment provider signs its callbacks with this (HMAC-SHA256); empty = not accepted.
     payment_webhook_secret: str = ""
     http_max_body_bytes: int = 4 * 1024 * 1024
@@ -101,6 +103,13 @@ class Settings(BaseSettings):
     audit_retention_days: int = 2555
 
     log_level: str = "INFO"
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str, info: ValidationInfo) -> str:
+        if value:
+            return value.rstrip("/")
+        return f"http://{info.data.get('http_host', '127.0.0.1')}:{info.data.get('http_port', 8080)}"
 
     @field_validator("payment_hosts", "reminder_lead_days", mode="before")
     @classmethod

@@ -170,14 +170,25 @@ async def test_a_valid_csv_is_queued_as_a_broadcast_and_audited(api: Api) -> Non
         "template": TEMPLATE, "csv": "reference\nOOC-1\nOOC-2\n", "send": True,
     })
     assert status == 200, body
-    assert body["sent"] is True and body["queued"] == 2 and body["errors"] == []
+    assert body["sent"] is False and body["status"] == "awaiting_approval"
+    assert body["errors"] == [] and body["queued"] == 0
     [broadcast] = await broadcasts_made(api)
     assert body["broadcast_id"] == broadcast.id and broadcast.kind == "csv"
+    assert await notices_queued(api) == []
+    # One token cannot send a list on its own word: a second one approves it.
+    status, refused = await api.call(
+        "POST", f"/api/broadcasts/{broadcast.id}/approve", scope="notices"
+    )
+    assert status == 403 and refused["error"]["code"] == "same_supervisor"
+    status, approved = await api.call(
+        "POST", f"/api/broadcasts/{broadcast.id}/approve", scope="notices2"
+    )
+    assert status == 200 and approved["status"] == "sending", approved
     rows = {row.chat_id: row for row in await notices_queued(api)}
     assert set(rows) == {701, 702}
     assert "Αγαπητέ" in rows[701].payload["text"] and "Andreas Georgiou" in rows[701].payload["text"]
     assert "Dear Maria Ioannou" in rows[702].payload["text"]
-    status, entries = await api.call("GET", "/api/audit?action=notice_csv.send", scope="read")
+    status, entries = await api.call("GET", "/api/audit?action=notice_csv.approve", scope="read")
     assert status == 200 and len(entries) == 1
     assert entries[0]["subject"] == f"broadcast:{broadcast.id}" and entries[0]["count"] == 2
     status, state = await api.call("GET", f"/api/broadcasts/{broadcast.id}", scope="read")

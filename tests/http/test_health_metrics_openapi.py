@@ -72,10 +72,20 @@ async def test_metrics_report_messages_outbox_depth_and_verification(api: Api) -
             session.add(VerificationAttempt(chat_id=44, id_hash=None, method="dob",
                                             succeeded=False, at=now - timedelta(hours=30)))
 
+    # Sent, failed and blocked are counted as the sender settles messages (not from rows,
+    # which the nightly purge deletes): rows alone count nothing.
+    _, before = await api.call("GET", "/metrics")
+    assert 'debtbot_messages_sent_total{kind="reminder"} 0.0' in before.splitlines()
+    api.deps.counters.settled(["reminder", "reminder"], "sent")
+    api.deps.counters.settled(["reminder"], "failed")
+    api.deps.counters.settled(["broadcast"], "blocked")
+    api.deps.counters.flood_wait()
+
     status, text = await api.call("GET", "/metrics")
 
     assert status == 200
     lines = set(text.splitlines())
+    assert "debtbot_telegram_rate_limited_total 1.0" in lines
     assert 'debtbot_messages_sent_total{kind="reminder"} 2.0' in lines
     assert 'debtbot_messages_failed_total{kind="reminder",reason="failed"} 1.0' in lines
     assert 'debtbot_messages_failed_total{kind="broadcast",reason="blocked"} 1.0' in lines

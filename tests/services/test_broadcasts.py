@@ -77,7 +77,7 @@ async def test_preview_shows_three_languages_and_the_dry_run_count(deps, session
     assert [(p.language, p.text, p.fallback) for p in preview.previews] == [
         ("el", "Οι πληρωμές κλείνουν στις 24 Δεκεμβρίου 2026.", False),
         ("en", "Payments close on 24 December 2026.", False),
-        ("tr", "Οι πληρωμές κλείνουν στις 24 Aralık 2026.", True),
+        ("tr", "Οι πληρωμές κλείνουν στις 24 Δεκεμβρίου 2026.", True),
     ]
     assert created.status == "awaiting_approval"
     assert await outbox_rows(sessions) == []
@@ -107,7 +107,7 @@ async def test_nothing_goes_out_before_a_second_supervisor_approves(deps, sessio
     ]
     assert rows[0].payload["text"] == "Οι πληρωμές κλείνουν στις 24 Δεκεμβρίου 2026."
     assert rows[1].payload["text"] == "Payments close on 24 December 2026."
-    assert rows[2].payload["text"] == "Οι πληρωμές κλείνουν στις 24 Aralık 2026."
+    assert rows[2].payload["text"] == "Οι πληρωμές κλείνουν στις 24 Δεκεμβρίου 2026."
     with pytest.raises(Conflict):
         await broadcasts.approve_broadcast(deps, actor=SECOND_SUPERVISOR, broadcast_id=created.id)
     actions = [e.action for e in await audit.list_entries(deps, action="broadcast.")]
@@ -220,7 +220,7 @@ async def test_test_mode_sends_only_to_the_allow_list(deps, sessions):
     assert sorted(r.payload["text"] for r in rows) == sorted([
         "Οι πληρωμές κλείνουν στις 24 Δεκεμβρίου 2026.",
         "Payments close on 24 December 2026.",
-        "Οι πληρωμές κλείνουν στις 24 Aralık 2026.",
+        "Οι πληρωμές κλείνουν στις 24 Δεκεμβρίου 2026.",
     ])
 
 
@@ -299,15 +299,25 @@ async def test_a_clean_csv_sends_one_notice_per_row(deps, sessions):
     view, _check = await broadcasts.send_notice_csv(
         deps, actor=SUPERVISOR, template="pay", csv_text=CSV_OK
     )
-    rows = await outbox_rows(sessions)
+    # A list, like a broadcast, waits for a second supervisor: nothing goes out on one word.
+    assert (view.kind, view.status, view.expected) == ("csv", "awaiting_approval", 2)
+    assert [r for r in await outbox_rows(sessions) if r.broadcast_id == view.id] == []
+    with pytest.raises(NotAllowed):
+        await broadcasts.approve_broadcast(deps, actor=SUPERVISOR, broadcast_id=view.id)
+    approved = await broadcasts.approve_broadcast(
+        deps, actor=SECOND_SUPERVISOR, broadcast_id=view.id
+    )
+    assert (approved.status, approved.approved_by) == ("sending", "staff:202")
+    rows = [r for r in await outbox_rows(sessions) if r.broadcast_id == view.id]
     assert [(r.chat_id, r.purpose, r.priority, r.payload["text"]) for r in rows] == [
         (1, "notice", 30, "Late Person: 120,50\xa0€ έως 10 Δεκεμβρίου 2026"),
         (2, "notice", 30, "Fresh: €80.00 by 10 December 2026"),
     ]
     progress = await broadcasts.broadcast_progress(deps, broadcast_id=view.id)
-    assert (view.kind, progress.total, progress.remaining) == ("csv", 2, 2)
-    [entry] = await audit.list_entries(deps, action="notice_csv.send")
-    assert entry.count == 2
+    assert (progress.total, progress.remaining) == (2, 2)
+    [submitted] = await audit.list_entries(deps, action="notice_csv.submit")
+    [entry] = await audit.list_entries(deps, action="notice_csv.approve")
+    assert (submitted.actor, entry.actor, entry.count) == ("staff:201", "staff:202", 2)
 
 
 @pytest.mark.parametrize(
@@ -333,3 +343,58 @@ async def test_a_discreet_chat_gets_the_broadcast_behind_a_button(deps, sessions
     assert await notices.reveal(deps, chat_id=2, data=button["callback_data"]) == (
         "Payments close on 24 December 2026."
     )
+
+
+async def test_a_segment_broadcast_says_each_recipients_own_name_amount_and_deadline(deps, sessions):
+    await _citizens(sessions)
+    await notices.save_template(deps, actor=SUPERVISOR, name="yours", bodies={
+        "el": "{name}: {total_due} έως {next_deadline}.",
+        "en": "{name}: {total_due} by {next_deadline}.",
+    })
+    created = await broadcasts.create_broadcast(
+        deps, actor=SUPERVISOR, segment=Segment(SegmentKind.DEBT_KIND, debt_kind="out_of_court_fine"),
+        template="yours",
+    )
+    assert created.per_recipient == ["name", "total_due", "next_deadline"]
+    preview = await broadcasts.preview_broadcast(deps, broadcast_id=created.id)
+    assert preview.previews[1].text.startswith("Late: €150.00 by ")  # the first recipient's
+    await broadcasts.approve_broadcast(deps, actor=SECOND_SUPERVISOR, broadcast_id=created.id)
+    await broadcasts.run_broadcasts(deps)
+    texts = {r.chat_id: r.payload["text"] for r in await outbox_rows(sessions)
+             if r.broadcast_id == created.id}
+    # Late: served 40 days ago, surcharged by half (Regulations 2021), prosecution after day 45;
+    # Fresh: served 5 days ago, its next threshold is day 15.
+    assert texts == {
+        1: "Late: 150,00\xa0€ έως 28 Νοεμβρίου 2026.",
+        2: "Fresh: €100.00 by 3 December 2026.",
+    }
+
+
+async def test_a_past_send_time_is_refused_and_a_rejection_needs_a_reason(deps, sessions):
+    await _citizens(sessions)
+    with pytest.raises(Invalid) as past:
+        await broadcasts.create_broadcast(deps, actor=SUPERVISOR, segment=ALL, template="closing",
+                                          values=VALUES, send_at=NOW - timedelta(minutes=1))
+    assert past.value.code == "past_send_at"
+    created = await broadcasts.create_broadcast(deps, actor=SUPERVISOR, segment=ALL,
+                                                template="closing", values=VALUES)
+    with pytest.raises(Invalid):
+        await broadcasts.reject_broadcast(deps, actor=SECOND_SUPERVISOR,
+                                          broadcast_id=created.id, reason=" ")
+    with pytest.raises(NotAllowed):
+        await broadcasts.reject_broadcast(deps, actor=SUPERVISOR, broadcast_id=created.id,
+                                          reason="no")
+    rejected = await broadcasts.reject_broadcast(deps, actor=SECOND_SUPERVISOR,
+                                                 broadcast_id=created.id, reason="wrong date")
+    assert (rejected.status, rejected.rejected_by, rejected.reject_reason) == (
+        "rejected", "staff:202", "wrong date")
+    with pytest.raises(Conflict):
+        await broadcasts.approve_broadcast(deps, actor=SECOND_SUPERVISOR, broadcast_id=created.id)
+
+
+def test_lists_are_read_in_utf8_with_or_without_bom_and_in_windows_1253():
+    text = "reference;name\nR-1;Νίκος\n"
+    for data in (text.encode(), b"\xef\xbb\xbf" + text.encode(), text.encode("cp1253")):
+        assert broadcasts.decode_csv(data).lstrip("\ufeff") == text
+    with pytest.raises(Invalid):
+        broadcasts.decode_csv("x".encode("utf-16"))

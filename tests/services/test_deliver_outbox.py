@@ -332,3 +332,23 @@ async def test_nothing_is_sent_to_a_chat_that_blocked_the_bot(sessions, botapi):
 
     assert botapi.messages(42) == []
     assert await _status(sessions) == {"n1": "cancelled"}
+
+
+async def test_message_counters_count_as_it_happens_and_never_go_down(sessions, botapi):
+    """debtbot_messages_*_total come from what the sender settled, not from rows: the
+    nightly purge of old rows leaves them where they were."""
+    from debtbot.services.retention import purge_old_messages
+
+    deps = _deps(sessions, botapi)
+    await _queue(sessions, "n1", 42)
+    await _queue(sessions, "n2", 43)
+    await _queue(sessions, "r1", 44, purpose=OutboxPurpose.REMINDER)
+    botapi.inject_blocked(44)
+    sender = await _sender(deps)
+    await sender.deliver_due()
+    counted, _limited = deps.counters.snapshot()
+    assert counted == {("notice", "sent"): 2, ("reminder", "blocked"): 1}
+
+    result = await purge_old_messages(deps, now=NOON + timedelta(days=deps.settings.retention_days + 1))
+    assert result.messages == 3 and await outbox_rows(sessions) == []
+    assert deps.counters.snapshot()[0] == counted

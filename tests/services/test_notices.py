@@ -60,8 +60,9 @@ async def test_notice_by_identifier_reaches_every_linked_chat_in_its_language(de
     assert texts == {
         11: "Αγαπητέ/ή Eleni &lt;Kyriakou&gt;, η κλήση OCF-9 (150,00\xa0€) λήγει στις 1 Δεκεμβρίου 2026.",
         12: "Dear Eleni &lt;Kyriakou&gt;, notice OCF-9 (€150.00) is due by 1 December 2026.",
-        # Turkish has no body: the Greek one, with Turkish money and dates.
-        13: "Αγαπητέ/ή Eleni &lt;Kyriakou&gt;, η κλήση OCF-9 (€150,00) λήγει στις 1 Aralık 2026.",
+        # Turkish has no body: the Greek one, with Greek money and dates (not Turkish ones
+        # inside a Greek sentence).
+        13: "Αγαπητέ/ή Eleni &lt;Kyriakou&gt;, η κλήση OCF-9 (150,00\xa0€) λήγει στις 1 Δεκεμβρίου 2026.",
     }
     rows = await outbox_rows(sessions)
     assert {(r.purpose, r.priority) for r in rows} == {("notice", 30)}
@@ -202,7 +203,8 @@ async def test_an_ad_hoc_template_and_literal_braces(deps, sessions):
         recipient=RecipientQuery(chat_id=11),
         template=NoticeTemplate("adhoc", {"el": "{{κωδικός}} {name} & <b>"}),
     )
-    assert result.previews[0].text == "{κωδικός} Eleni &lt;Kyriakou&gt; &amp; &lt;b&gt;"
+    # Previews are plain text (a web page or JSON escapes them); the message is Telegram HTML.
+    assert result.previews[0].text == "{κωδικός} Eleni <Kyriakou> & <b>"
 
 
 async def test_a_discreet_chat_gets_a_teaser_and_reads_the_notice_behind_its_button(deps, sessions):
@@ -228,3 +230,21 @@ async def test_a_discreet_chat_gets_a_teaser_and_reads_the_notice_behind_its_but
     # Another chat pressing forged data, or data of no notice, sees nothing.
     assert await notices.reveal(deps, chat_id=99, data=button["callback_data"]) is None
     assert await notices.reveal(deps, chat_id=51, data="nshow:notice:nope") is None
+
+
+async def test_each_edit_is_a_version_and_a_notice_records_the_one_it_used(deps, sessions):
+    person = await add_person(sessions, name="Versioned")
+    await add_chat(sessions, 31, language="en", person_id=person)
+    await notices.save_template(deps, actor=SUPERVISOR, name="v", bodies={"el": "Α {name}", "en": "A {name}"})
+    await notices.save_template(deps, actor=SUPERVISOR, name="v", bodies={"el": "Β {name}", "en": "B {name}"})
+    versions = await notices.template_versions(deps, name="v")
+    assert [(v.version, v.bodies["en"]) for v in versions] == [(2, "B {name}"), (1, "A {name}")]
+    result = await notices.send_notice(deps, actor=OPERATOR, recipient=RecipientQuery(chat_id=31),
+                                       template="v")
+    notice = await notices.get_notice(deps, notice_id=result.notice_id)
+    assert (notice.template, notice.template_version, notice.queued) == ("v", 2, 1)
+    with pytest.raises(Invalid) as differ:
+        await notices.save_template(deps, actor=SUPERVISOR, name="v",
+                                    bodies={"el": "Γ {name}", "en": "C {nme}"})
+    assert differ.value.code == "placeholders_differ"
+    assert len(await notices.template_versions(deps, name="v")) == 2

@@ -100,7 +100,14 @@ async def test_a_broadcast_needs_a_second_supervisor_and_shows_live_progress(bot
 
         await _deliver(deps)
         assert await staff_commands.update_progress_messages(application) == 1
-        [shown] = botapi.screen(SECOND)
+        # The second supervisor was told in Telegram that it waited for them (with the
+        # console link; delivered by the sender after it approved), and has the progress
+        # message that updates itself.
+        shown, told = botapi.screen(SECOND)
+        assert told.text == (
+            "Broadcast #1 waits for a second supervisor's approval: "
+            "http://127.0.0.1:8080/console/broadcasts/1"
+        )
         assert "Sent: 2" in shown.text and "Remaining: 0 of 2" in shown.text
         assert [m.text for m in botapi.screen(CITIZEN)] == ["Payments close on 24 December 2026."]
         assert [m.text for m in botapi.screen(OTHER)] == ["Οι πληρωμές κλείνουν στις 24 Δεκεμβρίου 2026."]
@@ -120,7 +127,10 @@ async def test_cancel_part_way_from_the_progress_message(botapi, deps, sessions)
     assert "Sent: 1" in edited.text and "Cancelled: 1" in edited.text
     assert edited.button_texts == []
     async with sessions() as session:
-        statuses = dict((await session.execute(select(OutboxMessage.chat_id, OutboxMessage.status))).all())
+        statuses = dict((await session.execute(
+            select(OutboxMessage.chat_id, OutboxMessage.status)
+            .where(OutboxMessage.broadcast_id.is_not(None))
+        )).all())
     assert statuses == {CITIZEN: "sent", OTHER: "cancelled"}
 
 
@@ -145,3 +155,37 @@ async def test_staff_are_answered_in_their_own_language(botapi, deps):
     assert usage.text == "Χρήση: /approve ID"
     assert missing.text == "Λείπουν τιμές για: deadline"
     assert unknown.text == "Δεν υπάρχει μαζική αποστολή με αυτόν τον αριθμό."
+
+
+async def test_a_notice_to_someone_without_a_chat_says_why_and_queues_nothing(botapi, deps, sessions):
+    await add_person(sessions, number="5550001", name="Never Linked")
+    async with running(deps, botapi):
+        [preview] = await say(botapi, OPERATOR, "/notice_preview closing id:id_card:5550001 deadline=2026-12-24")
+        assert preview.text.startswith("Preview, nothing sent: it would reach 0 chats.\n"
+                                       "Nothing was sent: this person has never verified")
+        [refused] = await say(botapi, OPERATOR, "/notice closing id:id_card:5550001 deadline=2026-12-24")
+        assert refused.text == (
+            "Nothing was sent: this person has never verified themselves in the bot, so no "
+            "chat is linked to them."
+        )
+        async with sessions() as session, session.begin():
+            await session.execute(update(Chat).where(Chat.id == CITIZEN).values(active=False))
+        [inactive] = await say(botapi, OPERATOR, "/notice closing ref:OCF-1 deadline=2026-12-24")
+        assert inactive.text.startswith("Nothing was sent: every chat linked to this person is inactive")
+    async with sessions() as session:
+        assert (await session.scalars(select(OutboxMessage))).all() == []
+
+
+async def test_console_answers_staff_with_a_sign_in_link_and_nobody_else(botapi, deps):
+    async with running(deps, botapi):
+        [link] = await say(botapi, OPERATOR, "/console")
+        assert link.text.startswith("Your sign-in link to the staff console. It works once, for 10 minutes")
+        assert "http://127.0.0.1:8080/console/login?token=7001." in link.text
+        [unknown] = await say(botapi, CITIZEN, "/console")
+        assert unknown.text == UNKNOWN
+
+
+async def test_a_broadcast_at_a_past_time_is_refused(botapi, deps):
+    async with running(deps, botapi):
+        [refused] = await say(botapi, SUPERVISOR, "/broadcast closing all deadline=2026-12-24 at=2025-01-01T09:00")
+        assert refused.text == "That time is in the past: give a time to come."

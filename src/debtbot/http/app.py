@@ -20,6 +20,7 @@ from aiohttp import web
 from debtbot.http import (
     audit,
     broadcasts,
+    console,
     debts,
     health,
     link_tokens,
@@ -86,6 +87,8 @@ async def errors_as_json(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        if request.path == console.PREFIX or request.path.startswith(console.PREFIX + "/"):
+            return console.error_page(request, exc.status)
         headers = {name: value for name, value in exc.headers.items() if name in ("Allow",)}
         if exc.status == 413:
             message = "The body is larger than this server accepts."
@@ -170,6 +173,7 @@ def build_http_app(
             operation.method, operation.route, _endpoint(operation), name=operation.operation_id
         )
     openapi.install(app, operations)
+    console.install(app)
     if telegram_application is not None and settings.webhook_url:
         from debtbot.http import webhook
 

@@ -1,7 +1,9 @@
 """Prometheus `/metrics`, one CollectorRegistry per app (tests build many apps).
 
-Messages and verification figures are read from the database at scrape time: the sender and
-the bot may run in other processes, and the outbox and the attempts table are the truth.
+The outbox depth and verification figures are read from the database at scrape time.
+Messages sent, failed and blocked, and Telegram's 429s, are counters that only go up: the
+sender counts them as it settles each message (services.delivery_counters), so the nightly
+purge of old rows cannot make them go down.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from prometheus_client.registry import Collector
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
 from debtbot.http.base import DEPS_KEY
 from debtbot.services.api_status import Snapshot, metrics_snapshot
+from debtbot.services.delivery_counters import DeliveryCounters
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +29,9 @@ PATH = "/metrics"
 class DatabaseFigures(Collector):
     """Turns the latest snapshot into metric families; filled just before each scrape."""
 
-    def __init__(self) -> None:
+    def __init__(self, counters: DeliveryCounters | None = None) -> None:
         self.snapshot: Snapshot | None = None
+        self.counters = counters or DeliveryCounters()
 
     def collect(self) -> Iterator[Metric]:
         snapshot = self.snapshot
@@ -36,27 +40,17 @@ class DatabaseFigures(Collector):
         yield up
         if snapshot is None:
             return
-        sent = CounterMetricFamily(
-            "debtbot_messages_sent", "Messages delivered to Telegram, by kind", labels=["kind"]
-        )
-        failed = CounterMetricFamily(
-            "debtbot_messages_failed",
-            "Messages given up on (failed after retries, or the user blocked the bot), by kind",
-            labels=["kind", "reason"],
-        )
+        yield from self.delivery_counters()
         depth = GaugeMetricFamily(
             "debtbot_outbox_depth", "Messages waiting to be sent, by kind", labels=["kind"]
         )
         for purpose in OutboxPurpose:
             counts = {status: snapshot.outbox.get((purpose.value, status.value), 0)
                       for status in DeliveryStatus}
-            sent.add_metric([purpose.value], counts[DeliveryStatus.SENT])
-            failed.add_metric([purpose.value, "failed"], counts[DeliveryStatus.FAILED])
-            failed.add_metric([purpose.value, "blocked"], counts[DeliveryStatus.BLOCKED])
             depth.add_metric(
                 [purpose.value], counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.SENDING]
             )
-        yield from (sent, failed, depth)
+        yield depth
         attempts = CounterMetricFamily(
             "debtbot_verification_attempts",
             "Identity verification attempts, by method and result",
@@ -75,6 +69,28 @@ class DatabaseFigures(Collector):
         yield lockouts
 
 
+    def delivery_counters(self) -> Iterator[Metric]:
+        """Counted as the sender settles each message: they only go up."""
+        outcomes, rate_limited = self.counters.snapshot()
+        sent = CounterMetricFamily(
+            "debtbot_messages_sent", "Messages delivered to Telegram, by kind", labels=["kind"]
+        )
+        failed = CounterMetricFamily(
+            "debtbot_messages_failed",
+            "Messages given up on (failed after retries, or the user blocked the bot), by kind",
+            labels=["kind", "reason"],
+        )
+        for purpose in OutboxPurpose:
+            sent.add_metric([purpose.value], outcomes.get((purpose.value, "sent"), 0))
+            for reason in ("failed", "blocked"):
+                failed.add_metric([purpose.value, reason], outcomes.get((purpose.value, reason), 0))
+        limited = CounterMetricFamily(
+            "debtbot_telegram_rate_limited", "429 Too Many Requests answers from Telegram"
+        )
+        limited.add_metric([], rate_limited)
+        yield from (sent, failed, limited)
+
+
 REGISTRY_KEY = web.AppKey("metrics_registry", CollectorRegistry)
 FIGURES_KEY = web.AppKey("metrics_figures", DatabaseFigures)
 REQUESTS_KEY = web.AppKey("metrics_requests", Counter)
@@ -82,7 +98,7 @@ REQUESTS_KEY = web.AppKey("metrics_requests", Counter)
 
 def install(app: web.Application) -> None:
     registry = CollectorRegistry()
-    figures = DatabaseFigures()
+    figures = DatabaseFigures(app[DEPS_KEY].counters)
     registry.register(figures)
     app[REGISTRY_KEY] = registry
     app[FIGURES_KEY] = figures

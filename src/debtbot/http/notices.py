@@ -87,6 +87,9 @@ class NoticeOut(Reply):
     missing_translations: list[str]
     missing_values: list[str]
     previews: list[Preview]
+    notice_id: int | None = None
+    template_version: int | None = None
+    no_chat_reason: Literal["never_linked", "inactive"] | None = None
 
 
 def actor(call: Call) -> Actor:
@@ -109,6 +112,9 @@ def _reply(result: notices.NoticeResult) -> NoticeOut:
         missing_values=list(result.missing_values),
         previews=[Preview(language=p.language, text=p.text, fallback=p.fallback)
                   for p in result.previews],
+        notice_id=result.notice_id,
+        template_version=result.template_version,
+        no_chat_reason=result.no_chat_reason,  # type: ignore[arg-type]
     )
 
 
@@ -166,11 +172,12 @@ class NoticeCsvOut(Reply):
     previews: list[Preview]
     broadcast_id: int | None
     queued: int
+    status: str | None = None  # the list's state: awaiting_approval until a second token approves
 
 
 def _csv_reply(check: broadcasts.CsvCheck, view: broadcasts.BroadcastView | None) -> NoticeCsvOut:
     return NoticeCsvOut(
-        sent=view is not None,
+        sent=view is not None and view.status == "sending",
         rows=check.rows,
         ok_rows=check.rows - len({problem.line for problem in check.problems}),
         chats=check.chats,
@@ -181,7 +188,8 @@ def _csv_reply(check: broadcasts.CsvCheck, view: broadcasts.BroadcastView | None
         previews=[Preview(language=p.language, text=p.text, fallback=p.fallback)
                   for p in check.previews],
         broadcast_id=view.id if view is not None else None,
-        queued=(view.expected or 0) if view is not None else 0,
+        queued=(view.expected or 0) if view is not None and view.status == "sending" else 0,
+        status=str(view.status) if view is not None else None,
     )
 
 
@@ -213,15 +221,16 @@ async def send_csv(call: Call) -> NoticeCsvOut:
 
 
 CSV_DESCRIPTION = (
-    "A notice list as CSV text in `csv` (UTF-8, comma-separated, first line = header, one "
+    "A notice list as CSV text in `csv` (comma- or semicolon-separated, first line = header, one "
     "row per recipient). Recipient columns: `chat_id`, or `id_type` (id_card, arc, passport, "
     "company_reg) + `id_number`, or `reference` (+ `source` when several registries use "
     "it). Every other column is a placeholder value for the template, e.g. `name`, "
     "`amount` (euro), `deadline` (YYYY-MM-DD); values from the debt or person fill the "
     "rest. Every row is checked (recipient found, values well-formed, no placeholder "
     "missing, no recipient twice). `send: false` (default) returns the check and writes "
-    "nothing; `send: true` queues the list as a broadcast of kind csv only if every row "
-    "passes, else 422 with the row errors (`details[].loc` = [\"csv\", line, column]; "
+    "nothing; `send: true` asks for the list to be sent (a broadcast of kind csv, status "
+    "`awaiting_approval`) only if every row passes; a SECOND token approves it with "
+    "POST /api/broadcasts/{id}/approve (the same token is refused), else 422 with the row errors (`details[].loc` = [\"csv\", line, column]; "
     "line 1 is the header) and nothing is sent. Identity numbers are never echoed."
 )
 

@@ -95,12 +95,15 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from debtbot.domain.amounts import amount_due
 from debtbot.domain.debts import DebtKind
+from debtbot.domain.identifiers import IdType, identifier_hash, normalise_identifier
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose, Priority
-from debtbot.domain.milestones import MilestoneKind, milestones
+from debtbot.domain.milestones import MilestoneKind, milestones, next_milestone
 from debtbot.i18n import LANGUAGES, translator
 from debtbot.services import audit, notices, outbox
 from debtbot.services.deps import Deps
@@ -120,7 +123,7 @@ MAX_CSV_CHARS = 10_000_000
 OVERDUE_MILESTONES = frozenset(
     {MilestoneKind.PAYMENT_DUE, MilestoneKind.SURCHARGE, MilestoneKind.OFFENCE}
 )
-RECIPIENT_COLUMNS = ("chat_id", "id_type", "id_number", "source")
+RECIPIENT_COLUMNS = ("chat_id", "id_type", "id_number", "id_hash", "source")
 
 
 class SegmentKind(StrEnum):
@@ -137,9 +140,13 @@ class BroadcastStatus(StrEnum):
     SENDING = "sending"
     DONE = "done"
     CANCELLED = "cancelled"
+    REJECTED = "rejected"
 
 
-FINISHED = frozenset({BroadcastStatus.DONE.value, BroadcastStatus.CANCELLED.value})
+FINISHED = frozenset({BroadcastStatus.DONE.value, BroadcastStatus.CANCELLED.value,
+                      BroadcastStatus.REJECTED.value})
+# Filled in for each recipient of a segment broadcast, from the registry.
+RECIPIENT_VALUES = ("name", "total_due", "next_deadline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +202,19 @@ class BroadcastView:
     created_at: datetime | None
     approved_at: datetime | None
     expected: int | None
+    template_version: int | None = None
+    bodies: dict[str, str] = field(default_factory=dict)
+    rejected_by: str | None = None
+    reject_reason: str | None = None
+    cancelled_by: str | None = None
+
+    @property
+    def per_recipient(self) -> list[str]:
+        """The placeholders filled in for each recipient ({name}, {total_due}, …)."""
+        if self.kind != "segment":
+            return []
+        used = notices.template_placeholders(self.bodies)
+        return [name for name in RECIPIENT_VALUES if name in used]
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +293,11 @@ def _view(row: Broadcast) -> BroadcastView:
         created_at=row.created_at,
         approved_at=row.approved_at,
         expected=row.expected,
+        template_version=row.template_version,
+        bodies=dict(row.bodies or {}),
+        rejected_by=row.rejected_by,
+        reject_reason=row.reject_reason,
+        cancelled_by=row.cancelled_by,
     )
 
 
@@ -290,9 +315,8 @@ def _payloads(
     checked = notices.check_values(values)
     payloads = {}
     for lang in LANGUAGES:
-        body, _fallback = notices.body_for(bodies, lang)
         t = translator(lang, timezone=deps.settings.tz)
-        text = notices.render(body, t, checked)
+        text, _fallback = notices.text_for(bodies, lang, checked, deps)
         for discreet in (False, True):
             payloads[(lang, discreet)] = notices.notice_payload(
                 t, text, discreet=discreet, reveal_key=reveal_key
@@ -368,17 +392,23 @@ async def create_broadcast(
     require(actor, Role.SUPERVISOR)
     found = await notices.resolve_template(deps, template)
     checked = notices.check_values(values)
-    missing = [n for n in notices.template_placeholders(found.bodies) if n not in checked]
+    missing = [
+        n for n in notices.template_placeholders(found.bodies)
+        if n not in checked and (test_mode or n not in RECIPIENT_VALUES)
+    ]
     if missing:
         raise Invalid("no value for: " + ", ".join(missing), code="missing_values")
     if send_at is not None and send_at.tzinfo is None:
         raise Invalid("send_at must carry a time zone", code="bad_send_at")
+    if send_at is not None and send_at <= deps.clock():
+        raise Invalid("the send time is in the past", code="past_send_at")
     status = BroadcastStatus.AWAITING_APPROVAL if submit else BroadcastStatus.DRAFT
     async with transaction(deps.sessions) as session:
         row = Broadcast(
             kind="segment",
             segment=segment.to_dict(),
             template=found.name,
+            template_version=found.version,
             bodies=dict(found.bodies),
             values=_stored_values(checked),
             status=status.value,
@@ -394,8 +424,11 @@ async def create_broadcast(
             actor=actor.label,
             action="broadcast.create",
             subject=f"broadcast:{row.id}",
-            details={"segment": segment.to_dict(), "template": found.name, "test_mode": test_mode},
+            details={"segment": segment.to_dict(), "template": found.name,
+                     "version": found.version, "test_mode": test_mode},
         )
+        if submit and not test_mode:
+            await _tell_supervisors(deps, session, row)
         await session.refresh(row)
         return _view(row)
 
@@ -410,6 +443,8 @@ async def submit_broadcast(deps: Deps, *, actor: Actor, broadcast_id: int) -> Br
         await audit.record(
             session, actor=actor.label, action="broadcast.submit", subject=f"broadcast:{row.id}"
         )
+        if not row.test_mode:
+            await _tell_supervisors(deps, session, row)
         return _view(row)
 
 
@@ -448,7 +483,10 @@ async def preview_segment(
     """The three language versions and the dry-run count, before anything is created."""
     found = await notices.resolve_template(deps, template)
     count = await dry_run(deps, segment=segment)
-    return _preview(deps, found.bodies, values or {}, count, None)
+    shown: dict[str, Any] = dict(values or {})
+    if _per_recipient(found.bodies):
+        shown = {**_stored_values(await sample_recipient_values(deps, segment=segment)), **shown}
+    return _preview(deps, found.bodies, shown, count, None)
 
 
 async def preview_broadcast(deps: Deps, *, broadcast_id: int) -> BroadcastPreview:
@@ -461,7 +499,11 @@ async def preview_broadcast(deps: Deps, *, broadcast_id: int) -> BroadcastPrevie
             count = await _count(session, Segment.from_dict(row.segment), deps.clock())
         else:
             count = row.expected or 0
-    return _preview(deps, row.bodies, row.values, count, row.id)
+    shown: dict[str, Any] = dict(row.values or {})
+    if row.kind == "segment" and not row.test_mode and _per_recipient(row.bodies):
+        sample = await sample_recipient_values(deps, segment=Segment.from_dict(row.segment))
+        shown = {**_stored_values(sample), **shown}
+    return _preview(deps, row.bodies, shown, count, row.id)
 
 
 async def approve_broadcast(
@@ -483,6 +525,8 @@ async def approve_broadcast(
             raise NotAllowed(
                 "a second supervisor must approve it", code="same_supervisor"
             )
+        if row.kind == "csv":
+            return await _approve_list(deps, session, row, actor, now)
         if row.test_mode:
             expected = len(await staff_store.test_recipients(session)) * len(LANGUAGES)
         else:
@@ -505,6 +549,35 @@ async def approve_broadcast(
     if row.send_at is None or row.send_at <= now:
         await _plan_once(deps, broadcast_id, batch_size=BATCH_SIZE)
     return await get_broadcast(deps, broadcast_id=broadcast_id)
+
+
+async def reject_broadcast(
+    deps: Deps, *, actor: Actor, broadcast_id: int, reason: str
+) -> BroadcastView:
+    """A second supervisor says no, with a reason; nothing goes out."""
+    require(actor, Role.SUPERVISOR)
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid("say why it is rejected", code="no_reason")
+    if len(reason) > 1000:
+        raise Invalid("the reason is longer than 1000 characters", code="bad_reason")
+    now = deps.clock()
+    async with transaction(deps.sessions) as session:
+        row = await _load(session, broadcast_id, for_update=True)
+        if row.status != BroadcastStatus.AWAITING_APPROVAL.value:
+            raise Conflict(f"the broadcast is {row.status}", code="bad_state")
+        if row.created_by == actor.label:
+            raise NotAllowed("a second supervisor must decide", code="same_supervisor")
+        row.status = BroadcastStatus.REJECTED.value
+        row.rejected_by = actor.label
+        row.reject_reason = reason
+        row.finished_at = now
+        await audit.record(
+            session, actor=actor.label, action="broadcast.reject", subject=f"broadcast:{row.id}",
+            details={"kind": row.kind},
+        )
+        await session.flush()
+        return _view(row)
 
 
 async def cancel_broadcast(deps: Deps, *, actor: Actor, broadcast_id: int) -> BroadcastProgress:
@@ -600,6 +673,9 @@ async def _plan_once(deps: Deps, broadcast_id: int, *, batch_size: int) -> int:
         segment = Segment.from_dict(row.segment)
         condition = store.segment_condition(segment.kind.value, segment.debt_kind)
         after = row.planned_through
+        if _per_recipient(row.bodies):
+            return await _plan_per_recipient(deps, session, row, segment, condition,
+                                             batch_size=batch_size, now=now)
         common = {
             "broadcast_id": row.id,
             "key_prefix": f"broadcast:{row.id}:",
@@ -729,11 +805,34 @@ class _CsvRow:
     values: dict[str, Any]
 
 
+def decode_csv(data: bytes) -> str:
+    """A CSV file's text: UTF-8 (with or without a byte order mark), else Windows-1253 (what
+    older Greek Excel writes)."""
+    if len(data) > MAX_CSV_CHARS:
+        raise Invalid("the file is too large", code="csv_too_large")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise Invalid("the file is UTF-16: save it as CSV UTF-8", code="csv_unreadable")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("cp1253")
+        except UnicodeDecodeError as exc:
+            raise Invalid("the file is neither UTF-8 nor Windows-1253 text",
+                          code="csv_unreadable") from exc
+
+
+def _delimiter(text: str) -> str:
+    """`,` or `;` (Excel in a Greek locale writes `;`): whichever splits the header line."""
+    header = text.split("\n", 1)[0]
+    return ";" if header.count(";") > header.count(",") else ","
+
+
 def _read_csv(csv_text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     if len(csv_text) > MAX_CSV_CHARS:
         raise Invalid("the file is too large", code="csv_too_large")
     text = csv_text.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text), strict=True)
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text), strict=True)
     try:
         header = [column.strip().lower() for column in next(reader)]
     except StopIteration as exc:
@@ -743,7 +842,7 @@ def _read_csv(csv_text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]
     if len(set(header)) != len(header) or any(not column for column in header):
         raise Invalid("the header has empty or repeated column names", code="csv_header")
     if not ({"chat_id"} <= set(header) or {"id_type", "id_number"} <= set(header)
-            or "reference" in header):
+            or {"id_type", "id_hash"} <= set(header) or "reference" in header):
         raise Invalid(
             "the header needs chat_id, or id_type and id_number, or reference",
             code="csv_header",
@@ -774,6 +873,8 @@ def _query_for(row: dict[str, str]) -> RecipientQuery:
         if not 1 <= chat_id <= 2**53:
             raise Invalid("chat_id is out of range", code="bad_recipient")
         return RecipientQuery(chat_id=chat_id)
+    if row.get("id_hash"):
+        return RecipientQuery(id_type=row.get("id_type"), id_hash=row["id_hash"])
     if row.get("id_number") or row.get("id_type"):
         return RecipientQuery(id_type=row.get("id_type"), id_number=row.get("id_number"))
     if row.get("reference"):
@@ -856,65 +957,242 @@ async def send_notice_csv(
     csv_text: str,
     send_at: datetime | None = None,
 ) -> tuple[BroadcastView, CsvCheck]:
-    """Send a checked notice list: all rows or none."""
+    """Ask for a checked notice list to be sent: all rows or none, once a SECOND supervisor
+    approves it (approve_broadcast), exactly as a broadcast."""
     require(actor, Role.SUPERVISOR)
     found = await notices.resolve_template(deps, template)
     now = deps.clock()
-    not_before = send_at if send_at is not None and send_at > now else now
+    if send_at is not None and (send_at.tzinfo is None or send_at <= now):
+        raise Invalid("the send time is in the past", code="past_send_at")
     async with transaction(deps.sessions) as session:
-        check, rows = await _check_csv(deps, session, found, csv_text)
+        check, _rows = await _check_csv(deps, session, found, csv_text)
         if not check.ok:
             raise CsvProblems(check)
         row = Broadcast(
             kind="csv",
             segment={},
             template=found.name,
+            template_version=found.version,
             bodies=dict(found.bodies),
             values={},
-            status=BroadcastStatus.SENDING.value,
+            status=BroadcastStatus.AWAITING_APPROVAL.value,
             test_mode=False,
             created_by=actor.label,
-            approved_by=actor.label,
-            approved_at=now,
             send_at=send_at,
             expected=check.chats,
-            planning_done=True,
+            planning_done=False,
+            source_csv=_without_identity_numbers(deps, csv_text),
         )
         session.add(row)
         await session.flush()
-        translators = {lang: translator(lang, timezone=deps.settings.tz) for lang in LANGUAGES}
-        queued = 0
-        for item in rows:
-            for chat in item.chats:
-                lang = chat.language if chat.language in LANGUAGES else "en"
-                body, _fallback = notices.body_for(found.bodies, lang)
-                queued += int(
-                    await outbox.enqueue(
-                        session,
-                        dedupe_key=f"csv:{row.id}:{item.line}:{chat.chat_id}",
-                        chat_id=chat.chat_id,
-                        purpose=OutboxPurpose.NOTICE,
-                        payload=notices.notice_payload(
-                            translators[lang],
-                            notices.render(body, translators[lang], item.values),
-                            discreet=chat.discreet,
-                            reveal_key=f"csv:{row.id}:{item.line}",
-                        ),
-                        not_before=not_before,
-                        priority=int(Priority.NOTICE),
-                        broadcast_id=row.id,
-                    )
-                )
         await audit.record(
             session,
             actor=actor.label,
-            action="notice_csv.send",
+            action="notice_csv.submit",
             subject=f"broadcast:{row.id}",
-            count=queued,
-            details={"template": found.name, "rows": check.rows, "unreachable": len(check.unreachable)},
+            count=check.chats,
+            details={"template": found.name, "version": found.version, "rows": check.rows,
+                     "unreachable": len(check.unreachable)},
         )
+        await _tell_supervisors(deps, session, row)
         await session.refresh(row)
         return _view(row), check
 
 
+def _without_identity_numbers(deps: Deps, csv_text: str) -> str:
+    """The list as kept until it is approved: each identity number replaced by its keyed
+    hash (column `id_hash`), never stored in plain text. Rows keep their line numbers."""
+    header, rows = _read_csv(csv_text)
+    if "id_number" not in header:
+        return csv_text
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["id_hash" if column == "id_number" else column for column in header])
+    line = 2
+    for number, row in rows:
+        for _ in range(number - line):
+            writer.writerow([])
+        cells = []
+        for column in header:
+            value = row.get(column, "")
+            if column == "id_number" and value:
+                value = identifier_hash(
+                    normalise_identifier(IdType(row.get("id_type", "")), value),
+                    deps.settings.hash_key,
+                )
+            cells.append(value)
+        writer.writerow(cells)
+        line = number + 1
+    return out.getvalue()
 
+
+async def list_check(deps: Deps, *, broadcast_id: int) -> CsvCheck:
+    """A notice list's check, run again now (what the approver sees)."""
+    async with deps.sessions() as session:
+        row = await _load(session, broadcast_id)
+        if row.kind != "csv" or not row.source_csv:
+            raise NotFound("no such notice list", code="no_broadcast")
+        template = NoticeTemplate(row.template, dict(row.bodies), row.template_version)
+        check, _rows = await _check_csv(deps, session, template, row.source_csv)
+    return check
+
+
+async def _approve_list(
+    deps: Deps, session: Any, row: Broadcast, actor: Actor, now: datetime
+) -> BroadcastView:
+    """Queue an approved notice list, checked again: if a row no longer passes, nothing."""
+    template = NoticeTemplate(row.template, dict(row.bodies), row.template_version)
+    check, rows = await _check_csv(deps, session, template, row.source_csv or "")
+    if not check.ok:
+        raise CsvProblems(check)
+    not_before = row.send_at if row.send_at is not None and row.send_at > now else now
+    translators = {lang: translator(lang, timezone=deps.settings.tz) for lang in LANGUAGES}
+    queued = 0
+    for item in rows:
+        for chat in item.chats:
+            lang = chat.language if chat.language in LANGUAGES else "en"
+            queued += int(
+                await outbox.enqueue(
+                    session,
+                    dedupe_key=f"csv:{row.id}:{item.line}:{chat.chat_id}",
+                    chat_id=chat.chat_id,
+                    purpose=OutboxPurpose.NOTICE,
+                    payload=notices.notice_payload(
+                        translators[lang],
+                        notices.text_for(row.bodies, lang, item.values, deps)[0],
+                        discreet=chat.discreet,
+                        reveal_key=f"csv:{row.id}:{item.line}",
+                    ),
+                    not_before=not_before,
+                    priority=int(Priority.NOTICE),
+                    broadcast_id=row.id,
+                )
+            )
+    row.status = BroadcastStatus.SENDING.value
+    row.approved_by = actor.label
+    row.approved_at = now
+    row.expected = queued
+    row.planning_done = True
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="notice_csv.approve",
+        subject=f"broadcast:{row.id}",
+        count=queued,
+        details={"template": row.template, "rows": check.rows, "created_by": row.created_by},
+    )
+    await session.flush()
+    return _view(row)
+
+
+# --- telling supervisors that something waits -------------------------------------------------
+
+
+async def _tell_supervisors(deps: Deps, session: Any, row: Broadcast) -> int:
+    """A Telegram message to every other active supervisor and admin: something waits for
+    their approval, with the console link."""
+    link = f"{deps.settings.public_url.rstrip('/')}/console/broadcasts/{row.id}"
+    queued = 0
+    for member in await staff_store.list_staff(session, include_inactive=False):
+        if member.role not in ("supervisor", "admin"):
+            continue
+        if f"staff:{member.telegram_user_id}" == row.created_by:
+            continue
+        t = translator(member.language, timezone=deps.settings.tz)
+        if row.kind == "csv":
+            text = t.gettext(
+                "Notice list #%(id)d (%(n)d chats) waits for a second supervisor's approval: "
+                "%(link)s"
+            ) % {"id": row.id, "n": row.expected or 0, "link": link}
+        else:
+            text = t.gettext(
+                "Broadcast #%(id)d waits for a second supervisor's approval: %(link)s"
+            ) % {"id": row.id, "link": link}
+        queued += int(await outbox.enqueue(
+            session,
+            dedupe_key=f"approval:{row.id}:{member.telegram_user_id}",
+            chat_id=member.telegram_user_id,
+            purpose=OutboxPurpose.NOTICE,
+            payload={"text": text, "buttons": [], "disable_notification": False},
+            not_before=deps.clock(),
+            priority=int(Priority.NOTICE),
+        ))
+    return queued
+
+
+# --- per-recipient values ({name}, {total_due}, {next_deadline}) ------------------------------
+
+
+def _per_recipient(bodies: dict[str, str]) -> bool:
+    used = notices.template_placeholders(bodies)
+    return any(name in used for name in RECIPIENT_VALUES)
+
+
+def recipient_values(names: list[str], debts: list[Any], now: datetime) -> dict[str, Any]:
+    """{name}: the chat's first verified identity; {total_due}: what its open debts come to
+    now; {next_deadline}: the last day before the nearest legal threshold among them."""
+    values: dict[str, Any] = {}
+    if names:
+        values["name"] = names[0]
+    total = Decimal("0")
+    deadlines = []
+    for row in debts:
+        debt = debt_from_row(row)
+        total += amount_due(debt, now).total
+        upcoming = next_milestone(debt, now)
+        if upcoming is not None:
+            deadlines.append(upcoming.last_day)
+    values["total_due"] = total
+    if deadlines:
+        values["next_deadline"] = min(deadlines)
+    return values
+
+
+async def _plan_per_recipient(
+    deps: Deps, session: Any, row: Broadcast, segment: Segment, condition: Any, *,
+    batch_size: int, now: datetime,
+) -> int:
+    """One batch of a broadcast whose text differs per recipient: rendered chat by chat."""
+    ids = await store.chat_ids(session, condition, after=row.planned_through, limit=batch_size)
+    if not ids:
+        row.planning_done = True
+        return 0
+    chosen = await _filter_by_clock(session, segment, ids, now) if segment.needs_clock else ids
+    facts = await store.recipient_facts(session, chosen)
+    given = notices.check_values(row.values)
+    queued = 0
+    for chat_id in chosen:
+        language, discreet, names, debts = facts[chat_id]
+        lang = language if language in LANGUAGES else "en"
+        values = {**recipient_values(names, debts, now), **given}
+        text, _fallback = notices.text_for(row.bodies, lang, values, deps)
+        queued += int(await outbox.enqueue(
+            session,
+            dedupe_key=f"broadcast:{row.id}:{chat_id}",
+            chat_id=chat_id,
+            purpose=OutboxPurpose.BROADCAST,
+            payload=notices.notice_payload(
+                translator(lang, timezone=deps.settings.tz), text, discreet=discreet,
+                reveal_key=f"broadcast:{row.id}",
+            ),
+            not_before=now,
+            priority=int(Priority.BROADCAST),
+            broadcast_id=row.id,
+        ))
+    row.planned_through = ids[-1]
+    return queued
+
+
+async def sample_recipient_values(deps: Deps, *, segment: Segment) -> dict[str, Any]:
+    """The per-recipient values of the segment's first recipient (for previews)."""
+    now = deps.clock()
+    async with deps.sessions() as session:
+        condition = store.segment_condition(segment.kind.value, segment.debt_kind)
+        ids = await store.chat_ids(session, condition, after=None, limit=50)
+        if segment.needs_clock:
+            ids = await _filter_by_clock(session, segment, ids, now)
+        if not ids:
+            return {}
+        facts = await store.recipient_facts(session, ids[:1])
+    _language, _discreet, names, debts = facts[ids[0]]
+    return recipient_values(names, debts, now)

@@ -454,6 +454,7 @@ class OutboxSender:
             await self._settle([r.id for r in exhausted], DeliveryStatus.FAILED,
                                "too many attempts")
             self.stats.failed += len(exhausted)
+            self._count(exhausted, "failed")
         fresh = [row for row in rows if row.attempts <= self.max_attempts]
         for group in compose(fresh, paid_broadcasts=settings.allow_paid_broadcast):
             self.gate.enter(group.chat_id)
@@ -487,6 +488,7 @@ class OutboxSender:
             try:
                 message_id = await self.send(group.message)
             except RetryAfter as exc:
+                self.deps.counters.flood_wait()
                 self.gate.sent(group.chat_id, extra=exc.seconds)
                 pacer.pause(exc.seconds)
                 floods += 1
@@ -504,6 +506,7 @@ class OutboxSender:
                     await self._settle(group.ids, DeliveryStatus.FAILED, str(exc),
                                        attempts=attempts)
                     self.stats.failed += len(group.rows)
+                    self._count(group.rows, "failed")
                     return
                 self.stats.retried += 1
                 await self._sleep(self.backoff.delay(attempts))
@@ -516,6 +519,7 @@ class OutboxSender:
                 log.warning("outbox: rows %s rejected by Telegram: %s", group.ids, exc)
                 await self._settle(group.ids, DeliveryStatus.FAILED, str(exc), attempts=attempts)
                 self.stats.failed += len(group.rows)
+                self._count(group.rows, "failed")
                 return
             self.gate.sent(group.chat_id)
             await self._sent(group, message_id, attempts)
@@ -562,6 +566,8 @@ class OutboxSender:
                                 len(marks), type(exc.orig).__name__)
                     await asyncio.sleep(0.05 * attempt)
             self.stats.sent += len(marks)
+            for group, _, _ in items:
+                self._count(group.rows, "sent")
             self.stats.messages += len(items)
             self.stats.superseded += len(superseded)
             done.set_result(None)
@@ -585,7 +591,12 @@ class OutboxSender:
         log.info("outbox: chat %s unreachable; marked inactive, %d pending cancelled",
                  group.chat_id, cancelled)
         self.stats.blocked += len(group.rows)
+        self._count(group.rows, "blocked")
         self.stats.cancelled += cancelled
+
+    def _count(self, rows: Sequence[ClaimedMessage], outcome: str) -> None:
+        """Prometheus counters that only go up: counted as it happens, not from rows."""
+        self.deps.counters.settled((row.purpose for row in rows), outcome)
 
     async def _settle(
         self,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from debtbot.services.delivery_counters import DeliveryCounters
 from debtbot.settings import Settings
 
 
@@ -20,3 +21,4 @@ class Deps:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     clock: Callable[[], datetime] = field(default=utcnow)  # tests pass a fixed clock
+    counters: DeliveryCounters = field(default_factory=DeliveryCounters)

@@ -64,7 +64,7 @@ import re
 import string
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -88,6 +88,8 @@ from debtbot.store.db import transaction
 from debtbot.store.mapping import debt_from_row
 
 PLACEHOLDERS = ("name", "reference", "amount", "deadline")
+MONEY_VALUES = frozenset({"amount", "total_due"})  # shown as money in the reader's language
+DATE_VALUES = frozenset({"deadline", "next_deadline"})  # shown as dates
 FALLBACK_LANGUAGE = "el"
 MAX_BODY = 3500  # leaves room under Telegram's 4096 once values are in
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -98,6 +100,9 @@ _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 class NoticeTemplate:
     name: str
     bodies: dict[str, str]
+    version: int | None = None  # None: given inline, never stored
+    updated_by: str = ""
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +112,7 @@ class RecipientQuery:
     reference: str | None = None
     source: str | None = None
     chat_id: int | None = None
+    id_hash: str | None = None  # a keyed hash instead of the number (a list kept for approval)
 
     def __repr__(self) -> str:  # the identity number never reaches a log or a traceback
         how = "identifier" if self.id_number else "reference" if self.reference else "chat"
@@ -117,6 +123,8 @@ class RecipientQuery:
 
 @dataclass(frozen=True, slots=True)
 class NoticePreview:
+    """`text` is plain text (escape it for HTML); `fallback`: the Greek text stands in."""
+
     language: str
     text: str
     fallback: bool
@@ -129,6 +137,17 @@ class NoticeResult:
     missing_translations: list[str] = field(default_factory=list)
     missing_values: list[str] = field(default_factory=list)
     previews: list[NoticePreview] = field(default_factory=list)
+    no_chat_reason: str | None = None  # why it would reach nobody (None: it reaches someone)
+    notice_id: int | None = None  # the notice's number, to follow its delivery
+    template_version: int | None = None
+
+
+NO_CHAT_REASONS = {
+    "never_linked": "nobody has verified this person in the bot, so no chat is linked to "
+    "them; nothing was queued",
+    "inactive": "every chat linked to this person is inactive (the bot was blocked or the "
+    "chat deleted); nothing was queued",
+}
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -168,7 +187,18 @@ def check_template(template: NoticeTemplate) -> NoticeTemplate:
         if len(body) > MAX_BODY:
             raise Invalid(f"a body is longer than {MAX_BODY} characters", code="bad_template")
         placeholders(body)
-    return NoticeTemplate(template.name, bodies)
+    greek = sorted(placeholders(bodies[FALLBACK_LANGUAGE]))
+    for lang in LANGUAGES:
+        if bodies[lang] and sorted(placeholders(bodies[lang])) != greek:
+            theirs = ", ".join("{" + n + "}" for n in sorted(placeholders(bodies[lang])))
+            ours = ", ".join("{" + n + "}" for n in greek)
+            raise Invalid(
+                f"the {lang} text has the placeholders {theirs or '(none)'} but the Greek "
+                f"text has {ours or '(none)'}: every language needs the same ones",
+                code="placeholders_differ",
+            )
+    return NoticeTemplate(template.name, bodies, template.version, template.updated_by,
+                          template.updated_at)
 
 
 def template_placeholders(bodies: Mapping[str, str]) -> list[str]:
@@ -191,29 +221,46 @@ async def save_template(
     require(actor, Role.SUPERVISOR)
     template = check_template(NoticeTemplate(name, dict(bodies)))
     async with transaction(deps.sessions) as session:
-        await store.save_template(session, name=template.name, bodies=template.bodies, by=actor.label)
+        version = await store.save_template(
+            session, name=template.name, bodies=template.bodies, by=actor.label
+        )
         await audit.record(
             session,
             actor=actor.label,
             action="template.save",
             subject=f"template:{template.name}",
-            details={"languages": [lang for lang in LANGUAGES if template.bodies[lang]]},
+            details={"languages": [lang for lang in LANGUAGES if template.bodies[lang]],
+                     "version": version},
         )
-    return template
+    return NoticeTemplate(template.name, template.bodies, version, actor.label)
+
+
+def _template(record: store.TemplateRecord) -> NoticeTemplate:
+    return NoticeTemplate(record.name, record.bodies, record.version, record.updated_by,
+                          record.updated_at)
 
 
 async def get_template(deps: Deps, *, name: str) -> NoticeTemplate:
     async with deps.sessions() as session:
-        bodies = await store.get_template(session, name=name)
-    if bodies is None:
+        record = await store.get_template(session, name=name)
+    if record is None:
         raise NotFound("no such template", code="no_template")
-    return NoticeTemplate(name, bodies)
+    return _template(record)
 
 
 async def list_templates(deps: Deps) -> list[NoticeTemplate]:
     async with deps.sessions() as session:
         found = await store.list_templates(session)
-    return [NoticeTemplate(name, bodies) for name, bodies in found]
+    return [_template(record) for record in found]
+
+
+async def template_versions(deps: Deps, *, name: str) -> list[NoticeTemplate]:
+    """Every saved version of a template, newest first (NotFound if none)."""
+    async with deps.sessions() as session:
+        found = await store.template_versions(session, name=name)
+    if not found:
+        raise NotFound("no such template", code="no_template")
+    return [_template(record) for record in found]
 
 
 async def resolve_template(deps: Deps, template: str | NoticeTemplate) -> NoticeTemplate:
@@ -254,12 +301,12 @@ def check_values(values: Mapping[str, Any] | None) -> dict[str, Any]:
             continue
         if not _NAME.match(str(key)):
             raise Invalid(f"bad placeholder name {str(key)[:40]!r}", code="bad_values")
-        if key == "amount":
+        if key in MONEY_VALUES:
             try:
                 checked[key] = parse_amount(value) if not isinstance(value, Decimal) else value
             except InvalidAmount as exc:
                 raise Invalid(f"amount: {exc}", code="bad_amount") from exc
-        elif key == "deadline":
+        elif key in DATE_VALUES:
             checked[key] = parse_deadline(value)
         else:
             text = str(value).strip()
@@ -278,9 +325,15 @@ def format_value(t: Translator, key: str, value: Any) -> str:
 
 
 def render(body: str, t: Translator, values: Mapping[str, Any]) -> str:
-    """Escape the body, then put in the escaped, localised values."""
+    """Telegram HTML: escape the body, then put in the escaped, localised values."""
     escaped = {key: html.escape(format_value(t, key, value)) for key, value in values.items()}
     return html.escape(body, quote=False).format_map(_Values(escaped))
+
+
+def render_plain(body: str, t: Translator, values: Mapping[str, Any]) -> str:
+    """Plain text (for previews in JSON or a web page, which escape it themselves)."""
+    plain = {key: format_value(t, key, value) for key, value in values.items()}
+    return body.format_map(_Values(plain))
 
 
 def body_for(bodies: Mapping[str, str], language: str) -> tuple[str, bool]:
@@ -291,6 +344,18 @@ def body_for(bodies: Mapping[str, str], language: str) -> tuple[str, bool]:
     return bodies.get(FALLBACK_LANGUAGE) or "", True
 
 
+def text_for(
+    bodies: Mapping[str, str], language: str, values: Mapping[str, Any], deps: Deps, *,
+    as_html: bool = True,
+) -> tuple[str, bool]:
+    """The text a reader of `language` gets, and whether it is the Greek fallback. Values
+    are formatted in the language the text is written in: a Greek text carries Greek dates
+    and amounts even for a Turkish reader."""
+    body, fallback = body_for(bodies, language)
+    t = translator(FALLBACK_LANGUAGE if fallback else language, timezone=deps.settings.tz)
+    return (render if as_html else render_plain)(body, t, values), fallback
+
+
 def previews_for(
     bodies: Mapping[str, str], values: Mapping[str, Any], languages: Iterable[str], deps: Deps
 ) -> list[NoticePreview]:
@@ -299,9 +364,8 @@ def previews_for(
     for lang in LANGUAGES:
         if lang not in wanted:
             continue
-        body, fallback = body_for(bodies, lang)
-        t = translator(lang, timezone=deps.settings.tz)
-        result.append(NoticePreview(lang, render(body, t, values), fallback))
+        text, fallback = text_for(bodies, lang, values, deps, as_html=False)
+        result.append(NoticePreview(lang, text, fallback))
     return result
 
 
@@ -353,10 +417,12 @@ class Resolved:
     subject: str  # "person:<id>" / "company:<id>" / "chat:<id>" for the audit log
     chats: list[store.RecipientChat]
     values: dict[str, Any]
+    holders: tuple[store.Holder, ...] = ()
 
 
 async def resolve_recipient(deps: Deps, session: Any, query: RecipientQuery) -> Resolved:
-    given = [bool(query.id_number or query.id_type), bool(query.reference), query.chat_id is not None]
+    given = [bool(query.id_number or query.id_type or query.id_hash), bool(query.reference),
+             query.chat_id is not None]
     if sum(given) != 1:
         raise Invalid(
             "give exactly one of: id_type and id_number, reference, chat_id", code="bad_recipient"
@@ -368,7 +434,7 @@ async def resolve_recipient(deps: Deps, session: Any, query: RecipientQuery) -> 
             raise NotFound("no verified identity in that chat", code="no_recipient")
         chats = await store.chats_for_holders(session, holders)
         values = {"name": holders[0].name} if len(holders) == 1 else {}
-        return Resolved(f"chat:{query.chat_id}", chats, values)
+        return Resolved(f"chat:{query.chat_id}", chats, values, tuple(holders))
     if query.reference:
         debts = await store.debts_by_reference(
             session, reference=query.reference.strip(), source=(query.source or "").strip() or None
@@ -388,21 +454,29 @@ async def resolve_recipient(deps: Deps, session: Any, query: RecipientQuery) -> 
             if upcoming is not None:
                 values["deadline"] = upcoming.last_day
         chats = await store.chats_for_holders(session, [holder])
-        return Resolved(holder.subject, chats, values)
+        return Resolved(holder.subject, chats, values, (holder,))
     try:
         id_type = IdType(query.id_type or "")
-        identifier = normalise_identifier(id_type, query.id_number or "")
+        id_hash = query.id_hash or identifier_hash(
+            normalise_identifier(id_type, query.id_number or ""), deps.settings.hash_key
+        )
     except (ValueError, InvalidIdentifier) as exc:
         raise Invalid("not a valid identifier of that type", code="bad_identifier") from exc
     holder = await store.holder_by_hash(
-        session,
-        id_hash=identifier_hash(identifier, deps.settings.hash_key),
-        company=id_type is IdType.COMPANY_REG,
+        session, id_hash=id_hash, company=id_type is IdType.COMPANY_REG
     )
     if holder is None:
         raise NotFound("nobody with that identifier", code="no_recipient")
     chats = await store.chats_for_holders(session, [holder])
-    return Resolved(holder.subject, chats, {"name": holder.name})
+    return Resolved(holder.subject, chats, {"name": holder.name}, (holder,))
+
+
+async def no_chat_reason(session: Any, resolved: Resolved) -> str | None:
+    """Why nothing would reach this recipient ("never_linked", "inactive"), or None."""
+    if resolved.chats:
+        return None
+    linked, _active = await store.linked_chats(session, resolved.holders)
+    return "inactive" if linked else "never_linked"
 
 
 def merge_values(auto: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
@@ -436,6 +510,8 @@ async def _prepare(
         missing_translations=missing_translations(template.bodies, languages),
         missing_values=missing,
         previews=previews_for(template.bodies, merged, languages, deps),
+        no_chat_reason=await no_chat_reason(session, resolved),
+        template_version=template.version,
     )
     return resolved, merged, result
 
@@ -484,7 +560,15 @@ async def send_notice(
             raise Invalid(
                 "no value for: " + ", ".join(result.missing_values), code="missing_values"
             )
-        texts = {p.language: p.text for p in result.previews}
+        if result.no_chat_reason is not None:
+            raise Invalid(NO_CHAT_REASONS[result.no_chat_reason], code="no_chat")
+        existing = await store.notice_by_key(session, key=notice_id)
+        if existing is not None:  # the same idempotency key again: the notice already exists
+            return replace(result, queued=0, notice_id=existing)
+        texts = {
+            lang: text_for(found.bodies, lang, merged, deps)[0]
+            for lang in {p.language for p in result.previews}
+        }
         queued = 0
         for chat in resolved.chats:
             lang = chat.language if chat.language in LANGUAGES else "en"
@@ -503,6 +587,11 @@ async def send_notice(
                 priority=int(Priority.NOTICE),
             )
             queued += int(inserted)
+        number = await store.add_notice(
+            session, key=notice_id, template=found.name, template_version=found.version,
+            subject=resolved.subject, created_by=actor.label, created_at=now,
+            chats=len(resolved.chats), queued=queued,
+        )
         await audit.record(
             session,
             actor=actor.label,
@@ -511,15 +600,37 @@ async def send_notice(
             count=queued,
             details={
                 "template": found.name,
+                "version": found.version,
                 "chats": len(resolved.chats),
                 "fallback": result.missing_translations,
-                "notice": notice_id,
+                "notice": number,
             },
         )
-    return NoticeResult(
-        chats=result.chats,
-        queued=queued,
-        missing_translations=result.missing_translations,
-        missing_values=[],
-        previews=result.previews,
-    )
+    return replace(result, queued=queued, missing_values=[], notice_id=number)
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeView:
+    id: int
+    key: str
+    template: str
+    template_version: int | None
+    subject: str
+    created_by: str
+    created_at: datetime
+    chats: int
+    queued: int
+
+
+async def get_notice(deps: Deps, *, notice_id: int) -> NoticeView:
+    async with deps.sessions() as session:
+        row = await store.get_notice(session, notice_id)
+    if row is None:
+        raise NotFound("no such notice", code="no_notice")
+    return NoticeView(**row)
+
+
+async def list_notices(deps: Deps, *, limit: int = 100) -> list[NoticeView]:
+    async with deps.sessions() as session:
+        rows = await store.list_notices(session, limit=max(1, min(limit, 1000)))
+    return [NoticeView(**row) for row in rows]

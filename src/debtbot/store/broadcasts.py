@@ -29,7 +29,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from debtbot.store.models import AuditEntry, Broadcast, Chat, ChatLink, DebtRow, OutboxMessage
+from debtbot.store.models import (
+    AuditEntry,
+    Broadcast,
+    Chat,
+    ChatLink,
+    Company,
+    DebtRow,
+    OutboxMessage,
+    Person,
+)
 
 OPEN = "outstanding"
 
@@ -107,6 +116,34 @@ async def open_debts_of_chats(
         .where(ChatLink.chat_id.in_(list(chat_ids)), DebtRow.status == OPEN)
     )
     return [(chat_id, debt) for chat_id, debt in rows.all()]
+
+
+async def recipient_facts(
+    session: AsyncSession, chat_ids: Sequence[int]
+) -> dict[int, tuple[str, bool, list[str], list[DebtRow]]]:
+    """Per chat: (language, discreet, names of its verified identities in link order, open
+    debts held through them)."""
+    if not chat_ids:
+        return {}
+    facts: dict[int, tuple[str, bool, list[str], list[DebtRow]]] = {}
+    for chat_id, language, discreet in (await session.execute(
+        select(Chat.id, Chat.language, Chat.discreet).where(Chat.id.in_(list(chat_ids)))
+    )).all():
+        facts[chat_id] = (language, bool(discreet), [], [])
+    names = await session.execute(
+        select(ChatLink.chat_id, func.coalesce(Company.name, Person.name))
+        .outerjoin(Person, Person.id == ChatLink.person_id)
+        .outerjoin(Company, Company.id == ChatLink.company_id)
+        .where(ChatLink.chat_id.in_(list(chat_ids)))
+        .order_by(ChatLink.chat_id, ChatLink.id)
+    )
+    for chat_id, name in names.all():
+        if chat_id in facts and name:
+            facts[chat_id][2].append(name)
+    for chat_id, debt in await open_debts_of_chats(session, chat_ids):
+        if chat_id in facts:
+            facts[chat_id][3].append(debt)
+    return facts
 
 
 def _insert(session: AsyncSession) -> Any:

@@ -306,6 +306,55 @@ class NoticeTemplateRow(Timestamped, Base):
     body_en: Mapped[str] = mapped_column(Text, default="")
     body_tr: Mapped[str] = mapped_column(Text, default="")
     updated_by: Mapped[str] = mapped_column(String(100), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+
+
+class NoticeTemplateVersion(Base):
+    """Every saved edit of a template, kept: a notice or broadcast names the version it used."""
+
+    __tablename__ = "notice_template_versions"
+    __table_args__ = (UniqueConstraint("template_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    template_id: Mapped[int] = mapped_column(
+        ForeignKey("notice_templates.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    body_el: Mapped[str] = mapped_column(Text, default="")
+    body_en: Mapped[str] = mapped_column(Text, default="")
+    body_tr: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class Notice(Base):
+    """A notice to one person: its outbox rows carry the key ("notice:<key>:<chat id>")."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    template: Mapped[str] = mapped_column(String(100))
+    template_version: Mapped[int | None] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(String(200))  # person:<id>, company:<id>, chat:<id>
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    chats: Mapped[int] = mapped_column(Integer, default=0)
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ConsoleSession(Base):
+    """A signed-in staff console session; the cookie holds a secret whose SHA-256 is `id`."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(2), default="el")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Broadcast(Timestamped, Base):
@@ -317,6 +366,7 @@ class Broadcast(Timestamped, Base):
     kind: Mapped[str] = mapped_column(String(16), default="segment")  # segment, csv
     segment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     template: Mapped[str] = mapped_column(String(100), default="")
+    template_version: Mapped[int | None] = mapped_column(Integer)
     bodies: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # snapshot: lang -> body
     values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
@@ -325,6 +375,10 @@ class Broadcast(Timestamped, Base):
     approved_by: Mapped[str | None] = mapped_column(String(100))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_by: Mapped[str | None] = mapped_column(String(100))
+    rejected_by: Mapped[str | None] = mapped_column(String(100))
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    # A notice list waiting for approval: the checked CSV, checked again when approved.
+    source_csv: Mapped[str | None] = mapped_column(Text)
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expected: Mapped[int | None] = mapped_column(Integer)  # dry-run count when approved
     planned_through: Mapped[int | None] = mapped_column(BigInteger)  # chat id cursor

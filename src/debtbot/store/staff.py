@@ -16,7 +16,9 @@ from debtbot.store.models import (
     ChatLink,
     Company,
     DebtRow,
+    Notice,
     NoticeTemplateRow,
+    NoticeTemplateVersion,
     OutboxMessage,
     Person,
     StaffMember,
@@ -116,26 +118,66 @@ def _bodies(row: NoticeTemplateRow) -> dict[str, str]:
 
 async def save_template(
     session: AsyncSession, *, name: str, bodies: dict[str, str], by: str
-) -> None:
+) -> int:
+    """Create or edit a template; an edit that changes a text is a new version. Returns the
+    current version."""
     row = await session.scalar(select(NoticeTemplateRow).where(NoticeTemplateRow.name == name))
+    new = {lang: bodies.get(lang, "") for lang in ("el", "en", "tr")}
     if row is None:
-        row = NoticeTemplateRow(name=name)
+        row = NoticeTemplateRow(name=name, version=1)
         session.add(row)
-    row.body_el = bodies.get("el", "")
-    row.body_en = bodies.get("en", "")
-    row.body_tr = bodies.get("tr", "")
+    elif _bodies(row) == new:
+        return row.version
+    else:
+        row.version = (row.version or 1) + 1
+    row.body_el, row.body_en, row.body_tr = new["el"], new["en"], new["tr"]
     row.updated_by = by
     await session.flush()
+    session.add(NoticeTemplateVersion(
+        template_id=row.id, version=row.version, body_el=new["el"], body_en=new["en"],
+        body_tr=new["tr"], created_by=by,
+    ))
+    await session.flush()
+    return row.version
 
 
-async def get_template(session: AsyncSession, *, name: str) -> dict[str, str] | None:
+@dataclass(frozen=True, slots=True)
+class TemplateRecord:
+    name: str
+    bodies: dict[str, str]
+    version: int
+    updated_by: str
+    updated_at: datetime | None
+
+
+def _record(row: NoticeTemplateRow) -> TemplateRecord:
+    return TemplateRecord(row.name, _bodies(row), row.version or 1, row.updated_by,
+                          row.updated_at)
+
+
+async def get_template(session: AsyncSession, *, name: str) -> TemplateRecord | None:
     row = await session.scalar(select(NoticeTemplateRow).where(NoticeTemplateRow.name == name))
-    return None if row is None else _bodies(row)
+    return None if row is None else _record(row)
 
 
-async def list_templates(session: AsyncSession) -> list[tuple[str, dict[str, str]]]:
+async def list_templates(session: AsyncSession) -> list[TemplateRecord]:
     rows = await session.scalars(select(NoticeTemplateRow).order_by(NoticeTemplateRow.name))
-    return [(row.name, _bodies(row)) for row in rows]
+    return [_record(row) for row in rows]
+
+
+async def template_versions(session: AsyncSession, *, name: str) -> list[TemplateRecord]:
+    """Every version of a template, newest first."""
+    rows = await session.execute(
+        select(NoticeTemplateVersion)
+        .join(NoticeTemplateRow, NoticeTemplateRow.id == NoticeTemplateVersion.template_id)
+        .where(NoticeTemplateRow.name == name)
+        .order_by(NoticeTemplateVersion.version.desc())
+    )
+    return [
+        TemplateRecord(name, {"el": v.body_el, "en": v.body_en, "tr": v.body_tr}, v.version,
+                       v.created_by, v.created_at)
+        for (v,) in rows.all()
+    ]
 
 
 # --- recipients ------------------------------------------------------------------------------
@@ -194,6 +236,24 @@ async def debts_by_reference(
     return found
 
 
+async def linked_chats(session: AsyncSession, holders: Sequence[Holder]) -> tuple[int, int]:
+    """(chats linked to the holders, of which active): why a notice would reach nobody."""
+    persons = [h.id for h in holders if h.kind == "person"]
+    companies = [h.id for h in holders if h.kind == "company"]
+    conditions = []
+    if persons:
+        conditions.append(and_(ChatLink.person_id.in_(persons), ChatLink.company_id.is_(None)))
+    if companies:
+        conditions.append(ChatLink.company_id.in_(companies))
+    if not conditions:
+        return 0, 0
+    rows = (await session.execute(
+        select(Chat.id, Chat.active).join(ChatLink, ChatLink.chat_id == Chat.id)
+        .where(or_(*conditions)).distinct()
+    )).all()
+    return len(rows), sum(1 for _chat, active in rows if active)
+
+
 class RecipientChat(NamedTuple):
     chat_id: int
     language: str
@@ -230,6 +290,37 @@ async def outbox_payload(session: AsyncSession, *, dedupe_key: str, chat_id: int
             OutboxMessage.dedupe_key == dedupe_key, OutboxMessage.chat_id == chat_id
         )
     )
+
+
+# --- notices ---------------------------------------------------------------------------------
+
+_NOTICE_FIELDS = ("id", "key", "template", "template_version", "subject", "created_by",
+                  "created_at", "chats", "queued")
+
+
+def _notice(row: Notice) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in _NOTICE_FIELDS}
+
+
+async def add_notice(session: AsyncSession, **values: Any) -> int:
+    row = Notice(**values)
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def notice_by_key(session: AsyncSession, *, key: str) -> int | None:
+    return await session.scalar(select(Notice.id).where(Notice.key == key))
+
+
+async def get_notice(session: AsyncSession, notice_id: int) -> dict[str, Any] | None:
+    row = await session.get(Notice, notice_id)
+    return None if row is None else _notice(row)
+
+
+async def list_notices(session: AsyncSession, *, limit: int) -> list[dict[str, Any]]:
+    rows = await session.scalars(select(Notice).order_by(Notice.id.desc()).limit(limit))
+    return [_notice(row) for row in rows]
 
 
 # --- audit -----------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ at once).
 from __future__ import annotations
 
 import contextlib
+import html
 import logging
 import shlex
 from datetime import datetime
@@ -49,7 +50,7 @@ from telegram.ext import (
 )
 
 from debtbot.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, translator
-from debtbot.services import broadcasts, notices, staff
+from debtbot.services import broadcasts, console_auth, notices, staff
 from debtbot.services.broadcasts import BroadcastProgress, Segment, SegmentKind
 from debtbot.services.notices import NoticePreview, RecipientQuery
 from debtbot.services.staff import Actor, Role, StaffError, StaffView
@@ -109,7 +110,21 @@ def error_text(t: Translator, error: StaffError) -> str:
         "bad_state": t.gettext("The broadcast cannot do that in its current state."),
         "no_broadcast": t.gettext("There is no broadcast with that number."),
         "bad_send_at": t.gettext("The time is not valid (YYYY-MM-DDTHH:MM)."),
+        "past_send_at": t.gettext("That time is in the past: give a time to come."),
+        "placeholders_differ": t.gettext(
+            "Every language of a template needs the same placeholders."
+        ),
     }
+    if error.code == "no_chat":
+        if "inactive" in error.detail:
+            return t.gettext(
+                "Nothing was sent: every chat linked to this person is inactive (they blocked "
+                "the bot or deleted the chat)."
+            )
+        return t.gettext(
+            "Nothing was sent: this person has never verified themselves in the bot, so no "
+            "chat is linked to them."
+        )
     if error.code == "missing_values":
         names = error.detail.split(":", 1)[-1].strip()
         return t.gettext("Values are missing for: %(names)s") % {"names": names}
@@ -134,7 +149,7 @@ def previews_text(t: Translator, previews: list[NoticePreview]) -> str:
         heading = f"<b>{LANGUAGE_NAMES[preview.language]}</b>"
         if preview.fallback:
             heading += " " + t.gettext("(no translation: the Greek text is used)")
-        blocks.append(f"{heading}\n{preview.text}")
+        blocks.append(f"{heading}\n{html.escape(preview.text, quote=False)}")
     return "\n\n".join(blocks)
 
 
@@ -287,6 +302,21 @@ def staff_command(role: Role, usage: str):  # type: ignore[no-untyped-def]
 # --- handlers --------------------------------------------------------------------------------
 
 
+@staff_command(Role.OPERATOR, "/console")
+async def console_link(
+    update: Update, context: BotContext, member: StaffView, t: Translator
+) -> None:
+    """A sign-in link to the staff console: valid 10 minutes, usable once."""
+    link = await console_auth.login_link(
+        context.deps, telegram_user_id=member.telegram_user_id,
+        actor=f"staff:{member.telegram_user_id}",
+    )
+    await _reply(update, t.gettext(
+        "Your sign-in link to the staff console. It works once, for 10 minutes; "
+        "do not share it.\n%(link)s"
+    ) % {"link": html.escape(link)})
+
+
 @staff_command(Role.OPERATOR, "/staff")
 async def staff_help(update: Update, context: BotContext, member: StaffView, t: Translator) -> None:
     """The staff commands this member may use."""
@@ -324,6 +354,9 @@ async def _notice(
             head += "\n" + t.gettext("Values are missing for: %(names)s") % {
                 "names": ", ".join(result.missing_values)
             }
+        if result.no_chat_reason is not None:
+            head += "\n" + error_text(t, staff.Invalid(
+                notices.NO_CHAT_REASONS[result.no_chat_reason], code="no_chat"))
     await _reply(update, f"{head}\n\n{previews_text(t, result.previews)}")
 
 
@@ -544,6 +577,7 @@ async def _progress_job(context: BotContext) -> None:
 def register(application: Application) -> None:  # type: ignore[type-arg]
     commands = {
         "staff": staff_help,
+        "console": console_link,
         "notice": notice,
         "notice_preview": notice_preview,
         "broadcast": broadcast,
