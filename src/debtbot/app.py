@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Run the bot, the scheduler and the HTTP API until `stop` is set (or SIGINT/SIGTERM)."""
     settings.warn_if_unsafe()
-    await upgrade_database(settings.database_url)
+    await upgrade_database(settings.database_url, hash_key=settings.hash_key)
     engine = create_engine(settings.database_url)
     deps = Deps(settings=settings, sessions=session_factory(engine))
     application = build_application(deps)

@@ -19,6 +19,7 @@ from citizen_harness import (
     press,
     running,
     say,
+    share_contact,
     verify_by_dob,
 )
 
@@ -57,9 +58,14 @@ async def test_person_without_phone_on_file_verifies_with_id_card_and_date_of_bi
         assert ask_number.text == "Please type your identity card number."
         [ask_born] = await say(botapi, CHAT, ID_CARD)
         assert ask_born.text == "Please type your date of birth, for example 23/11/1980."
-        [done] = await say(botapi, CHAT, "23.11.1980")
+        # Everyone is asked for their own contact, phone on file or not.
+        [ask_contact] = await say(botapi, CHAT, "23.11.1980")
+        assert "share the phone number of this Telegram account" in ask_contact.text
+        [[button]] = ask_contact.reply_keyboard
+        assert button == {"text": "Share my phone number", "request_contact": True}
+        done = await share_contact(botapi, CHAT)
     assert done.text.startswith("Thank you. This chat is now linked to Andreas Georgiou.")
-    assert done.button_texts == ["Show what I owe"]
+    assert botapi.reply_keyboard(CHAT) is None
     assert await link_count(sessions, CHAT) == 1
 
 
@@ -152,13 +158,17 @@ async def test_five_failures_lock_the_chat_with_a_time_to_come_back(botapi, deps
         replies = []
         for attempt in range(5):
             await say(botapi, CHAT, ID_CARD)
-            [reply] = await say(botapi, CHAT, f"0{attempt + 1}/01/1970")
-            replies.append(reply)
+            await say(botapi, CHAT, f"0{attempt + 1}/01/1970")
+            replies.append(await share_contact(botapi, CHAT))
+            if attempt < 4:  # after a failure the contact button stays; /start to retype
+                await say(botapi, CHAT, "/start")
+                await press(botapi, CHAT, "Myself")
+                await press(botapi, CHAT, "Cypriot identity card")
         [after] = await say(botapi, CHAT, "/start")
         [ask] = await say(botapi, CHAT, ID_CARD)  # no dialogue any more: not understood
     for reply in replies[:4]:
-        assert reply.text.startswith("The details you gave do not match the records we hold.")
-        assert reply.text.endswith("Please type the number of your document.")
+        assert reply.text.startswith("I could not confirm who you are with these details")
+        assert reply.reply_keyboard is not None
     assert replies[4].text.startswith("For your security, verification is paused")
     assert "24 November 2026, 12:00" in replies[4].text  # 24 h later, Nicosia time
     assert after.text.endswith("You can try again after 24 November 2026, 12:00.")

@@ -27,6 +27,7 @@ from debtbot.http import (
     notices,
     openapi,
     payments,
+    signin,
 )
 from debtbot.http.auth import require_scope
 from debtbot.http.base import (
@@ -159,6 +160,7 @@ def build_http_app(
             operation.method, operation.route, _endpoint(operation), name=operation.operation_id
         )
     openapi.install(app, operations)
+    signin.install(app, settings)  # pages for people's browsers, not part of the API
     if telegram_application is not None and settings.webhook_url:
         from debtbot.http import webhook
 

@@ -73,7 +73,6 @@ from debtbot.domain.amounts import amount_due
 from debtbot.domain.identifiers import (
     IdType,
     InvalidIdentifier,
-    identifier_hash,
     normalise_identifier,
 )
 from debtbot.domain.messages import OutboxPurpose, Priority
@@ -395,7 +394,7 @@ async def resolve_recipient(deps: Deps, session: Any, query: RecipientQuery) -> 
         raise Invalid("not a valid identifier of that type", code="bad_identifier") from exc
     holder = await store.holder_by_hash(
         session,
-        id_hash=identifier_hash(identifier, deps.settings.hash_key),
+        id_hash=deps.settings.keyring.identifier_hashes(identifier),
         company=id_type is IdType.COMPANY_REG,
     )
     if holder is None:
