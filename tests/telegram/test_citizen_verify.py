@@ -97,6 +97,51 @@ async def test_person_with_phone_on_file_shares_own_contact_with_telegrams_butto
     assert await link_count(sessions, CHAT) == 1
 
 
+async def _through_contact(botapi, chat_id, number, born, phone):
+    await say(botapi, chat_id, "/start")
+    await press(botapi, chat_id, "Myself")
+    await press(botapi, chat_id, "Cypriot identity card")
+    await say(botapi, chat_id, number)
+    [asked] = await say(botapi, chat_id, born)
+    return asked, await share_contact(botapi, chat_id, phone)
+
+
+async def test_the_dialogue_never_shows_whether_a_phone_is_on_file(botapi, deps, sessions):
+    await add_person(sessions, number="1234567")  # no phone on file
+    await add_person(sessions, number="7777777", name="Maria Ioannou", phone=PHONE)
+    async with running(deps, botapi):
+        cases = [
+            await _through_contact(botapi, 5301, "1234567", "01/01/1970", PHONE),  # wrong date
+            await _through_contact(botapi, 5302, "7777777", "01/01/1970", PHONE),  # wrong date
+            await _through_contact(botapi, 5303, "7654321", BORN, PHONE),  # unknown number
+            await _through_contact(botapi, 5304, "7777777", BORN, "35799000000"),  # other phone
+        ]
+    # The same question before anything is checked, and the same answer after.
+    assert len({(asked.text, str(asked.reply_keyboard)) for asked, _ in cases}) == 1
+    assert len({(reply.text, str(reply.reply_keyboard)) for _, reply in cases}) == 1
+    answer = cases[0][1]
+    assert answer.text.startswith("I could not confirm who you are with these details")
+    assert "only that authority can change it" in answer.text
+    assert await link_count(sessions, 5304) == 0
+
+
+async def test_a_phone_that_does_not_match_keeps_a_way_on_and_the_right_contact_then_links(
+    botapi, deps, sessions
+):
+    await add_person(sessions, phone=PHONE)
+    async with running(deps, botapi):
+        _, mismatch = await _through_contact(botapi, CHAT, ID_CARD, BORN, "35799000000")
+        # What to do, and the button to share again: no dead end.
+        assert "Press the button below to share your number again" in mismatch.text
+        [[button]] = mismatch.reply_keyboard
+        assert button["request_contact"] is True
+        # ...and sharing the right contact afterwards links.
+        done = await share_contact(botapi, CHAT, PHONE.lstrip("+"))
+    assert done.text.startswith("Thank you. This chat is now linked to Andreas Georgiou.")
+    assert "I did not ask for a phone number" not in done.text
+    assert await link_count(sessions, CHAT) == 1
+
+
 async def test_company_verifies_with_registration_number_and_a_notice_reference(
     botapi, deps, sessions
 ):
