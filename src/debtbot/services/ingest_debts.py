@@ -784,7 +784,7 @@ class PreparedBatch:
 def _holders_under(
     records: Sequence[DebtRecord], key: HashKey
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], list[tuple[str, str, str]],
-           list[tuple[bool, str]], list[Identifier]]:
+           list[tuple[bool, str]]]:
     """Holders of the records keyed by their hash under `key`, in file order; the later row
     wins, but an empty cell does not erase."""
     hashes = _hash_cache(key)
@@ -793,7 +793,6 @@ def _holders_under(
     companies: dict[str, dict[str, Any]] = {}
     representatives: list[tuple[str, str, str]] = []
     holders: list[tuple[bool, str]] = []
-    identifiers: list[Identifier] = []
 
     def person(holder: Holder) -> str:
         id_hash = hashed(holder.identifier)
@@ -823,8 +822,7 @@ def _holders_under(
                 )
         else:
             holders.append((False, person(record.holder)))
-        identifiers.append(record.holder.identifier)
-    return persons, companies, representatives, holders, identifiers
+    return persons, companies, representatives, holders
 
 
 def _previous(
@@ -832,7 +830,7 @@ def _previous(
     current_persons: Mapping[str, Any], current_companies: Mapping[str, Any],
 ) -> tuple[Previous, Previous]:
     assert keyring.previous is not None
-    persons, companies, representatives, _, _ = _holders_under(records, keyring.previous)
+    persons, companies, _, _ = _holders_under(records, keyring.previous)
     new, old = _hash_cache(keyring.current), _hash_cache(keyring.previous)
     person_hashes: dict[str, str] = {}
     company_hashes: dict[str, str] = {}
@@ -855,7 +853,7 @@ def prepare_batch(
     records: Sequence[DebtRecord], keys: Keyring | str, *, dialect: str
 ) -> PreparedBatch:
     keyring = Keyring.of(keys) if isinstance(keys, str) else keys
-    persons, companies, representatives, holders, _ = _holders_under(records, keyring.current)
+    persons, companies, representatives, holders = _holders_under(records, keyring.current)
     rows: list[dict[str, Any]] = []
     for record, holder in zip(records, holders, strict=True):  # in file order
         rows.append({
