@@ -112,6 +112,7 @@ class VerificationReply:
     display_name: str | None = None
     locked_until: datetime | None = None
     signin_url: str | None = None  # "Sign in with CY Login", when it is configured
+    cy_login: bool = False  # CY Login is there to mention (where no button can go)
 
 
 class _Conflict(Exception):
@@ -633,10 +634,13 @@ async def _check_person(
     if not matched or person is None:
         # The dialogue stays at the contact step with what was typed: the contact can be
         # shared again, or /start begins afresh.
-        return await _after_failure(
+        reply = await _after_failure(
             session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
             outcome=Outcome.NOT_MATCHED, retry=(Step.CONTACT, dialogue.data), now=now,
         )
+        if reply.outcome is Outcome.NOT_MATCHED and deps.settings.oidc_enabled:
+            reply = VerificationReply(Outcome.NOT_MATCHED, step=Step.CONTACT, cy_login=True)
+        return reply
     if at != 0 and born_hashes:
         # Filed under the previous key: what was just typed lets it move to the current one.
         matching = next(

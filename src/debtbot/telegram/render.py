@@ -264,21 +264,27 @@ def _verification(
     if outcome == Outcome.NOT_MATCHED and reply.step == Step.CONTACT:
         # One answer for an unknown number, a wrong date and a phone that does not match:
         # which it was must not show (nor whether a phone is on file at all).
-        return Reply(
-            t.gettext(
-                "I could not confirm who you are with these details, so nothing was linked. "
-                "Please check that:\n"
-                "• the number is exactly as on your document;\n"
-                "• the date of birth is the one on your document;\n"
-                "• you share the phone number of this Telegram account. If the authorities "
-                "hold a phone number for you, it has to be that one: it is the number you gave "
-                "the authority that wrote to you, and only that authority can change it (ask "
-                "it, at its counters or on its website).\n\n"
-                "Press the button below to share your number again, or send /start to type "
-                "your details again (or to sign in with CY Login, where it is offered)."
-            ),
-            keyboards.contact_keyboard(t),
+        advice = t.gettext(
+            "I could not confirm who you are with these details, so nothing was linked. "
+            "Please check that:\n"
+            "• the number is exactly as on your document;\n"
+            "• the date of birth is the one on your document;\n"
+            "• you share the phone number of this Telegram account. If the authorities "
+            "hold a phone number for you, it has to be that one: it is the number you gave "
+            "the authority that wrote to you, and only that authority can change it (ask "
+            "it, at its counters or on its website)."
         )
+        if reply.cy_login:
+            way_on = t.gettext(
+                "Press the button below to share your number again, or send /start to type "
+                "your details again or to sign in with CY Login."
+            )
+        else:
+            way_on = t.gettext(
+                "Press the button below to share your number again, or send /start to type "
+                "your details again."
+            )
+        return Reply(f"{advice}\n\n{way_on}", keyboards.contact_keyboard(t))
     if outcome == Outcome.NOT_MATCHED:
         return with_follow_up(
             t.gettext(
