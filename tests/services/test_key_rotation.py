@@ -102,6 +102,13 @@ async def test_rows_move_to_the_new_key_as_people_verify_and_the_registry_resend
     )
     assert preview.chats == 0  # found (no chat yet), not "nobody with that identifier"
 
+    # A company verified with its number and a notice moves too.
+    await start_verification(rotating, chat_id=4)
+    await choose_holder(rotating, chat_id=4, holder="company")
+    await submit_text(rotating, chat_id=4, text="HE 4242")
+    assert (await submit_text(rotating, chat_id=4, text="TAX-1")).outcome is Outcome.VERIFIED
+    assert counts(await key_status(rotating))["companies"] == (1, 0, 0)
+
     # The registry sends everything again: the rest moves; nothing is duplicated.
     await import_file(rotating, write(tmp_path / "b.csv", *ROWS), actor="cli")
     assert counts(await key_status(rotating)) == {"persons": (2, 0, 0), "companies": (1, 0, 0)}

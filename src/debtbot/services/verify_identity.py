@@ -539,6 +539,10 @@ async def _notice_reference(
             outcome=Outcome.NOT_MATCHED, retry=(Step.COMPANY_NUMBER, {"holder": "company"}),
             now=now,
         )
+    current = deps.settings.keyring.current
+    if company.key_id != current.key_id and company.reg_hash != reg_hash:
+        # Filed under the previous key: the number just typed moves it to the current one.
+        await registry.rekey_company(session, company, reg_hash=reg_hash, key_id=current.key_id)
     return await _link(
         session, deps, chat_id=chat_id, dialogue=dialogue, person_id=None,
         company_id=company.id, name=company.name, verified_by="notice",

@@ -106,6 +106,14 @@ async def rekey_person(
     await session.flush()
 
 
+async def rekey_company(
+    session: AsyncSession, company: Company, *, reg_hash: str, key_id: str
+) -> None:
+    company.reg_hash = reg_hash
+    company.key_id = key_id
+    await session.flush()
+
+
 async def rows_by_key(session: AsyncSession) -> dict[str, dict[str, int]]:
     """Table → key fingerprint → how many rows are hashed under it."""
     counts: dict[str, dict[str, int]] = {}
