@@ -247,8 +247,8 @@ async def test_a_dialogue_under_way_ends_when_cy_login_links_the_chat(bot, sessi
 
 @pytest.mark.parametrize(
     "tamper",
-    ["expired", "wrong_key", "unsigned_kid", "wrong_audience", "wrong_issuer", "wrong_nonce",
-     "missing_claim"],
+    ["expired", "wrong_key", "unsigned_kid", "hs256", "wrong_audience", "wrong_issuer",
+     "wrong_nonce", "missing_claim"],
 )
 async def test_an_id_token_that_does_not_hold_up_links_nothing(bot, sessions, provider, tamper):
     await add_person(sessions)

@@ -6,7 +6,8 @@ the discovery document, the JWKS (RS256 keys, rotated on request), the authoriza
 token endpoint (client_secret_basic or _post, single-use codes, PKCE S256, redirect_uri
 checked). Knobs make it misbehave the ways a real provider or an attacker can: `down` (503 on
 everything), `deny` (the user cancels), `tamper` (an expired, wrongly signed, wrong-audience,
-wrong-issuer, wrong-nonce ID token, or one without the identity claim).
+wrong-issuer, wrong-nonce or HS256 (client-secret) ID token, or one without the identity
+claim).
 
     async with FakeOidcProvider(client_id="debtbot", client_secret="s") as provider:
         provider.user = {"sub": "u1", "unique_identifier": "1234567", "name": "A. Georgiou"}
@@ -26,11 +27,11 @@ from urllib.parse import unquote_plus, urlencode
 
 from aiohttp import web
 from joserfc import jwt
-from joserfc.jwk import RSAKey
+from joserfc.jwk import OctKey, RSAKey
 
 TAMPERING = frozenset({
     "expired", "wrong_key", "wrong_audience", "wrong_issuer", "wrong_nonce", "missing_claim",
-    "unsigned_kid",
+    "unsigned_kid", "hs256",
 })
 
 
@@ -266,4 +267,8 @@ class FakeOidcProvider:
             return jwt.encode(header, claims, self._stranger)
         if tamper == "unsigned_kid":  # a key id the JWKS never had
             return jwt.encode({**header, "kid": self._stranger.kid}, claims, self._stranger)
+        if tamper == "hs256":  # "signed" with the client secret: the old algorithm confusion
+            secret = OctKey.import_key(self.client_secret.encode())
+            return jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, secret,
+                              algorithms=["HS256"])
         return jwt.encode(header, claims, key)
