@@ -98,7 +98,6 @@ class Outcome(StrEnum):
     LOCKED = "locked"
     TOO_MANY_IDENTITIES = "too_many_identities"
     CONTACT_NOT_OWN = "contact_not_own"
-    CONTACT_MISMATCH = "contact_mismatch"
     ALREADY_LINKED = "already_linked"
     NO_DIALOGUE = "no_dialogue"
     TOKEN_INVALID = "token_invalid"  # noqa: S105 - an outcome, not a secret

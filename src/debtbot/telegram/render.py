@@ -333,10 +333,6 @@ def _verification(
             ),
             keyboards.contact_keyboard(t),
         )
-    if outcome == Outcome.CONTACT_MISMATCH:
-        return with_follow_up(
-            t.gettext("This phone number is not the one the authorities have on record for you.")
-        )
     if outcome == Outcome.ALREADY_LINKED:
         return Reply(
             t.gettext(
