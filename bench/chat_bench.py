@@ -54,6 +54,7 @@ from debtbot.devtools.echo import build_echo_application
 from debtbot.devtools.load import LoadResult, run_load, run_open_loop
 from debtbot.devtools.ptb import polling, started
 from debtbot.domain.identifiers import identifier_hash, normalise_identifier
+from debtbot.domain.keys import HashKey
 from debtbot.http.webhook import webhook_server
 from debtbot.services.deps import Deps
 from debtbot.settings import Settings
@@ -64,6 +65,7 @@ from debtbot.telegram.application import build_application
 SECRET = "bench-secret"
 WARM_UP = 200
 HASH_KEY = "bench-hash-key"
+KEY = HashKey(HASH_KEY)
 FIRST_CHAT = 1
 KINDS = ("out_of_court_fine", "fine_warrant", "admin_fine", "tax", "customs")
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -83,10 +85,12 @@ async def seed(url: str, *, users: int, debts_per_user: int) -> None:
             persons, chats, links, debts = [], [], [], []
             for user in range(users):
                 number = str(3_000_000 + user)
+                id_hash = identifier_hash(normalise_identifier("id_card", number), HASH_KEY)
+                born = date(1970 + user % 30, 1 + user % 12, 1 + user % 28)
                 persons.append({
                     "id": user + 1, "id_type": "id_card", "name": f"Citizen {user + 1}",
-                    "id_hash": identifier_hash(normalise_identifier("id_card", number), HASH_KEY),
-                    "date_of_birth": date(1970 + user % 30, 1 + user % 12, 1 + user % 28),
+                    "id_hash": id_hash, "key_id": KEY.key_id,
+                    "date_of_birth_hash": KEY.date_of_birth(id_hash, born),
                 })
                 chats.append({"id": FIRST_CHAT + user, "language": ("el", "en", "tr")[user % 3]})
                 links.append({"chat_id": FIRST_CHAT + user, "person_id": user + 1,

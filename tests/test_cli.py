@@ -151,3 +151,20 @@ def test_staff_login_link_is_only_for_active_staff(database: Path, monkeypatch) 
     assert link.exit_code == 0, link.output
     assert link.output.startswith("https://console.example.gov.cy/console/login?token=301.")
     assert invoke("staff", "login-link", "999").exit_code == 1
+def test_keys_status_counts_rows_still_under_the_previous_key(
+    database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = tmp_path / "registry.csv"
+    registry.write_text(
+        HEADER + "\nout_of_court_fine,police,OCF-1,Police,person,id_card,881001,Eleni,"
+        "1980-05-14,100,2026-11-10\n", encoding="utf-8",
+    )
+    assert invoke("import", str(registry)).exit_code == 0
+    monkeypatch.setenv("DEBTBOT_HASH_KEY", "cli-test-key-2")
+    monkeypatch.setenv("DEBTBOT_HASH_KEY_PREVIOUS", "cli-test-key")
+
+    result = invoke("keys", "status")
+
+    assert result.exit_code == 0
+    assert "persons: 0 under the current key, 1 still under the previous key" in result.output
+    assert "1 rows still under the previous key" in result.output

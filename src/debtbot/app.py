@@ -38,7 +38,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     engine = create_engine(settings.database_url)
     try:
         await wait_for_database(engine, settings.database_url, settings.db_startup_wait_seconds)
-        await upgrade_database(settings.database_url)
+        await upgrade_database(settings.database_url, hash_key=settings.hash_key)
     except BaseException:
         await engine.dispose()
         raise

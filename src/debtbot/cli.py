@@ -145,7 +145,7 @@ def db_upgrade(
 
     settings = _settings()
     try:
-        asyncio.run(upgrade_database(settings.database_url, revision))
+        asyncio.run(upgrade_database(settings.database_url, revision, hash_key=settings.hash_key))
     except (SQLAlchemyError, OSError) as exc:
         raise _database_problem(settings, exc) from None
     typer.echo("The database is up to date.")
@@ -189,7 +189,7 @@ def import_(
 
     async def work(deps):  # type: ignore[no-untyped-def]
         if is_sqlite(settings.database_url):
-            await upgrade_database(settings.database_url)
+            await upgrade_database(settings.database_url, hash_key=settings.hash_key)
         return await import_file(
             deps, file, actor="cli", strict=strict, source=source, batch_size=batch_size,
             progress=progress,
@@ -238,6 +238,47 @@ def _progress_bar(size: int, name: str):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
     return tqdm(total=size, unit="B", unit_scale=True, desc=name, file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------- keys
+
+keys_app = typer.Typer(help="The keys behind the stored hashes (DEBTBOT_HASH_KEY).",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """How many rows are hashed under the current key, and how many are still under the
+    previous one (DEBTBOT_HASH_KEY_PREVIOUS) during a rotation."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from debtbot.services.keys import key_status
+
+    settings = _settings()
+    try:
+        status = asyncio.run(_with_deps(settings, key_status))
+    except (SQLAlchemyError, OSError) as exc:
+        raise _database_problem(settings, exc) from None
+    previous = status.previous_key_id or "none (DEBTBOT_HASH_KEY_PREVIOUS is not set)"
+    typer.echo(f"current key {status.current_key_id}; previous key {previous}")
+    for table in status.tables:
+        typer.echo(
+            f"{table.table}: {table.current} under the current key, {table.previous} still "
+            f"under the previous key, {table.other} under another key"
+        )
+    if status.under_previous:
+        typer.echo(
+            f"{status.under_previous} rows still under the previous key: each moves when the "
+            "registry sends it again or its person proves who they are."
+        )
+    elif status.previous_key_id:
+        typer.echo("No row is left under the previous key: DEBTBOT_HASH_KEY_PREVIOUS can go.")
+    if status.under_other:
+        typer.echo(
+            f"{status.under_other} rows are under a key that is neither: they match nothing "
+            "until the registry sends them again (was DEBTBOT_HASH_KEY_PREVIOUS dropped early?)."
+        )
 
 
 # ---------------------------------------------------------------------------- shell

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
+from debtbot.domain.keys import Keyring
 
 DEVELOPMENT_HASH_KEY = "development-only-hash-key-change-me"
 
@@ -42,12 +43,25 @@ class Settings(BaseSettings):
     # At start, how long to wait for a database that does not answer yet (a container
     # starting beside the bot) before giving up with a non-zero exit.
     db_startup_wait_seconds: float = 60.0
+    # The key before DEBTBOT_HASH_KEY, while rows hashed under it are hashed again
+    # (`debtbot keys status` counts those left); empty when no rotation is under way.
+    hash_key_previous: str = ""
     webhook_url: str = ""
     webhook_secret: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 8080
-    # Where people's browsers reach this server (console links, sign-in callbacks).
+    # Where people's browsers reach this server (sign-in callbacks, console links).
     public_url: str = Field(default="", validate_default=True)
+    # Sign in with CY Login (OpenID Connect), offered when the first three are set.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_id_claim: str = "unique_identifier"  # the claim that holds the identity number
+    # The claim that says which document the number is of; empty: an identity card.
+    oidc_id_type_claim: str = ""
+    oidc_scopes: str = "openid profile"
+    oidc_timeout_seconds: float = 10.0
+    signin_ttl_minutes: int = 15
     # The payment provider signs its callbacks with this (HMAC-SHA256); empty = not accepted.
     payment_webhook_secret: str = ""
     http_max_body_bytes: int = 4 * 1024 * 1024
@@ -128,6 +142,15 @@ class Settings(BaseSettings):
             closure_days_closed=None if self.closure_days_closed else False,
         )
 
+    @cached_property
+    def keyring(self) -> Keyring:
+        """DEBTBOT_HASH_KEY and, during a rotation, DEBTBOT_HASH_KEY_PREVIOUS."""
+        return Keyring.of(self.hash_key, self.hash_key_previous or None)
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
+
     @property
     def hash_key_is_development_default(self) -> bool:
         return self.hash_key == DEVELOPMENT_HASH_KEY
@@ -138,7 +161,14 @@ class Settings(BaseSettings):
 
     def refuse_if_unsafe(self) -> None:
         """Serving real people with a key anyone can read would make identity numbers
-        recoverable from their hashes in seconds: refuse, outside development."""
+        recoverable from their hashes in seconds: refuse, outside development. Also warn of
+        a sign-in callback over plain http."""
+        if self.oidc_enabled and not self.public_url.startswith("https://"):
+            log.warning(
+                "Sign in with CY Login is on but DEBTBOT_PUBLIC_URL (%s) is not https: set it "
+                "to the address people's browsers reach this server at over HTTPS.",
+                self.public_url,
+            )
         if not self.hash_key_is_development_default:
             return
         if not self.is_development:

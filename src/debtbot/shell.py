@@ -38,6 +38,8 @@ A number presses the button shown with that number.
   :edit TEXT       edit your last message
   :screen          show the whole chat again
   :help            this text;   :quit (or Ctrl-D) to leave
+Everyone shares their own contact after the date of birth (press its button, type a number);
+it has to be the phone on file when there is one.
 Sample people (identity card unless noted, date of birth, phone on file):
   881001  14/05/1980  +35799100001    881004  19/07/1968  (no phone)
   881002  03/11/1992  +35799100002    881008  30/06/2001  (no phone)

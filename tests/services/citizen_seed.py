@@ -9,9 +9,11 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from debtbot.domain.identifiers import identifier_hash, normalise_identifier
+from debtbot.domain.keys import HashKey
 from debtbot.services.deps import Deps
 from debtbot.settings import Settings
-from debtbot.store.models import Company, DebtRow, Person
+from debtbot.store.models import Company, DebtRow
+from debtbot.store.persons import person_row
 
 HASH_KEY = "test-hash-key"
 NOON = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # 12:00 in Nicosia
@@ -50,8 +52,8 @@ async def add_person(
     phone: str | None = None,
 ) -> int:
     async with sessions() as session, session.begin():
-        person = Person(
-            id_type=id_type, id_hash=hashed(id_type, number), name=name, date_of_birth=born,
+        person = person_row(
+            HashKey(HASH_KEY), normalise_identifier(id_type, number), name=name, born=born,
             phone=phone,
         )
         session.add(person)

@@ -13,6 +13,7 @@ from debtbot.services.verify_identity import (
     choose_holder,
     choose_id_type,
     start_verification,
+    submit_contact,
     submit_text,
 )
 from debtbot.store.models import AuditEntry, Chat, ChatLink, Conversation, OutboxMessage
@@ -35,7 +36,10 @@ async def verify(deps, chat_id=CHAT, born="23/11/1980"):
     await choose_holder(deps, chat_id=chat_id, holder="person")
     await choose_id_type(deps, chat_id=chat_id, id_type="id_card")
     await submit_text(deps, chat_id=chat_id, text="1234567")
-    return await submit_text(deps, chat_id=chat_id, text=born)
+    await submit_text(deps, chat_id=chat_id, text=born)
+    return await submit_contact(
+        deps, chat_id=chat_id, phone="+35799555555", contact_user_id=1, sender_user_id=1
+    )
 
 
 @pytest.mark.parametrize(

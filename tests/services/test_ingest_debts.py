@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from debtbot.domain.identifiers import identifier_hash, normalise_identifier
+from debtbot.domain.keys import HashKey
 from debtbot.services.deps import Deps
 from debtbot.services.ingest_debts import (
     FirstLines,
@@ -34,6 +35,7 @@ from debtbot.store.models import (
 )
 
 HASH_KEY = "test-hash-key"
+KEY = HashKey(HASH_KEY)
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 23)
 HEADER = (
@@ -110,9 +112,14 @@ async def test_a_file_goes_in_with_hashed_identifiers_and_names_byte_for_byte(
     assert [p.name for p in persons] == [GIORGOS, AYSE]
     assert [p.name.encode() for p in persons] == [GIORGOS.encode(), AYSE.encode()]
     assert persons[0].id_hash == identifier_hash(normalise_identifier("id_card", "881234"), HASH_KEY)
-    assert [p.phone for p in persons] == ["+35799123456", "+905321234567"]
+    # Dates of birth and phones as keyed hashes bound to the person (domain/keys.py).
+    assert [p.phone_hash for p in persons] == [
+        KEY.phone(persons[0].id_hash, "+35799123456"),
+        KEY.phone(persons[1].id_hash, "+905321234567"),
+    ]
     assert [p.language for p in persons] == ["el", "tr"]
-    assert persons[1].date_of_birth == date(1975, 1, 31)
+    assert persons[1].date_of_birth_hash == KEY.date_of_birth(persons[1].id_hash, date(1975, 1, 31))
+    assert persons[0].key_id == KEY.key_id
     (company,) = await all_rows(sessions, Company)
     assert company.reg_hash == identifier_hash(
         normalise_identifier("company_reg", "HE123456"), HASH_KEY
@@ -161,7 +168,9 @@ async def test_a_changed_row_updates_its_debt_and_keeps_what_the_file_leaves_emp
     (debt,) = await all_rows(sessions, DebtRow)
     assert debt.amount == Decimal("150.00")
     (person,) = await all_rows(sessions, Person)
-    assert (person.phone, person.language) == ("+35799123456", "el")
+    assert (person.phone_hash, person.language) == (
+        KEY.phone(person.id_hash, "+35799123456"), "el"
+    )
 
 
 async def test_an_import_cancels_nothing_it_was_not_told_to(
@@ -410,7 +419,9 @@ async def test_company_representatives_come_in_with_the_company(
     (rep,) = await all_rows(sessions, CompanyRepresentative)
     (person,) = await all_rows(sessions, Person)
     assert (rep.person_id, rep.role) == (person.id, "director")
-    assert (person.name, person.date_of_birth) == ("Άννα Κ.", date(1990, 1, 2))
+    assert (person.name, person.date_of_birth_hash) == (
+        "Άννα Κ.", KEY.date_of_birth(person.id_hash, date(1990, 1, 2))
+    )
 
 
 async def test_the_time_of_service_and_the_tax_measures_dates_go_in_and_stay(

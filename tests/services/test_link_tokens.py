@@ -188,12 +188,19 @@ async def test_token_works_in_a_chat_locked_for_failed_guesses(deps, sessions):
     await add_person(sessions)
     for _ in range(5):
         await start_verification(deps, chat_id=CHAT)
-        from debtbot.services.verify_identity import choose_holder, choose_id_type
+        from debtbot.services.verify_identity import (
+            choose_holder,
+            choose_id_type,
+            submit_contact,
+        )
 
         await choose_holder(deps, chat_id=CHAT, holder="person")
         await choose_id_type(deps, chat_id=CHAT, id_type="id_card")
         await submit_text(deps, chat_id=CHAT, text="1234567")
         await submit_text(deps, chat_id=CHAT, text="01/01/1970")
+        await submit_contact(
+            deps, chat_id=CHAT, phone="+35799555555", contact_user_id=1, sender_user_id=1
+        )
     assert (await start_verification(deps, chat_id=CHAT)).outcome is Outcome.LOCKED
 
     assert (await redeem_link_token(deps, chat_id=CHAT, token=mint(deps))).outcome is (

@@ -53,9 +53,24 @@ async def at_date_of_birth(deps, chat_id=CHAT, number="1234567", id_type="id_car
     assert reply == VerificationReply(Outcome.ASK, step=Step.DATE_OF_BIRTH)
 
 
-async def attempt(deps, chat_id, number, born):
+OWN = 77
+PHONE = "+35799123456"
+
+
+async def share(deps, chat_id=CHAT, phone=PHONE):
+    """The sender's own contact, as Telegram's request-contact button sends it."""
+    return await submit_contact(
+        deps, chat_id=chat_id, phone=phone, contact_user_id=OWN, sender_user_id=OWN
+    )
+
+
+async def attempt(deps, chat_id, number, born, phone=PHONE):
+    """Number, date of birth, own contact: only then is anything checked."""
     await at_date_of_birth(deps, chat_id, number)
-    return await submit_text(deps, chat_id=chat_id, text=born)
+    reply = await submit_text(deps, chat_id=chat_id, text=born)
+    if reply != VerificationReply(Outcome.ASK, step=Step.CONTACT):
+        return reply
+    return await share(deps, chat_id, phone)
 
 
 async def count(sessions, model, *conditions) -> int:
@@ -78,7 +93,10 @@ async def test_person_without_phone_on_file_is_verified_by_id_number_and_date_of
     person_id = await add_person(sessions, name="Andreas Georgiou")
     await at_date_of_birth(deps)
 
+    # Nothing is checked before the contact, which everyone is asked for.
     reply = await submit_text(deps, chat_id=CHAT, text="23/11/1980")
+    assert reply == VerificationReply(Outcome.ASK, step=Step.CONTACT)
+    reply = await share(deps, phone="+35799000000")  # no phone on file: any own number
 
     assert reply == VerificationReply(Outcome.VERIFIED, display_name="Andreas Georgiou")
     view = await chats.get_chat(deps, chat_id=CHAT)
@@ -96,7 +114,8 @@ async def test_person_without_phone_on_file_is_verified_by_id_number_and_date_of
 async def test_date_of_birth_is_accepted_in_each_of_the_four_forms(deps, sessions, typed):
     await add_person(sessions)
     await at_date_of_birth(deps)
-    assert (await submit_text(deps, chat_id=CHAT, text=typed)).outcome is Outcome.VERIFIED
+    assert (await submit_text(deps, chat_id=CHAT, text=typed)).step is Step.CONTACT
+    assert (await share(deps)).outcome is Outcome.VERIFIED
 
 
 @pytest.mark.parametrize("typed", ["12-34 567", " 1234567 ", "1 234 567"])
@@ -105,13 +124,15 @@ async def test_identity_number_with_spaces_or_dashes_is_normalised_and_accepted(
 ):
     await add_person(sessions, number="1234567")
     await at_date_of_birth(deps, number=typed)
-    assert (await submit_text(deps, chat_id=CHAT, text="23.11.1980")).outcome is Outcome.VERIFIED
+    assert (await submit_text(deps, chat_id=CHAT, text="23.11.1980")).step is Step.CONTACT
+    assert (await share(deps)).outcome is Outcome.VERIFIED
 
 
 async def test_arc_and_passport_holders_verify_with_their_document(deps, sessions):
     await add_person(sessions, id_type="passport", number="K1234567", name="Jane Smith")
     await at_date_of_birth(deps, number="k 123 4567", id_type="passport")
-    reply = await submit_text(deps, chat_id=CHAT, text="1980-11-23")
+    await submit_text(deps, chat_id=CHAT, text="1980-11-23")
+    reply = await share(deps)
     assert reply == VerificationReply(Outcome.VERIFIED, display_name="Jane Smith")
 
 
@@ -173,9 +194,23 @@ async def test_own_contact_with_another_number_is_a_failed_attempt(deps, session
         deps, chat_id=CHAT, phone="+35799000000", contact_user_id=77, sender_user_id=77
     )
 
-    assert reply == VerificationReply(Outcome.CONTACT_MISMATCH)
+    # The same answer as a wrong number or date, and no dead end: the dialogue waits at the
+    # contact step with what was typed.
+    assert reply == VerificationReply(Outcome.NOT_MATCHED, step=Step.CONTACT)
     assert await count(sessions, ChatLink) == 0
     assert await count(sessions, VerificationAttempt, VerificationAttempt.succeeded.is_(False)) == 1
+    assert (await conversation_snapshot(sessions)).step == "contact"
+
+
+async def test_sharing_the_right_contact_after_a_mismatch_verifies(deps, sessions):
+    await add_person(sessions, phone="+35799123456")
+    await at_date_of_birth(deps)
+    await submit_text(deps, chat_id=CHAT, text="23/11/1980")
+    assert (await share(deps, phone="+35799000000")).outcome is Outcome.NOT_MATCHED
+
+    reply = await share(deps, phone="+35799123456")
+
+    assert reply == VerificationReply(Outcome.VERIFIED, display_name="Andreas Georgiou")
     assert await conversation_snapshot(sessions) is None
 
 
@@ -361,35 +396,45 @@ async def test_typing_at_a_button_step_asks_again(deps):
 # --- the guard against guessing -----------------------------------------------------------
 
 
-async def test_unknown_identifier_and_wrong_date_of_birth_get_the_same_reply_and_queries(
+async def test_unknown_number_wrong_date_and_wrong_phone_get_the_same_replies_and_queries(
     deps, sessions, engine
 ):
-    await add_person(sessions, number="1234567")
+    await add_person(sessions, number="1234567")  # no phone on file
+    await add_person(sessions, number="7777777", phone=PHONE, name="Maria Ioannou")
     statements: list[str] = []
 
     def remember(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
-    async def traced(chat_id, number):
-        await at_date_of_birth(deps, chat_id, number)
+    async def traced(chat_id, number, born, phone):
         statements.clear()
         event.listen(engine.sync_engine, "before_cursor_execute", remember)
         try:
-            reply = await submit_text(deps, chat_id=chat_id, text="01/01/1970")
+            await at_date_of_birth(deps, chat_id, number)
+            asked = await submit_text(deps, chat_id=chat_id, text=born)
+            reply = await share(deps, chat_id, phone)
         finally:
             event.remove(engine.sync_engine, "before_cursor_execute", remember)
-        return reply, list(statements)
+        return asked, reply, list(statements)
 
-    wrong_date, wrong_date_sql = await traced(2001, "1234567")
-    unknown, unknown_sql = await traced(2002, "7654321")
+    cases = [
+        await traced(2001, "1234567", "01/01/1970", PHONE),  # wrong date
+        await traced(2002, "7654321", "23/11/1980", PHONE),  # unknown number
+        await traced(2003, "7777777", "23/11/1980", "+35799000000"),  # phone not the one on file
+        await traced(2004, "7777777", "01/01/1970", PHONE),  # phone on file, wrong date
+    ]
 
-    assert wrong_date == unknown == VerificationReply(Outcome.NOT_MATCHED, step=Step.ID_NUMBER)
-    assert wrong_date_sql == unknown_sql
+    # Everyone is asked for the contact, whether or not a phone is on file; then one answer.
+    assert {asked for asked, _, _ in cases} == {VerificationReply(Outcome.ASK, step=Step.CONTACT)}
+    assert {reply for _, reply, _ in cases} == {
+        VerificationReply(Outcome.NOT_MATCHED, step=Step.CONTACT)
+    }
+    assert len({tuple(sql) for _, _, sql in cases}) == 1
     async with sessions() as session:
         rows = (await session.execute(select(AuditEntry.action, AuditEntry.details))).all()
     assert [(a, d["result"], d["method"]) for a, d in rows] == [
         ("verify.person", "not_matched", "dob")
-    ] * 2
+    ] * 4
 
 
 async def test_unknown_company_and_wrong_notice_reference_get_the_same_reply_and_queries(
@@ -493,9 +538,6 @@ async def test_every_attempt_is_audited_with_a_hash_prefix_and_no_identifiers(de
     await add_person(sessions, number="1234567", phone="+35799123456")
     await attempt(deps, CHAT, "1234567", "01/01/1970")
     await attempt(deps, CHAT, "1234567", "23/11/1980")
-    await submit_contact(
-        deps, chat_id=CHAT, phone="+35799123456", contact_user_id=9, sender_user_id=9
-    )
 
     async with sessions() as session:
         entries = list(await session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
@@ -503,7 +545,6 @@ async def test_every_attempt_is_audited_with_a_hash_prefix_and_no_identifiers(de
     assert [(e.actor, e.action, e.details["method"], e.details["result"]) for e in entries] == [
         ("chat:1001", "verify.person", "dob", "not_matched"),
         ("chat:1001", "verify.person", "dob", "matched"),
-        ("chat:1001", "verify.person", "contact", "matched"),
     ]
     full_hash = hashed("id_card", "1234567")
     assert {e.details["id_hash"] for e in entries} == {full_hash[:12]}
@@ -537,7 +578,8 @@ async def test_another_instance_can_continue_a_dialogue_this_one_began(
     other_engine = create_engine(database_url)
     try:
         other = make_deps(session_factory(other_engine), database_url, deps.clock)
-        reply = await submit_text(other, chat_id=CHAT, text="23/11/1980")
+        assert (await submit_text(other, chat_id=CHAT, text="23/11/1980")).step is Step.CONTACT
+        reply = await share(other)
     finally:
         await other_engine.dispose()
     assert reply.outcome is Outcome.VERIFIED
@@ -572,21 +614,20 @@ async def test_two_instances_racing_on_one_chat_do_not_both_apply_a_step(
 
     await add_person(sessions)
     await at_date_of_birth(deps)
+    await submit_text(deps, chat_id=CHAT, text="23/11/1980")
     other_engine = create_engine(database_url)
     try:
         other = make_deps(session_factory(other_engine), database_url, deps.clock)
-        replies = await asyncio.gather(
-            submit_text(deps, chat_id=CHAT, text="01/01/1970"),
-            submit_text(other, chat_id=CHAT, text="01/01/1970"),
-        )
+        replies = await asyncio.gather(share(deps), share(other))
     finally:
         await other_engine.dispose()
 
-    # As if the two messages had come one after the other: the first is the failed date of
-    # birth (one attempt, not two), the second is then read as the next identity number.
-    assert sorted(r.outcome for r in replies) == sorted([Outcome.NOT_MATCHED, Outcome.ASK])
+    # As if the two contacts had come one after the other: the first verifies (one attempt,
+    # one link), the second then finds no dialogue.
+    assert sorted(r.outcome for r in replies) == sorted([Outcome.VERIFIED, Outcome.NO_DIALOGUE])
     assert await count(sessions, VerificationAttempt) == 1
-    assert (await conversation_snapshot(sessions)).step == "date_of_birth"
+    assert await count(sessions, ChatLink) == 1
+    assert await conversation_snapshot(sessions) is None
 
 
 async def test_purge_drops_expired_dialogues_spent_tokens_and_old_attempts_only(
@@ -602,10 +643,14 @@ async def test_purge_drops_expired_dialogues_spent_tokens_and_old_attempts_only(
     )
     await attempt(deps, CHAT + 1, "1234567", "01/01/1970")  # a failure, dialogue goes on
     await at_id_number(deps, CHAT + 2)
-    assert await purge_stale(deps) == {"link_tokens": 0, "dialogues": 0, "attempts": 0}
+    assert await purge_stale(deps) == {
+        "link_tokens": 0, "dialogues": 0, "attempts": 0, "signin_requests": 0
+    }
 
     clock.advance(days=91)
     await at_id_number(deps, CHAT + 3)  # a fresh dialogue stays
 
-    assert await purge_stale(deps) == {"link_tokens": 1, "dialogues": 2, "attempts": 2}
+    assert await purge_stale(deps) == {
+        "link_tokens": 1, "dialogues": 2, "attempts": 2, "signin_requests": 0
+    }
     assert (await conversation_snapshot(sessions, CHAT + 3)).step == "id_number"

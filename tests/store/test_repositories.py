@@ -24,12 +24,14 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 async def _holders(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int, int]:
     async with transaction(sessions) as session:
         people = await persons.sync_persons(session, {
-            "h1": {"id_type": "id_card", "name": "Ελένη", "date_of_birth": date(1990, 1, 1),
-                   "phone": "+35799000001", "language": "el"},
-            "h2": {"id_type": "passport", "name": "Zeynep", "date_of_birth": None,
-                   "phone": None, "language": None},
+            "h1": {"id_type": "id_card", "name": "Ελένη", "date_of_birth_hash": "dob-1",
+                   "phone_hash": "tel-1", "language": "el", "key_id": "k1"},
+            "h2": {"id_type": "passport", "name": "Zeynep", "date_of_birth_hash": None,
+                   "phone_hash": None, "language": None, "key_id": "k1"},
         })
-        companies = await persons.sync_companies(session, {"c1": {"name": "Ακμή", "language": None}})
+        companies = await persons.sync_companies(
+            session, {"c1": {"name": "Ακμή", "language": None, "key_id": "k1"}}
+        )
         await chats.ensure_chat(session, 100, language="el")
     return people["h1"], people["h2"], companies["c1"]
 
@@ -78,20 +80,20 @@ async def test_sync_persons_keeps_what_a_row_leaves_empty_and_skips_unchanged_ro
 
     async with transaction(sessions) as session:
         ids = await persons.sync_persons(session, {
-            "h1": {"id_type": "id_card", "name": "Ελένη", "date_of_birth": None, "phone": None,
-                   "language": None},
-            "h2": {"id_type": "passport", "name": "Zeynep Kaya", "date_of_birth": None,
-                   "phone": "+905321234567", "language": "tr"},
+            "h1": {"id_type": "id_card", "name": "Ελένη", "date_of_birth_hash": None,
+                   "phone_hash": None, "language": None, "key_id": "k1"},
+            "h2": {"id_type": "passport", "name": "Zeynep Kaya", "date_of_birth_hash": None,
+                   "phone_hash": "tel-2", "language": "tr", "key_id": "k1"},
         })
 
     async with sessions() as session:
         found = {p.id_hash: p for p in await session.scalars(select(Person))}
     assert set(ids) == {"h1", "h2"}
-    assert (found["h1"].phone, found["h1"].date_of_birth, found["h1"].updated_at) == (
-        "+35799000001", date(1990, 1, 1), stamp
+    assert (found["h1"].phone_hash, found["h1"].date_of_birth_hash, found["h1"].updated_at) == (
+        "tel-1", "dob-1", stamp
     )
-    assert (found["h2"].name, found["h2"].phone, found["h2"].language) == (
-        "Zeynep Kaya", "+905321234567", "tr"
+    assert (found["h2"].name, found["h2"].phone_hash, found["h2"].language) == (
+        "Zeynep Kaya", "tel-2", "tr"
     )
 
 

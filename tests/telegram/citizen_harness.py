@@ -19,10 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from debtbot.devtools import ptb
 from debtbot.devtools.botapi import BotMessage, FakeBotApi
 from debtbot.domain.identifiers import identifier_hash, normalise_identifier
+from debtbot.domain.keys import HashKey
 from debtbot.http.webhook import webhook_server
 from debtbot.services.deps import Deps
 from debtbot.settings import Settings
-from debtbot.store.models import ChatLink, Company, Conversation, DebtRow, Person
+from debtbot.store.models import ChatLink, Company, Conversation, DebtRow
+from debtbot.store.persons import person_row
 from debtbot.telegram.application import build_application
 
 HASH_KEY = "test-hash-key"
@@ -33,6 +35,7 @@ ID_CARD = "1234567"
 BORN = "23/11/1980"
 COMPANY_NUMBER = "HE 123456"
 COMPANY_NOTICE = "TX-2026-0001"
+OWN_PHONE = "35799555555"  # the tester's own Telegram number (Telegram omits the '+')
 
 
 class Clock:
@@ -95,11 +98,8 @@ async def add_person(
     key: str = HASH_KEY,
 ) -> int:
     async with sessions() as session, session.begin():
-        person = Person(
-            id_type=id_type,
-            id_hash=hashed(id_type, number, key),
-            name=name,
-            date_of_birth=born,
+        person = person_row(
+            HashKey(key), normalise_identifier(id_type, number), name=name, born=born,
             phone=phone,
         )
         session.add(person)
@@ -188,12 +188,23 @@ async def press(botapi: FakeBotApi, chat_id: int, label: str, count: int = 1) ->
 
 
 async def verify_by_dob(
-    botapi: FakeBotApi, chat_id: int, *, number: str = ID_CARD, born: str = BORN
+    botapi: FakeBotApi, chat_id: int, *, number: str = ID_CARD, born: str = BORN,
+    phone: str = OWN_PHONE,
 ) -> BotMessage:
-    """The whole dialogue for a person without a phone on file, in English."""
+    """The whole dialogue for a person without a phone on file, in English: number, date of
+    birth, then the own contact everyone shares."""
     await say(botapi, chat_id, "/start")
     await press(botapi, chat_id, "Myself")
     await press(botapi, chat_id, "Cypriot identity card")
     await say(botapi, chat_id, number)
-    [reply] = await say(botapi, chat_id, born)
+    [ask_contact] = await say(botapi, chat_id, born)
+    if ask_contact.reply_keyboard is None:  # refused before the contact (a lock)
+        return ask_contact
+    return await share_contact(botapi, chat_id, phone)
+
+
+async def share_contact(botapi: FakeBotApi, chat_id: int, phone: str = OWN_PHONE) -> BotMessage:
+    """The user presses Telegram's "share my phone number" button."""
+    await botapi.user_shares_contact(chat_id, phone)
+    [reply] = await botapi.wait_for_messages(chat_id)
     return reply

@@ -18,6 +18,7 @@ from citizen_harness import (
     press,
     running,
     say,
+    share_contact,
 )
 
 from debtbot.services.deps import Deps
@@ -46,7 +47,8 @@ async def test_full_conversation_from_first_contact_to_pay_button(botapi, deps, 
         await press(botapi, CHAT, "Κυπριακό δελτίο ταυτότητας")
         await say(botapi, CHAT, ID_CARD)
         await say(botapi, CHAT, BORN)
-        [report] = await press(botapi, CHAT, "Οι οφειλές μου")
+        await share_contact(botapi, CHAT)
+        [report] = await say(botapi, CHAT, "/debts")
     assert report.text.startswith("Έχετε 1 εκκρεμή οφειλή.")
     assert report.button_texts == ["Πληρωμή 100,00\xa0€ · OC-1"]
     if mode == "webhook":
@@ -69,7 +71,8 @@ async def test_two_instances_on_one_database_continue_one_conversation(
             await press(botapi, CHAT, "Cypriot identity card")
             await say(botapi, CHAT, ID_CARD)
         async with running(deps, botapi, mode="polling"):
-            [done] = await say(botapi, CHAT, BORN)
+            await say(botapi, CHAT, BORN)
+            done = await share_contact(botapi, CHAT)
     finally:
         await engine.dispose()
     assert done.text.startswith("Thank you. This chat is now linked to Andreas Georgiou.")

@@ -19,6 +19,7 @@ from citizen_harness import (
     press,
     running,
     say,
+    share_contact,
     verify_by_dob,
 )
 
@@ -57,9 +58,14 @@ async def test_person_without_phone_on_file_verifies_with_id_card_and_date_of_bi
         assert ask_number.text == "Please type your identity card number."
         [ask_born] = await say(botapi, CHAT, ID_CARD)
         assert ask_born.text == "Please type your date of birth, for example 23/11/1980."
-        [done] = await say(botapi, CHAT, "23.11.1980")
+        # Everyone is asked for their own contact, phone on file or not.
+        [ask_contact] = await say(botapi, CHAT, "23.11.1980")
+        assert "share the phone number of this Telegram account" in ask_contact.text
+        [[button]] = ask_contact.reply_keyboard
+        assert button == {"text": "Share my phone number", "request_contact": True}
+        done = await share_contact(botapi, CHAT)
     assert done.text.startswith("Thank you. This chat is now linked to Andreas Georgiou.")
-    assert done.button_texts == ["Show what I owe"]
+    assert botapi.reply_keyboard(CHAT) is None
     assert await link_count(sessions, CHAT) == 1
 
 
@@ -88,6 +94,51 @@ async def test_person_with_phone_on_file_shares_own_contact_with_telegrams_butto
         [done] = await botapi.wait_for_messages(CHAT)
     assert done.text.startswith("Ευχαριστούμε. Αυτή η συνομιλία συνδέθηκε με: Andreas Georgiou.")
     assert botapi.reply_keyboard(CHAT) is None  # the contact keyboard is gone
+    assert await link_count(sessions, CHAT) == 1
+
+
+async def _through_contact(botapi, chat_id, number, born, phone):
+    await say(botapi, chat_id, "/start")
+    await press(botapi, chat_id, "Myself")
+    await press(botapi, chat_id, "Cypriot identity card")
+    await say(botapi, chat_id, number)
+    [asked] = await say(botapi, chat_id, born)
+    return asked, await share_contact(botapi, chat_id, phone)
+
+
+async def test_the_dialogue_never_shows_whether_a_phone_is_on_file(botapi, deps, sessions):
+    await add_person(sessions, number="1234567")  # no phone on file
+    await add_person(sessions, number="7777777", name="Maria Ioannou", phone=PHONE)
+    async with running(deps, botapi):
+        cases = [
+            await _through_contact(botapi, 5301, "1234567", "01/01/1970", PHONE),  # wrong date
+            await _through_contact(botapi, 5302, "7777777", "01/01/1970", PHONE),  # wrong date
+            await _through_contact(botapi, 5303, "7654321", BORN, PHONE),  # unknown number
+            await _through_contact(botapi, 5304, "7777777", BORN, "35799000000"),  # other phone
+        ]
+    # The same question before anything is checked, and the same answer after.
+    assert len({(asked.text, str(asked.reply_keyboard)) for asked, _ in cases}) == 1
+    assert len({(reply.text, str(reply.reply_keyboard)) for _, reply in cases}) == 1
+    answer = cases[0][1]
+    assert answer.text.startswith("I could not confirm who you are with these details")
+    assert "only that authority can change it" in answer.text
+    assert await link_count(sessions, 5304) == 0
+
+
+async def test_a_phone_that_does_not_match_keeps_a_way_on_and_the_right_contact_then_links(
+    botapi, deps, sessions
+):
+    await add_person(sessions, phone=PHONE)
+    async with running(deps, botapi):
+        _, mismatch = await _through_contact(botapi, CHAT, ID_CARD, BORN, "35799000000")
+        # What to do, and the button to share again: no dead end.
+        assert "Press the button below to share your number again" in mismatch.text
+        [[button]] = mismatch.reply_keyboard
+        assert button["request_contact"] is True
+        # ...and sharing the right contact afterwards links.
+        done = await share_contact(botapi, CHAT, PHONE.lstrip("+"))
+    assert done.text.startswith("Thank you. This chat is now linked to Andreas Georgiou.")
+    assert "I did not ask for a phone number" not in done.text
     assert await link_count(sessions, CHAT) == 1
 
 
@@ -152,13 +203,17 @@ async def test_five_failures_lock_the_chat_with_a_time_to_come_back(botapi, deps
         replies = []
         for attempt in range(5):
             await say(botapi, CHAT, ID_CARD)
-            [reply] = await say(botapi, CHAT, f"0{attempt + 1}/01/1970")
-            replies.append(reply)
+            await say(botapi, CHAT, f"0{attempt + 1}/01/1970")
+            replies.append(await share_contact(botapi, CHAT))
+            if attempt < 4:  # after a failure the contact button stays; /start to retype
+                await say(botapi, CHAT, "/start")
+                await press(botapi, CHAT, "Myself")
+                await press(botapi, CHAT, "Cypriot identity card")
         [after] = await say(botapi, CHAT, "/start")
         [ask] = await say(botapi, CHAT, ID_CARD)  # no dialogue any more: not understood
     for reply in replies[:4]:
-        assert reply.text.startswith("The details you gave do not match the records we hold.")
-        assert reply.text.endswith("Please type the number of your document.")
+        assert reply.text.startswith("I could not confirm who you are with these details")
+        assert reply.reply_keyboard is not None
     assert replies[4].text.startswith("For your security, verification is paused")
     assert "24 November 2026, 12:00" in replies[4].text  # 24 h later, Nicosia time
     assert after.text.endswith("You can try again after 24 November 2026, 12:00.")

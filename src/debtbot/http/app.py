@@ -28,6 +28,7 @@ from debtbot.http import (
     notices,
     openapi,
     payments,
+    signin,
 )
 from debtbot.http.auth import require_scope
 from debtbot.http.base import (
@@ -174,6 +175,7 @@ def build_http_app(
         )
     openapi.install(app, operations)
     console.install(app)
+    signin.install(app, settings)  # pages for people's browsers, not part of the API
     if telegram_application is not None and settings.webhook_url:
         from debtbot.http import webhook
 

@@ -13,8 +13,6 @@ import codecs
 import contextlib
 import csv
 import gc
-import hashlib
-import hmac
 import json
 import re
 import sys
@@ -40,6 +38,7 @@ from debtbot.domain.identifiers import (
     InvalidIdentifier,
     normalise_identifier,
 )
+from debtbot.domain.keys import HashKey, Keyring
 from debtbot.domain.money import InvalidAmount, parse_amount
 from debtbot.services.deps import Deps
 from debtbot.store import audit
@@ -55,6 +54,7 @@ from debtbot.store.debts import (
     sync_stored_debts,
 )
 from debtbot.store.persons import (
+    Previous,
     Stored,
     add_representatives,
     stored_companies,
@@ -766,18 +766,37 @@ def validate_record(
 
 
 class _Hashes(dict[Identifier, str]):
-    """Identifier → keyed hash for one key: a holder's later rows are not hashed again."""
+    """Identifier → keyed hash for one key: a holder's later rows are not hashed again; and
+    (identifier hash, date of birth, phone) → their hashes, for the same reason."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: HashKey) -> None:
         super().__init__()
         self.key = key
-        # identifier_hash's HMAC, keyed once and copied per identifier (the same digest).
-        self._keyed = hmac.new(key.encode(), digestmod=hashlib.sha256)
+        self.personal: dict[tuple[str, date | None, str | None],
+                            tuple[str | None, str | None]] = {}
 
-    def compute(self, identifier: Identifier) -> str:
-        mac = self._keyed.copy()
-        mac.update(f"{_VALUES[identifier.id_type]}:{identifier.number}".encode())
-        return mac.hexdigest()
+    def identifier(self, identifier: Identifier) -> str:
+        found = self.get(identifier)
+        if found is None:
+            if len(self) >= _HASHES_MAX:
+                self.clear()
+            found = self[identifier] = self.key.identifier_text(
+                f"{_VALUES[identifier.id_type]}:{identifier.number}"
+            )
+        return found
+
+    def person(self, id_hash: str, born: date | None, phone: str | None
+               ) -> tuple[str | None, str | None]:
+        wanted = (id_hash, born, phone)
+        found = self.personal.get(wanted)
+        if found is None:
+            if len(self.personal) >= _HASHES_MAX:
+                self.personal.clear()
+            found = self.personal[wanted] = (
+                self.key.date_of_birth(id_hash, born) if born is not None else None,
+                self.key.phone(id_hash, phone) if phone is not None else None,
+            )
+        return found
 
 
 # Enum members → their values, without the enum machinery's attribute lookup per row.
@@ -786,20 +805,24 @@ _VALUES: dict[object, str] = {
 }
 # Bounded (cleared when full): at most a few MB, however large the file.
 _HASHES_MAX = 16_384
-_HASHES: list[_Hashes] = []
+_HASHES: dict[str, _Hashes] = {}
 
 
-def _hash_cache(key: str) -> _Hashes:
-    if not _HASHES or _HASHES[0].key != key:
-        _HASHES[:] = [_Hashes(key)]
-    return _HASHES[0]
+def _hash_cache(key: HashKey) -> _Hashes:
+    found = _HASHES.get(key.key_id)
+    if found is None:
+        if len(_HASHES) >= 2:
+            _HASHES.clear()
+        found = _HASHES[key.key_id] = _Hashes(key)
+    return found
 
 
 @dataclass(slots=True)
 class PreparedBatch:
     """A batch worked out before its transaction, in the form the database stores: holders
     keyed by identifier hash, debts in (source, reference) order. It needs no connection, so
-    a file import prepares the next batch in its reading thread while this one is written."""
+    a file import prepares the next batch in its reading thread while this one is written.
+    Identity numbers, dates of birth and phones are keyed hashes by now (domain/keys.py)."""
 
     size: int  # rows in the batch
     persons: Stored  # id_hash → the person's columns
@@ -808,50 +831,86 @@ class PreparedBatch:
     keys: list[tuple[str, str]]  # each debt's (source, reference) …
     holders: list[tuple[bool, str]]  # … its holder: (a company?, hash) …
     debts: list[list[Any]]  # … and its columns; person_id and company_id filled in later
+    # During a key rotation: the holders as the previous key hashes them.
+    previous_persons: Previous | None = None
+    previous_companies: Previous | None = None
 
 
-def prepare_batch(records: Sequence[DebtRecord], hash_key: str, *, dialect: str) -> PreparedBatch:
-    hashes = _hash_cache(hash_key)
-    hash_of = hashes.get
-
-    def hashed(identifier: Identifier) -> str:
-        found = hash_of(identifier)
-        if found is None:
-            if len(hashes) >= _HASHES_MAX:
-                hashes.clear()
-            found = hashes[identifier] = hashes.compute(identifier)
-        return found
-
+def _holders_under(
+    records: Sequence[DebtRecord], key: HashKey
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], list[tuple[str, str, str]],
+           list[tuple[bool, str]]]:
+    """Holders of the records keyed by their hash under `key`, in file order; the later row
+    wins, but an empty cell does not erase."""
+    hashes = _hash_cache(key)
+    hashed, personal, key_id = hashes.identifier, hashes.person, key.key_id
     persons: dict[str, dict[str, Any]] = {}
     companies: dict[str, dict[str, Any]] = {}
     representatives: list[tuple[str, str, str]] = []
+    holders: list[tuple[bool, str]] = []
 
     def person(holder: Holder) -> str:
         id_hash = hashed(holder.identifier)
+        born_hash, phone_hash = personal(id_hash, holder.date_of_birth, holder.phone)
         values = {
             "id_type": _VALUES[holder.identifier.id_type], "name": holder.name,
-            "date_of_birth": holder.date_of_birth, "phone": holder.phone,
-            "language": holder.language,
+            "date_of_birth_hash": born_hash, "phone_hash": phone_hash,
+            "language": holder.language, "key_id": key_id,
         }
         earlier = persons.get(id_hash)
-        if earlier is not None:  # the later row wins, but an empty cell does not erase
+        if earlier is not None:
             values = {k: earlier[k] if v is None else v for k, v in values.items()}
         persons[id_hash] = values
         return id_hash
 
-    rows: list[dict[str, Any]] = []
-    for record in records:  # in file order: a holder's later row wins
+    for record in records:
         if record.holder_type is HolderType.COMPANY:
             reg_hash = hashed(record.holder.identifier)
             language = record.holder.language or companies.get(reg_hash, {}).get("language")
-            companies[reg_hash] = {"name": record.holder.name, "language": language}
-            holder = (True, reg_hash)
+            companies[reg_hash] = {
+                "name": record.holder.name, "language": language, "key_id": key_id,
+            }
+            holders.append((True, reg_hash))
             if record.representative is not None:
                 representatives.append(
                     (reg_hash, person(record.representative), record.representative_role)
                 )
         else:
-            holder = (False, person(record.holder))
+            holders.append((False, person(record.holder)))
+    return persons, companies, representatives, holders
+
+
+def _previous(
+    records: Sequence[DebtRecord], keyring: Keyring, dialect: str,
+    current_persons: Mapping[str, Any], current_companies: Mapping[str, Any],
+) -> tuple[Previous, Previous]:
+    assert keyring.previous is not None
+    persons, companies, _, _ = _holders_under(records, keyring.previous)
+    new, old = _hash_cache(keyring.current), _hash_cache(keyring.previous)
+    person_hashes: dict[str, str] = {}
+    company_hashes: dict[str, str] = {}
+    for record in records:
+        for holder in (record.holder, record.representative):
+            if holder is None:
+                continue
+            is_company = holder.identifier.id_type is IdType.COMPANY_REG
+            pairs = company_hashes if is_company else person_hashes
+            pairs[new.identifier(holder.identifier)] = old.identifier(holder.identifier)
+    assert set(person_hashes) == set(current_persons)
+    assert set(company_hashes) == set(current_companies)
+    return (
+        Previous(person_hashes, stored_persons(dialect, persons)),
+        Previous(company_hashes, stored_companies(dialect, companies)),
+    )
+
+
+def prepare_batch(
+    records: Sequence[DebtRecord], keys: Keyring | str, *, dialect: str
+) -> PreparedBatch:
+    keyring = Keyring.of(keys) if isinstance(keys, str) else keys
+    persons, companies, representatives, holders = _holders_under(records, keyring.current)
+    rows: list[dict[str, Any]] = []
+    for record, holder in zip(records, holders, strict=True):  # in file order
         rows.append({
             "source": record.source,
             "reference": record.reference,
@@ -876,6 +935,11 @@ def prepare_batch(records: Sequence[DebtRecord], hash_key: str, *, dialect: str)
             "charge_notified_on": record.charge_notified_on,
         })
     rows.sort(key=_debt_key)  # the order the store writes them in (index pages in turn)
+    previous_persons = previous_companies = None
+    if keyring.previous is not None:
+        previous_persons, previous_companies = _previous(
+            records, keyring, dialect, persons, companies
+        )
     return PreparedBatch(
         size=len(records),
         persons=stored_persons(dialect, persons),
@@ -884,6 +948,8 @@ def prepare_batch(records: Sequence[DebtRecord], hash_key: str, *, dialect: str)
         keys=[(row["source"], row["reference"]) for row in rows],
         holders=[row["holder"] for row in rows],
         debts=stored_debts(dialect, rows),
+        previous_persons=previous_persons,
+        previous_companies=previous_companies,
     )
 
 
@@ -906,13 +972,15 @@ async def upsert_debts(
     """
     batch = (
         records if isinstance(records, PreparedBatch)
-        else prepare_batch(records, deps.settings.hash_key, dialect=dialect_of(deps.sessions))
+        else prepare_batch(records, deps.settings.keyring, dialect=dialect_of(deps.sessions))
     )
     async with transaction(deps.sessions) as session:
         if not durable:
             await defer_commit_flush(session)
-        person_ids = await sync_stored_persons(session, batch.persons)
-        company_ids = await sync_stored_companies(session, batch.companies)
+        person_ids = await sync_stored_persons(session, batch.persons, batch.previous_persons)
+        company_ids = await sync_stored_companies(
+            session, batch.companies, batch.previous_companies
+        )
         await add_representatives(
             session,
             [(company_ids[c], person_ids[p], role) for c, p, role in batch.representatives],
@@ -1268,11 +1336,11 @@ async def import_file(
     with _bulk_pace():
         await _write_batches(path, report, flush, today=today, source=source,
                              progress=progress, batch_size=batch_size,
-                             hash_key=deps.settings.hash_key,
+                             keyring=deps.settings.keyring,
                              dialect=dialect_of(deps.sessions))
     if batch_number == 0:
         # An import with nothing to write is still in the audit log.
-        await flush(prepare_batch([], deps.settings.hash_key, dialect=dialect_of(deps.sessions)))
+        await flush(prepare_batch([], deps.settings.keyring, dialect=dialect_of(deps.sessions)))
     else:
         await _refresh_statistics(deps)
     return report
@@ -1312,7 +1380,7 @@ async def _write_batches(
     source: str | None,
     progress: Progress | None,
     batch_size: int,
-    hash_key: str,
+    keyring: Keyring,
     dialect: str,
 ) -> None:
     # Reading, validating and preparing batches (a thread of its own) overlaps writing them:
@@ -1331,7 +1399,7 @@ async def _write_batches(
         )
         try:
             for batch in records:
-                prepared = prepare_batch(batch, hash_key, dialect=dialect)
+                prepared = prepare_batch(batch, keyring, dialect=dialect)
                 while not slots.acquire(timeout=0.1):
                     if stop.is_set():
                         return

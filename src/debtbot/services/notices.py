@@ -73,7 +73,6 @@ from debtbot.domain.amounts import amount_due
 from debtbot.domain.identifiers import (
     IdType,
     InvalidIdentifier,
-    identifier_hash,
     normalise_identifier,
 )
 from debtbot.domain.messages import OutboxPurpose, Priority
@@ -457,13 +456,15 @@ async def resolve_recipient(deps: Deps, session: Any, query: RecipientQuery) -> 
         return Resolved(holder.subject, chats, values, (holder,))
     try:
         id_type = IdType(query.id_type or "")
-        id_hash = query.id_hash or identifier_hash(
-            normalise_identifier(id_type, query.id_number or ""), deps.settings.hash_key
+        # A list kept for approval holds the hash already; a number may be filed under the
+        # current key's hash or, during a rotation, the previous key's.
+        id_hashes = (query.id_hash,) if query.id_hash else deps.settings.keyring.identifier_hashes(
+            normalise_identifier(id_type, query.id_number or "")
         )
     except (ValueError, InvalidIdentifier) as exc:
         raise Invalid("not a valid identifier of that type", code="bad_identifier") from exc
     holder = await store.holder_by_hash(
-        session, id_hash=id_hash, company=id_type is IdType.COMPANY_REG
+        session, id_hash=id_hashes, company=id_type is IdType.COMPANY_REG
     )
     if holder is None:
         raise NotFound("nobody with that identifier", code="no_recipient")

@@ -1,12 +1,20 @@
 """Proving who you are, one step at a time, with the dialogue's state in the database.
 
-Individuals give an identity number (ID card, ARC or passport) and their date of birth; when
-the registry holds a phone number for them they also share their own Telegram contact.
+Individuals give an identity number (ID card, ARC or passport), their date of birth, and then
+everyone shares their own Telegram contact; nothing is checked before that. The number, the
+date and (when the registry holds one) the phone are then matched as keyed hashes at once,
+and one answer covers an unknown number, a wrong date and a phone that does not match:
+whether the registry holds a phone for someone never shows from the dialogue. After a
+failure the dialogue stays at the contact step, so sharing the contact again (or /start to
+type the details again) is always a way on.
 Companies give their registration number and the reference of any notice issued to them.
-A deep-link token minted by a government portal links a chat in one step.
+A deep-link token minted by a government portal links a chat in one step, and so does
+signing in with CY Login (services.signin), which also works while guessing has locked the
+number or the chat: the lock message offers it.
 
 Guard against guessing: the reply and the work done (the same queries, a constant-time
-compare) are identical whether the identifier is unknown or the date of birth is wrong.
+compare) are identical whether the identifier is unknown, the date of birth is wrong or the
+phone does not match.
 Failures lock the chat (5 in 24 h) and the identifier (10 in 24 h, from any chat) for 24 h.
 Every attempt is audited with a prefix of the identifier's keyed hash only.
 
@@ -39,9 +47,9 @@ from debtbot.domain.identifiers import (
     PERSON_ID_TYPES,
     IdType,
     InvalidIdentifier,
-    identifier_hash,
     normalise_identifier,
 )
+from debtbot.services import signin
 from debtbot.services.deps import Deps
 from debtbot.services.link_tokens import TokenInvalid, mint_link_token, read_link_token
 from debtbot.store import audit, citizens
@@ -67,7 +75,7 @@ __all__ = [
 FLOW = "verify"
 DIALOGUE_TTL = timedelta(minutes=30)
 MAX_TEXT_CHARS = 100  # nothing a citizen types in this dialogue is longer
-_NO_DATE = "0000-00-00"  # what an unknown identifier's date of birth is compared with
+_NO_HASH = "0" * 64  # what is compared when there is nothing on file to compare with
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./_\-]{0,63}$")
 _HASH_PREFIX = 12  # characters of the keyed hash kept in the audit log
 
@@ -90,7 +98,6 @@ class Outcome(StrEnum):
     LOCKED = "locked"
     TOO_MANY_IDENTITIES = "too_many_identities"
     CONTACT_NOT_OWN = "contact_not_own"
-    CONTACT_MISMATCH = "contact_mismatch"
     ALREADY_LINKED = "already_linked"
     NO_DIALOGUE = "no_dialogue"
     TOKEN_INVALID = "token_invalid"  # noqa: S105 - an outcome, not a secret
@@ -103,6 +110,8 @@ class VerificationReply:
     problem: str | None = None
     display_name: str | None = None
     locked_until: datetime | None = None
+    signin_url: str | None = None  # "Sign in with CY Login", when it is configured
+    cy_login: bool = False  # CY Login is there to mention (where no button can go)
 
 
 class _Conflict(Exception):
@@ -258,7 +267,18 @@ async def _refuse_if_locked(
         hash_prefix=id_hash, now=now,
     )
     await _end(session, chat_id, dialogue)
-    return VerificationReply(Outcome.LOCKED, locked_until=locked)
+    return await _locked(session, deps, chat_id=chat_id, until=locked, now=now)
+
+
+async def _locked(
+    session: AsyncSession, deps: Deps, *, chat_id: int, until: datetime, now: datetime,
+    bot_username: str = "",
+) -> VerificationReply:
+    # Guessing cannot lock anyone out of CY Login: it proves who they are on its own.
+    url = await signin.offer(
+        session, deps, chat_id=chat_id, now=now, bot_username=bot_username
+    )
+    return VerificationReply(Outcome.LOCKED, locked_until=until, signin_url=url)
 
 
 async def _after_failure(
@@ -275,7 +295,7 @@ async def _after_failure(
     locked = await _locked_until(session, deps, chat_id=chat_id, id_hash=id_hash, now=now)
     if locked is not None:
         await _end(session, chat_id, dialogue)
-        return VerificationReply(Outcome.LOCKED, locked_until=locked)
+        return await _locked(session, deps, chat_id=chat_id, until=locked, now=now)
     if retry is None:
         await _end(session, chat_id, dialogue)
         return VerificationReply(outcome)
@@ -320,17 +340,25 @@ async def _link(
 # --- the dialogue -------------------------------------------------------------------------
 
 
-async def start_verification(deps: Deps, *, chat_id: int) -> VerificationReply:
-    """Begin (or begin again): ask whether the chat proves a person or a company."""
+async def start_verification(
+    deps: Deps, *, chat_id: int, bot_username: str = ""
+) -> VerificationReply:
+    """Begin (or begin again): offer CY Login when it is configured, and ask whether the
+    chat proves a person or a company."""
 
     async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
         locked = await _locked_until(session, deps, chat_id=chat_id, id_hash=None, now=now)
         if locked is not None:
-            return VerificationReply(Outcome.LOCKED, locked_until=locked)
+            return await _locked(
+                session, deps, chat_id=chat_id, until=locked, now=now, bot_username=bot_username
+            )
         if await chat_store.link_count(session, chat_id) >= deps.settings.identities_per_chat:
             return VerificationReply(Outcome.TOO_MANY_IDENTITIES)
         await _save(session, chat_id, dialogue, Step.CHOOSE_HOLDER, {}, now)
-        return _ask(Step.CHOOSE_HOLDER)
+        url = await signin.offer(
+            session, deps, chat_id=chat_id, now=now, bot_username=bot_username
+        )
+        return VerificationReply(Outcome.ASK, step=Step.CHOOSE_HOLDER, signin_url=url)
 
     return await _run(deps, chat_id, action)
 
@@ -409,14 +437,20 @@ async def _person_number(
         identifier = normalise_identifier(str(id_type), text)
     except (InvalidIdentifier, ValueError):
         return _invalid(Step.ID_NUMBER, "bad_identifier")
-    id_hash = identifier_hash(identifier, deps.settings.hash_key)
+    # The number as every key in use hashes it (the current key first): the row may not have
+    # moved to the current key yet. Only hashes go into the dialogue's row.
+    id_hashes = list(deps.settings.keyring.identifier_hashes(identifier))
+    id_hash = id_hashes[0]
     refused = await _refuse_if_locked(
         session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
         action="verify.person", method="dob", now=now,
     )
     if refused:
         return refused
-    data = {"holder": "person", "id_type": identifier.id_type.value, "id_hash": id_hash}
+    data = {
+        "holder": "person", "id_type": identifier.id_type.value, "id_hash": id_hash,
+        "id_hashes": id_hashes,
+    }
     await _save(session, chat_id, dialogue, Step.DATE_OF_BIRTH, data, now)
     return _ask(Step.DATE_OF_BIRTH)
 
@@ -425,6 +459,8 @@ async def _date_of_birth(
     session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
     now: datetime,
 ) -> VerificationReply:
+    """Nothing is checked yet: the date is kept (as a hash under each key, bound to the
+    number's hash under that key) and everyone is asked for their contact."""
     today = now.astimezone(deps.settings.tz).date()
     try:
         born = parse_date_of_birth(text, today=today)
@@ -437,35 +473,14 @@ async def _date_of_birth(
     )
     if refused:
         return refused
-    # Same statements and a constant-time compare whether or not the person exists.
-    person = await registry.person_by_hash(session, id_hash)
-    on_file = person.date_of_birth.isoformat() if person and person.date_of_birth else _NO_DATE
-    matched = hmac.compare_digest(born.isoformat().encode(), on_file.encode())
-    matched = matched and person is not None
-    await citizens.record_attempt(
-        session, chat_id=chat_id, id_hash=id_hash, method="dob", succeeded=matched, at=now
-    )
-    result = "matched" if matched else "not_matched"
-    await _audit(
-        session, chat_id=chat_id, action="verify.person", method="dob", result=result,
-        hash_prefix=id_hash, now=now,
-    )
-    if not matched or person is None:
-        retry = {"holder": "person", "id_type": dialogue.data.get("id_type")}
-        return await _after_failure(
-            session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
-            outcome=Outcome.NOT_MATCHED, retry=(Step.ID_NUMBER, retry), now=now,
-        )
-    if person.phone and not await citizens.existing_link(
-        session, chat_id=chat_id, person_id=person.id, company_id=None
-    ):
-        data = {**dialogue.data, "person_id": person.id}
-        await _save(session, chat_id, dialogue, Step.CONTACT, data, now)
-        return _ask(Step.CONTACT)
-    return await _link(
-        session, deps, chat_id=chat_id, dialogue=dialogue, person_id=person.id,
-        company_id=None, name=person.name, verified_by="dob",
-    )
+    id_hashes = [str(h) for h in dialogue.data.get("id_hashes", [id_hash])]
+    born_hashes = [
+        key.date_of_birth(hashed, born)
+        for key, hashed in zip(deps.settings.keyring.keys, id_hashes, strict=False)
+    ]
+    data = {**dialogue.data, "born_hashes": born_hashes}
+    await _save(session, chat_id, dialogue, Step.CONTACT, data, now)
+    return _ask(Step.CONTACT)
 
 
 async def _company_number(
@@ -476,14 +491,15 @@ async def _company_number(
         identifier = normalise_identifier(IdType.COMPANY_REG, text)
     except (InvalidIdentifier, ValueError):
         return _invalid(Step.COMPANY_NUMBER, "bad_identifier")
-    reg_hash = identifier_hash(identifier, deps.settings.hash_key)
+    reg_hashes = list(deps.settings.keyring.identifier_hashes(identifier))
+    reg_hash = reg_hashes[0]
     refused = await _refuse_if_locked(
         session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=reg_hash,
         action="verify.company", method="notice", now=now,
     )
     if refused:
         return refused
-    data = {"holder": "company", "id_hash": reg_hash}
+    data = {"holder": "company", "id_hash": reg_hash, "id_hashes": reg_hashes}
     await _save(session, chat_id, dialogue, Step.NOTICE_REFERENCE, data, now)
     return _ask(Step.NOTICE_REFERENCE)
 
@@ -502,7 +518,12 @@ async def _notice_reference(
     )
     if refused:
         return refused
-    company = await citizens.company_with_notice(session, reg_hash=reg_hash, reference=reference)
+    company = None
+    for hashed in dialogue.data.get("id_hashes", [reg_hash]):  # every key, known or not
+        found = await citizens.company_with_notice(
+            session, reg_hash=str(hashed), reference=reference
+        )
+        company = company or found
     matched = company is not None
     await citizens.record_attempt(
         session, chat_id=chat_id, id_hash=reg_hash, method="notice", succeeded=matched, at=now
@@ -517,6 +538,10 @@ async def _notice_reference(
             outcome=Outcome.NOT_MATCHED, retry=(Step.COMPANY_NUMBER, {"holder": "company"}),
             now=now,
         )
+    current = deps.settings.keyring.current
+    if company.key_id != current.key_id and company.reg_hash != reg_hash:
+        # Filed under the previous key: the number just typed moves it to the current one.
+        await registry.rekey_company(session, company, reg_hash=reg_hash, key_id=current.key_id)
     return await _link(
         session, deps, chat_id=chat_id, dialogue=dialogue, person_id=None,
         company_id=company.id, name=company.name, verified_by="notice",
@@ -543,14 +568,6 @@ def _phone_readings(raw: str) -> list[str]:
     return found
 
 
-def _same_phone(shared: str, on_file: str | None) -> bool:
-    expected = _phone_readings(on_file or "")
-    if not expected:  # nothing usable on file: no contact can match it
-        return False
-    wanted = expected[0].encode()
-    return any(hmac.compare_digest(c.encode(), wanted) for c in _phone_readings(shared))
-
-
 async def submit_contact(
     deps: Deps,
     *,
@@ -559,8 +576,9 @@ async def submit_contact(
     contact_user_id: int | None,
     sender_user_id: int,
 ) -> VerificationReply:
-    """The contact shared with the request-contact button: must be the sender's own and
-    match the phone number on file."""
+    """The contact shared with the request-contact button, the last step for everyone: it
+    must be the sender's own; then the number, the date of birth and (when the registry holds
+    one) the phone are checked together."""
 
     async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
         if dialogue.step is not Step.CONTACT:
@@ -570,31 +588,79 @@ async def submit_contact(
         id_hash = str(dialogue.data.get("id_hash", ""))
         refused = await _refuse_if_locked(
             session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
-            action="verify.person", method="contact", now=now,
+            action="verify.person", method="dob", now=now,
         )
         if refused:
             return refused
-        person = await registry.person_by_id(session, int(dialogue.data.get("person_id", 0)))
-        matched = person is not None and _same_phone(phone, person.phone)
-        await citizens.record_attempt(
-            session, chat_id=chat_id, id_hash=id_hash, method="contact", succeeded=matched,
-            at=now,
-        )
-        await _audit(
-            session, chat_id=chat_id, action="verify.person", method="contact",
-            result="matched" if matched else "not_matched", hash_prefix=id_hash, now=now,
-        )
-        if not matched or person is None:
-            return await _after_failure(
-                session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
-                outcome=Outcome.CONTACT_MISMATCH, retry=None, now=now,
-            )
-        return await _link(
-            session, deps, chat_id=chat_id, dialogue=dialogue, person_id=person.id,
-            company_id=None, name=person.name, verified_by="contact",
-        )
+        return await _check_person(session, deps, chat_id, dialogue, phone, now)
 
     return await _run(deps, chat_id, action)
+
+
+async def _check_person(
+    session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, phone: str,
+    now: datetime,
+) -> VerificationReply:
+    keyring = deps.settings.keyring
+    id_hash = str(dialogue.data.get("id_hash", ""))
+    id_hashes = [str(h) for h in dialogue.data.get("id_hashes", [id_hash])]
+    born_hashes = [str(h) for h in dialogue.data.get("born_hashes", [])]
+    readings = _phone_readings(phone)
+    # The same statement, the same hashing and constant-time compares whether or not the
+    # person exists, whether or not a phone is on file.
+    person = await registry.person_by_hash(session, id_hashes)
+    at = next(
+        (i for i, key in enumerate(keyring.keys) if person and key.key_id == person.key_id), None
+    )
+    key = keyring.keys[at] if at is not None else keyring.current
+    row_hash = person.id_hash if person is not None else id_hash
+    born_given = born_hashes[at] if at is not None and at < len(born_hashes) else _NO_HASH
+    born_on_file = (person.date_of_birth_hash if person else None) or _NO_HASH
+    born_ok = hmac.compare_digest(born_given.encode(), born_on_file.encode())
+    phone_on_file = person.phone_hash if person is not None else None
+    shared = [key.phone(row_hash, reading) for reading in readings]
+    phone_ok = any(
+        hmac.compare_digest(candidate.encode(), (phone_on_file or _NO_HASH).encode())
+        for candidate in shared
+    )
+    matched = (
+        person is not None and at is not None and born_on_file != _NO_HASH and born_ok
+        and (phone_on_file is None or phone_ok)
+    )
+    await citizens.record_attempt(
+        session, chat_id=chat_id, id_hash=id_hash, method="dob", succeeded=matched, at=now
+    )
+    await _audit(
+        session, chat_id=chat_id, action="verify.person", method="dob",
+        result="matched" if matched else "not_matched", hash_prefix=id_hash, now=now,
+    )
+    if not matched or person is None:
+        # The dialogue stays at the contact step with what was typed: the contact can be
+        # shared again, or /start begins afresh.
+        reply = await _after_failure(
+            session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
+            outcome=Outcome.NOT_MATCHED, retry=(Step.CONTACT, dialogue.data), now=now,
+        )
+        if reply.outcome is Outcome.NOT_MATCHED and deps.settings.oidc_enabled:
+            reply = VerificationReply(Outcome.NOT_MATCHED, step=Step.CONTACT, cy_login=True)
+        return reply
+    if at != 0 and born_hashes:
+        # Filed under the previous key: what was just typed lets it move to the current one.
+        matching = next(
+            r for r, h in zip(readings, shared, strict=True)
+            if phone_on_file and hmac.compare_digest(h.encode(), phone_on_file.encode())
+        ) if phone_on_file else None
+        current = keyring.current
+        await registry.rekey_person(
+            session, person, id_hash=id_hashes[0], key_id=current.key_id,
+            date_of_birth_hash=born_hashes[0],
+            phone_hash=current.phone(id_hashes[0], matching) if matching else None,
+        )
+    return await _link(
+        session, deps, chat_id=chat_id, dialogue=dialogue, person_id=person.id,
+        company_id=None, name=person.name,
+        verified_by="contact" if phone_on_file else "dob",
+    )
 
 
 async def cancel_verification(deps: Deps, *, chat_id: int) -> VerificationReply:
@@ -678,8 +744,9 @@ async def _token_refused(
 
 
 async def purge_stale(deps: Deps) -> dict[str, int]:
-    """Housekeeping for a scheduler job: spent tokens past expiry, expired dialogues, and
-    attempts older than settings.retention_days (the guard needs only the last 48 hours)."""
+    """Housekeeping for a scheduler job: spent tokens past expiry, expired dialogues,
+    attempts older than settings.retention_days (the guard needs only the last 48 hours), and
+    CY Login sign-in requests a day past their expiry."""
     now = deps.clock()
     keep_attempts = max(
         timedelta(days=deps.settings.retention_days),
@@ -689,4 +756,5 @@ async def purge_stale(deps: Deps) -> dict[str, int]:
         tokens, dialogues, attempts = await citizens.purge_stale(
             session, now=now, flow=FLOW, attempts_before=now - keep_attempts
         )
-    return {"link_tokens": tokens, "dialogues": dialogues, "attempts": attempts}
+    signins = await signin.purge_stale(deps)
+    return {"link_tokens": tokens, "dialogues": dialogues, "attempts": attempts, **signins}

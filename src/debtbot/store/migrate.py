@@ -31,9 +31,16 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-async def upgrade_database(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` up to `revision` (idempotent; safe to run concurrently)."""
+async def upgrade_database(
+    url: str, revision: str = "head", *, hash_key: str | None = None
+) -> None:
+    """Bring the database at `url` up to `revision` (idempotent; safe to run concurrently).
+
+    `hash_key`: the DEBTBOT_HASH_KEY that migrations hashing data use (default: read from
+    the environment)."""
     config = alembic_config(url)
+    if hash_key:
+        config.attributes["hash_key"] = hash_key
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
@@ -46,9 +53,11 @@ async def upgrade_database(url: str, revision: str = "head") -> None:
         await engine.dispose()
 
 
-def upgrade_database_blocking(url: str, revision: str = "head") -> None:
+def upgrade_database_blocking(
+    url: str, revision: str = "head", *, hash_key: str | None = None
+) -> None:
     """The same, for callers without a running event loop."""
-    asyncio.run(upgrade_database(url, revision))
+    asyncio.run(upgrade_database(url, revision, hash_key=hash_key))
 
 
 async def current_revision(url: str) -> str | None:

@@ -1,4 +1,5 @@
-"""The tables. Identity numbers appear only as keyed hashes (`*_hash`); times are UTC.
+"""The tables. Identity numbers, dates of birth and phone numbers appear only as keyed hashes
+(`*_hash`, domain/keys.py), with the fingerprint of their key (`key_id`); times are UTC.
 
 Enum-valued columns hold the domain enums' string values (plain VARCHAR, so adding a value
 needs no migration on either database).
@@ -58,9 +59,11 @@ class Person(Timestamped, Base):
     id_type: Mapped[str] = mapped_column(String(16))
     id_hash: Mapped[str] = mapped_column(String(64), unique=True)  # HMAC of type:number
     name: Mapped[str] = mapped_column(String(300), default="")
-    date_of_birth: Mapped[date | None] = mapped_column(Date)
-    phone: Mapped[str | None] = mapped_column(String(20))  # E.164, from the registry
+    # HMACs bound to id_hash (domain/keys.py): the registry's date of birth and phone (E.164).
+    date_of_birth_hash: Mapped[str | None] = mapped_column(String(64))
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(2))
+    key_id: Mapped[str] = mapped_column(String(16), default="")  # the key of all three hashes
 
 
 class Company(Timestamped, Base):
@@ -70,6 +73,7 @@ class Company(Timestamped, Base):
     reg_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(300), default="")
     language: Mapped[str | None] = mapped_column(String(2))
+    key_id: Mapped[str] = mapped_column(String(16), default="")
 
 
 class CompanyRepresentative(Base):
@@ -210,6 +214,25 @@ class UsedLinkToken(Base):
     token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     used_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SignInRequest(Base):
+    """One "Sign in with CY Login" from a chat: the button's handle, then the OpenID Connect
+    state, nonce and PKCE verifier of the browser's trip to the provider. Used once."""
+
+    __tablename__ = "signin_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handle: Mapped[str] = mapped_column(String(64), unique=True)  # in the button's link
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    language: Mapped[str] = mapped_column(String(2), default="en")
+    bot_username: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str | None] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str | None] = mapped_column(String(64))
+    code_verifier: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OutboxMessage(Base):

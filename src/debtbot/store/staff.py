@@ -194,11 +194,19 @@ class Holder:
         return f"{self.kind}:{self.id}"
 
 
-async def holder_by_hash(session: AsyncSession, *, id_hash: str, company: bool) -> Holder | None:
+async def holder_by_hash(
+    session: AsyncSession, *, id_hash: str | Sequence[str], company: bool
+) -> Holder | None:
+    """The holder filed under this hash (or any of these: the current key's, the previous)."""
+    hashes = [id_hash] if isinstance(id_hash, str) else list(id_hash)
     if company:
-        row = await session.scalar(select(Company).where(Company.reg_hash == id_hash))
+        row = await session.scalar(
+            select(Company).where(Company.reg_hash.in_(hashes)).order_by(Company.id).limit(1)
+        )
         return None if row is None else Holder("company", row.id, row.name)
-    person = await session.scalar(select(Person).where(Person.id_hash == id_hash))
+    person = await session.scalar(
+        select(Person).where(Person.id_hash.in_(hashes)).order_by(Person.id).limit(1)
+    )
     return None if person is None else Holder("person", person.id, person.name)
 
 

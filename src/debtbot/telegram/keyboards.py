@@ -85,6 +85,11 @@ def id_type_keyboard(t: Translator) -> InlineKeyboardMarkup:
     )
 
 
+def signin_button(t: Translator, url: str) -> InlineKeyboardButton:
+    """Opens the bot's own sign-in page, which sends the browser on to CY Login."""
+    return InlineKeyboardButton(t.pgettext("button", "Sign in with CY Login"), url=url)
+
+
 def cancel_button(t: Translator) -> InlineKeyboardButton:
     return InlineKeyboardButton(t.pgettext("button", "Cancel"), callback_data="verify:cancel")
 

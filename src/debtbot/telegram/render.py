@@ -214,7 +214,23 @@ def verification(
     t: Translator, reply: VerificationReply, *, id_type: str | None = None, via: str = "text"
 ) -> Reply:
     """Render a verification reply. `via` is how the input came: text, button, contact, link."""
-    from debtbot.services.verify_identity import Outcome
+    rendered = _verification(t, reply, id_type=id_type, via=via)
+    if reply.signin_url is None:
+        return rendered
+    # CY Login first: the quickest way, and the one that guessing cannot lock.
+    button = keyboards.signin_button(t, reply.signin_url)
+    if isinstance(rendered.markup, InlineKeyboardMarkup):
+        rows = [[button], *(list(row) for row in rendered.markup.inline_keyboard)]
+        return Reply(rendered.text, InlineKeyboardMarkup(rows))
+    if rendered.markup is None:
+        return Reply(rendered.text, InlineKeyboardMarkup([[button]]))
+    return rendered
+
+
+def _verification(
+    t: Translator, reply: VerificationReply, *, id_type: str | None, via: str
+) -> Reply:
+    from debtbot.services.verify_identity import Outcome, Step
 
     outcome = reply.outcome
     follow_up = ask(t, reply.step, id_type=id_type) if reply.step else None
@@ -225,6 +241,15 @@ def verification(
         return Reply(f"{first}\n\n{follow_up.text}", follow_up.markup)
 
     if outcome == Outcome.ASK:
+        if reply.step == Step.CHOOSE_HOLDER and reply.signin_url and follow_up is not None:
+            return Reply(
+                t.gettext(
+                    "First I need to confirm who you are. The quickest way is to sign in with "
+                    "CY Login, the government's sign-in. Or tell me whether you are asking for "
+                    "yourself or for a company you represent."
+                ),
+                follow_up.markup,
+            )
         return follow_up or Reply(t.gettext("Please answer the question above."))
     if outcome == Outcome.INVALID_INPUT:
         return with_follow_up(problem_text(t, reply.problem))
@@ -236,6 +261,30 @@ def verification(
         if via == "contact":
             return Reply(text, ReplyKeyboardRemove())
         return Reply(text, InlineKeyboardMarkup([[keyboards.show_debts_button(t)]]))
+    if outcome == Outcome.NOT_MATCHED and reply.step == Step.CONTACT:
+        # One answer for an unknown number, a wrong date and a phone that does not match:
+        # which it was must not show (nor whether a phone is on file at all).
+        advice = t.gettext(
+            "I could not confirm who you are with these details, so nothing was linked. "
+            "Please check that:\n"
+            "• the number is exactly as on your document;\n"
+            "• the date of birth is the one on your document;\n"
+            "• you share the phone number of this Telegram account. If the authorities "
+            "hold a phone number for you, it has to be that one: it is the number you gave "
+            "the authority that wrote to you, and only that authority can change it (ask "
+            "it, at its counters or on its website)."
+        )
+        if reply.cy_login:
+            way_on = t.gettext(
+                "Press the button below to share your number again, or send /start to type "
+                "your details again or to sign in with CY Login."
+            )
+        else:
+            way_on = t.gettext(
+                "Press the button below to share your number again, or send /start to type "
+                "your details again."
+            )
+        return Reply(f"{advice}\n\n{way_on}", keyboards.contact_keyboard(t))
     if outcome == Outcome.NOT_MATCHED:
         return with_follow_up(
             t.gettext(
@@ -243,6 +292,20 @@ def verification(
                 "Please check them and try again."
             )
         )
+    if outcome == Outcome.LOCKED and reply.signin_url:
+        if reply.locked_until is not None:
+            text = t.gettext(
+                "For your security, confirming who you are with a number and a date of birth "
+                "is paused after too many unsuccessful attempts, until %(time)s. You can still "
+                "sign in with CY Login now: press the button below."
+            ) % {"time": _datetime(t, reply.locked_until)}
+        else:
+            text = t.gettext(
+                "For your security, confirming who you are with a number and a date of birth "
+                "is paused after too many unsuccessful attempts. You can still sign in with "
+                "CY Login now: press the button below."
+            )
+        return Reply(text, None)
     if outcome == Outcome.LOCKED:
         if reply.locked_until is not None:
             text = t.gettext(
@@ -269,10 +332,6 @@ def verification(
                 "button below."
             ),
             keyboards.contact_keyboard(t),
-        )
-    if outcome == Outcome.CONTACT_MISMATCH:
-        return with_follow_up(
-            t.gettext("This phone number is not the one the authorities have on record for you.")
         )
     if outcome == Outcome.ALREADY_LINKED:
         return Reply(

@@ -34,7 +34,9 @@ async def start(update: Update, context: BotContext) -> None:
         names = [identity.display_name for identity in turn.chat.identities]
         await send(update, render.welcome_back(t, names))
         return
-    reply = await verify_identity.start_verification(context.deps, chat_id=turn.chat_id)
+    reply = await verify_identity.start_verification(
+        context.deps, chat_id=turn.chat_id, bot_username=context.bot.username or ""
+    )
     rendered = render.verification(t, reply, via="command")
     await send(update, render.Reply(f"{render.welcome(t)}\n\n{rendered.text}", rendered.markup))
 

@@ -18,7 +18,9 @@ from debtbot.telegram.replies import answer_button, send
 async def start_pressed(update: Update, context: BotContext) -> None:
     """"Add a person or company": start (another) verification."""
     turn = await context.turn(update)
-    reply = await verify_identity.start_verification(context.deps, chat_id=turn.chat_id)
+    reply = await verify_identity.start_verification(
+        context.deps, chat_id=turn.chat_id, bot_username=context.bot.username or ""
+    )
     await answer_button(update, render.verification(turn.t, reply, via="button"), edit=False)
 
 
