@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
 from debtbot.domain.keys import Keyring
+from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
 
 DEVELOPMENT_HASH_KEY = "development-only-hash-key-change-me"
 
