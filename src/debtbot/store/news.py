@@ -1,0 +1,184 @@
+"""The news planner's queries (issue #16): which chats may hear news of which debts.
+
+Set-based: the holders a batch touched go in as id lists (chunked), and one statement per
+chunk joins their chat links to the chats that want news (active, news on, not paused) and to
+the holders' debts. An import of debts for nobody's chat costs one index probe per holder
+and returns nothing; only linked holders' debts come back to Python to be rendered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from debtbot.domain.debts import Debt
+from debtbot.domain.messages import DeliveryStatus
+from debtbot.store.bulk import chunks
+from debtbot.store.mapping import debt_from_row
+from debtbot.store.models import Chat, ChatLink, DebtRow, OutboxMessage
+
+NEWS_PREFIX = "news"
+
+_DEBT_COLUMNS = (
+    DebtRow.id, DebtRow.kind, DebtRow.reference, DebtRow.amount, DebtRow.served_on,
+    DebtRow.due_on, DebtRow.status, DebtRow.authority, DebtRow.source, DebtRow.points,
+    DebtRow.surcharge_rate, DebtRow.post_clearance, DebtRow.enforcement_suspended,
+    DebtRow.instalments_on_time, DebtRow.finding_notice_on, DebtRow.person_id,
+    DebtRow.company_id,
+)
+_CHAT_COLUMNS = (
+    Chat.id.label("chat_id"), Chat.language.label("chat_language"),
+    Chat.discreet.label("chat_discreet"), Chat.muted_kinds.label("chat_muted"),
+)
+
+
+def news_key(what: str, debt_id: int, chat_id: int, *extra: object) -> str:
+    """The outbox key of one piece of news: planning it again finds the key, sends nothing."""
+    return ":".join([NEWS_PREFIX, what, str(debt_id), str(chat_id), *map(str, extra)])
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A debt of a linked holder, and one chat that may hear news of it."""
+
+    debt_id: int
+    debt: Debt
+    source: str
+    person_id: int | None
+    company_id: int | None
+    chat_id: int
+    language: str
+    discreet: bool
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source, self.debt.reference)
+
+
+def _wants_news(now: datetime) -> Any:
+    return and_(
+        Chat.active.is_(True),
+        Chat.news_enabled.is_(True),
+        or_(Chat.snoozed_until.is_(None), Chat.snoozed_until <= now),
+    )
+
+
+async def news_recipients(
+    session: AsyncSession, *, person_ids: Iterable[int], company_ids: Iterable[int],
+    now: datetime, debt_ids: Sequence[int] | None = None,
+) -> list[Recipient]:
+    """The debts of these holders (only `debt_ids` when given), each with every chat linked to
+    its holder that wants news now. The per-kind opt-out is applied here too."""
+    found: list[Recipient] = []
+    seen: set[tuple[int, int]] = set()
+    wanted = None if debt_ids is None else set(debt_ids)
+    plans = (
+        (sorted(set(person_ids)), DebtRow.person_id, ChatLink.person_id,
+         ChatLink.company_id.is_(None)),
+        (sorted(set(company_ids)), DebtRow.company_id, ChatLink.company_id, None),
+    )
+    for ids, debt_holder, link_holder, extra in plans:
+        for chunk in chunks(ids):
+            conditions = [link_holder.in_(chunk), _wants_news(now)]
+            if extra is not None:
+                conditions.append(extra)
+            statement = (
+                select(*_DEBT_COLUMNS, *_CHAT_COLUMNS)
+                .select_from(ChatLink)
+                .join(Chat, Chat.id == ChatLink.chat_id)
+                .join(DebtRow, debt_holder == link_holder)
+                .where(*conditions)
+            )
+            for row in await session.execute(statement):
+                if wanted is not None and row.id not in wanted:
+                    continue
+                if (row.id, row.chat_id) in seen:  # two links of one chat to one holder
+                    continue
+                if row.kind in (row.chat_muted or ()):
+                    continue
+                seen.add((row.id, row.chat_id))
+                found.append(Recipient(
+                    row.id, debt_from_row(row), row.source, row.person_id, row.company_id,
+                    row.chat_id, row.chat_language, bool(row.chat_discreet),
+                ))
+    return found
+
+
+async def untold_new_debts(session: AsyncSession, debt_ids: Sequence[int]) -> set[tuple[int, int]]:
+    """(debt, chat) pairs whose "new debt" message has not gone out yet: a debt closed before
+    its news was sent is not news at all."""
+    pairs: set[tuple[int, int]] = set()
+    for chunk in chunks(debt_ids):
+        statement = select(OutboxMessage.debt_id, OutboxMessage.chat_id).where(
+            OutboxMessage.debt_id.in_(chunk),
+            OutboxMessage.status == DeliveryStatus.PENDING.value,
+            OutboxMessage.dedupe_key.like(f"{NEWS_PREFIX}:new:%"),
+        )
+        pairs.update((debt_id, chat_id) for debt_id, chat_id in await session.execute(statement))
+    return pairs
+
+
+async def holders_of(
+    session: AsyncSession, debt_ids: Sequence[int]
+) -> tuple[set[int], set[int]]:
+    """The persons and companies holding these debts."""
+    persons: set[int] = set()
+    companies: set[int] = set()
+    for chunk in chunks(debt_ids):
+        statement = select(DebtRow.person_id, DebtRow.company_id).where(DebtRow.id.in_(chunk))
+        for person_id, company_id in await session.execute(statement):
+            if person_id is not None:
+                persons.add(person_id)
+            if company_id is not None:
+                companies.add(company_id)
+    return persons, companies
+
+
+async def release_held(
+    session: AsyncSession, *, holds: Sequence[datetime], release: datetime
+) -> int:
+    """The news a file import held (not_before = one of its holds) may go out from `release`."""
+    released = 0
+    for chunk in chunks(sorted(set(holds))):
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == DeliveryStatus.PENDING.value,
+                OutboxMessage.not_before.in_(chunk),
+                OutboxMessage.dedupe_key.like(f"{NEWS_PREFIX}:%"),
+            )
+            .values(not_before=release)
+            .execution_options(synchronize_session=False)
+        )
+        released += result.rowcount or 0  # type: ignore[attr-defined]
+    return released
+
+
+async def cancel_new_debt_news(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> int:
+    """Cancel the pending "new debt" news of the debts with these (source, reference) keys."""
+    cancelled = 0
+    by_source: dict[str, list[str]] = {}
+    for source, reference in keys:
+        by_source.setdefault(source, []).append(reference)
+    for source, references in by_source.items():
+        for chunk in chunks(references):
+            ids = select(DebtRow.id).where(DebtRow.source == source,
+                                           DebtRow.reference.in_(chunk))
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.status == DeliveryStatus.PENDING.value,
+                    OutboxMessage.debt_id.in_(ids),
+                    OutboxMessage.dedupe_key.like(f"{NEWS_PREFIX}:new:%"),
+                )
+                .values(status=DeliveryStatus.CANCELLED.value,
+                        last_error="the file named the debt twice")
+                .execution_options(synchronize_session=False)
+            )
+            cancelled += result.rowcount or 0  # type: ignore[attr-defined]
+    return cancelled
