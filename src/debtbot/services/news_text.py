@@ -10,8 +10,9 @@ Rendered once, when the news is planned; the outbox row carries the finished pay
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from debtbot import texts
@@ -20,7 +21,31 @@ from debtbot.domain.calendar import local_date
 from debtbot.domain.debts import Debt, DebtStatus
 from debtbot.domain.milestones import Milestone, MilestoneKind, milestones, next_milestone
 from debtbot.i18n import Translator
-from debtbot.services.reminder_text import _date, _esc, _money, _pay_button
+from debtbot.services.reminder_text import _date, _esc
+
+_CENT = Decimal("0.01")
+
+
+@lru_cache(maxsize=16)
+def _money_shape(t: Translator) -> tuple[str, str, str, str]:
+    """(prefix, suffix, group separator, decimal separator) of the locale's euro amounts, read
+    off Babel's own rendering of one amount."""
+    sample = t.money(Decimal("1234567.89"))
+    first, last = sample.index("1"), sample.rindex("9")
+    body = sample[first : last + 1]  # 1.234.567,89 or 1,234,567.89
+    return sample[:first], sample[last + 1 :], body[1], body[-3]
+
+
+def _money(t: Translator, amount: Decimal) -> str:
+    """t.money(amount), as Babel writes it, without Babel's cost for each new amount: an
+    import tells of thousands of debts, nearly every one with an amount of its own."""
+    prefix, suffix, group, point = _money_shape(t)
+    whole, cents = f"{abs(amount.quantize(_CENT)):.2f}".split(".")
+    if len(whole) > 3:
+        whole = f"{int(whole):,}".replace(",", group)
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{prefix}{whole}{point}{cents}{suffix}"
+
 
 _SERVED_KINDS = frozenset({"out_of_court_fine", "admin_fine", "fine_warrant", "customs"})
 
@@ -46,54 +71,76 @@ def _teaser(t: Translator, debt_id: int) -> dict[str, Any]:
     }
 
 
-def _state(t: Translator, debt: Debt, now: datetime, pay_url: str | None) -> tuple[
-    list[str], list[list[dict[str, str]]]
-]:
+# An import may tell of tens of thousands of debts: what depends only on the language (and a
+# deadline's kind and day) is worked out once; money and dates need no escaping.
+
+
+@lru_cache(maxsize=8)
+def _words(t: Translator) -> dict[str, str]:
+    return {
+        "due_now": t.gettext("Due now: <b>%(amount)s</b>"),
+        "then": t.gettext("The amount then becomes %(amount)s."),
+        "pay": t.pgettext("button", "Pay %(amount)s"),
+        "issued_by": t.gettext("Issued by: %(authority)s"),
+        "new": "🆕 <b>" + _esc(t.gettext("New debt")) + "</b>: ",
+        "footer": _footer(t),
+        "prosecution": "⚠️ " + t.gettext(
+            "This fine was not paid within the out-of-court period, so it can no longer "
+            "be paid out of court or online: the case has gone for criminal prosecution. "
+            "Contact your nearest police station to find out how to settle it; you may be "
+            "summoned to court."
+        ),
+        "unserved": t.gettext(
+            "The legal deadlines start to run once the notice has been served on you."
+        ),
+    }
+
+
+@lru_cache(maxsize=4096)
+def _deadline(t: Translator, kind: str, last_day: date, *, short: bool = False) -> str:
+    if short:
+        return "⏳ " + t.gettext("Next deadline: <b>%(date)s</b> (%(title)s)") % {
+            "date": _date(t, last_day), "title": _esc(texts.milestone_title(t, kind)),
+        }
+    return "⏳ " + t.gettext(
+        "Next deadline: <b>%(date)s</b> (%(title)s). After that day: %(consequence)s"
+    ) % {
+        "date": _date(t, last_day),
+        "title": _esc(texts.milestone_title(t, kind)),
+        "consequence": _esc(texts.milestone_consequence(t, kind)),
+    }
+
+
+def _pay(t: Translator, pay_url: str | None, amount: str) -> list[list[dict[str, str]]]:
+    if not pay_url:
+        return []
+    return [[{"text": _words(t)["pay"] % {"amount": amount}, "url": pay_url}]]
+
+
+def _state(
+    t: Translator, debt: Debt, now: datetime, pay_url: str | None, *, short: bool = False
+) -> tuple[list[str], list[list[dict[str, str]]]]:
     """The amount now, the next deadline and what happens then, and the Pay button: the lines
-    /debts shows for the debt."""
+    /debts shows for the debt (`short`: the deadline's date and name only)."""
+    words = _words(t)
     due = amount_due(debt, now)
-    lines: list[str] = []
     if due.prosecution:
-        lines.append(
-            "⚠️ "
-            + t.gettext(
-                "This fine was not paid within the out-of-court period, so it can no longer "
-                "be paid out of court or online: the case has gone for criminal prosecution. "
-                "Contact your nearest police station to find out how to settle it; you may be "
-                "summoned to court."
-            )
-        )
-        return lines, []
-    lines.append(t.gettext("Due now: <b>%(amount)s</b>") % {"amount": _esc(_money(t, due.total))})
+        return [words["prosecution"]], []
+    total = _money(t, due.total)
+    lines = [words["due_now"] % {"amount": total}]
     if due.payable_from is not None and not due.payable:
         lines.append(
             t.gettext("It can be paid online from %(time)s.")
-            % {"time": _esc(t.datetime(due.payable_from))}
+            % {"time": t.datetime(due.payable_from)}
         )
     upcoming = _upcoming(debt, now)
     for milestone in upcoming:
-        lines.append(
-            "⏳ "
-            + t.gettext(
-                "Next deadline: <b>%(date)s</b> (%(title)s). After that day: %(consequence)s"
-            )
-            % {
-                "date": _esc(_date(t, milestone.last_day)),
-                "title": _esc(texts.milestone_title(t, str(milestone.kind))),
-                "consequence": _esc(texts.milestone_consequence(t, str(milestone.kind))),
-            }
-        )
-        if milestone.amount_after is not None and milestone.amount_after != due.total:
-            lines.append(
-                t.gettext("The amount then becomes %(amount)s.")
-                % {"amount": _esc(_money(t, milestone.amount_after))}
-            )
+        lines.append(_deadline(t, str(milestone.kind), milestone.last_day, short=short))
+        if not short and milestone.amount_after is not None and milestone.amount_after != due.total:
+            lines.append(words["then"] % {"amount": _money(t, milestone.amount_after)})
     if not upcoming and debt.served_on is None and str(debt.kind) in _SERVED_KINDS:
-        lines.append(
-            t.gettext("The legal deadlines start to run once the notice has been served on you.")
-        )
-    payable = due.payable and not due.prosecution
-    return lines, _pay_button(t, pay_url if payable else None, _money(t, due.total))
+        lines.append(words["unserved"])
+    return lines, _pay(t, pay_url if due.payable else None, total)
 
 
 def _upcoming(debt: Debt, now: datetime) -> list[Milestone]:
@@ -124,28 +171,17 @@ def render_new_debt(
     at once, which go out as one message): the amount and the deadline's date only."""
     if discreet:
         return _teaser(t, debt_id)
-    lines = [_title(t, "🆕", t.gettext("New debt"), debt)]
+    words = _words(t)
+    lines = [
+        words["new"] + _esc(texts.kind_label(t, str(debt.kind)))
+        + f" <code>{_esc(debt.reference)}</code>"
+    ]
     if debt.authority:
-        lines.append(t.gettext("Issued by: %(authority)s") % {"authority": _esc(debt.authority)})
-    if compact:
-        due = amount_due(debt, now)
-        buttons: list[list[dict[str, str]]] = []
-        if due.prosecution:
-            lines.extend(_state(t, debt, now, pay_url)[0])
-        else:
-            lines.append(t.gettext("Due now: <b>%(amount)s</b>")
-                         % {"amount": _esc(_money(t, due.total))})
-            for milestone in _upcoming(debt, now):
-                lines.append("⏳ " + t.gettext("Next deadline: <b>%(date)s</b> (%(title)s)") % {
-                    "date": _esc(_date(t, milestone.last_day)),
-                    "title": _esc(texts.milestone_title(t, str(milestone.kind))),
-                })
-            buttons = _pay_button(t, pay_url if due.payable else None, _money(t, due.total))
-    else:
-        state, buttons = _state(t, debt, now, pay_url)
-        lines.extend(state)
+        lines.append(words["issued_by"] % {"authority": _esc(debt.authority)})
+    state, buttons = _state(t, debt, now, pay_url, short=compact)
+    lines.extend(state)
     if footer:
-        lines.append(_footer(t))
+        lines.append(words["footer"])
     return _message(lines, buttons)
 
 

@@ -42,7 +42,6 @@ from debtbot.services.outbox import delivery_time, outbox_row
 from debtbot.services.show_debts import payment_url
 from debtbot.settings import Settings
 from debtbot.store import news as store
-from debtbot.store import outbox as outbox_store
 from debtbot.store import reminders as reminder_store
 from debtbot.store.debts import DebtChange, DebtChanges, cancel_pending_outbox
 from debtbot.store.news import Recipient, news_key
@@ -86,7 +85,7 @@ def _pay(settings: Settings, debt: Debt) -> str | None:
 async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
     inserted = 0
     for start in range(0, len(rows), BATCH):
-        inserted += await outbox_store.insert_many_if_new(session, rows[start : start + BATCH])
+        inserted += await store.insert_news(session, rows[start : start + BATCH])
     return inserted
 
 

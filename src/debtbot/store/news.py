@@ -8,6 +8,7 @@ and returns nothing; only linked holders' debts come back to Python to be render
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.debts import Debt
 from debtbot.domain.messages import DeliveryStatus
-from debtbot.store.bulk import chunks
+from debtbot.store.bulk import Driver, chunks, row_converter
 from debtbot.store.mapping import debt_from_row
 from debtbot.store.models import Chat, ChatLink, DebtRow, OutboxMessage
 
 NEWS_PREFIX = "news"
+OUTBOX = OutboxMessage.__table__
 
 _DEBT_COLUMNS = (
     DebtRow.id, DebtRow.kind, DebtRow.reference, DebtRow.amount, DebtRow.served_on,
@@ -77,10 +79,13 @@ async def news_recipients(
     found: list[Recipient] = []
     seen: set[tuple[int, int]] = set()
     wanted = None if debt_ids is None else set(debt_ids)
+    # First the holders that any chat holds at all, straight through the driver (an array
+    # on PostgreSQL): of an import batch's thousands of holders, usually few or none.
+    persons = await _linked(session, "person_id", person_ids)
+    companies = await _linked(session, "company_id", company_ids)
     plans = (
-        (sorted(set(person_ids)), DebtRow.person_id, ChatLink.person_id,
-         ChatLink.company_id.is_(None)),
-        (sorted(set(company_ids)), DebtRow.company_id, ChatLink.company_id, None),
+        (persons, DebtRow.person_id, ChatLink.person_id, ChatLink.company_id.is_(None)),
+        (companies, DebtRow.company_id, ChatLink.company_id, None),
     )
     for ids, debt_holder, link_holder, extra in plans:
         for chunk in chunks(ids):
@@ -107,6 +112,15 @@ async def news_recipients(
                     row.chat_id, row.chat_language, bool(row.chat_discreet),
                 ))
     return found
+
+
+async def _linked(session: AsyncSession, column: str, ids: Iterable[int]) -> list[int]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    driver = await Driver.of(session)
+    rows = await driver.fetch_in(ChatLink.__table__, [column], column, wanted)
+    return sorted({row[0] for row in rows})
 
 
 async def untold_new_debts(session: AsyncSession, debt_ids: Sequence[int]) -> set[tuple[int, int]]:
@@ -182,3 +196,46 @@ async def cancel_new_debt_news(session: AsyncSession, keys: Sequence[tuple[str, 
             )
             cancelled += result.rowcount or 0  # type: ignore[attr-defined]
     return cancelled
+
+
+_OUTBOX_COLUMNS = (
+    "dedupe_key", "chat_id", "purpose", "priority", "debt_id", "broadcast_id", "payload",
+    "status", "not_before", "expires_at", "attempts",
+)
+
+
+async def insert_news(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert outbox rows (services.outbox.outbox_row) unless their key exists, through the
+    session's own driver connection: an import may queue tens of thousands at once, and
+    the ORM's per-row work would cost more than the database's. Returns how many were new.
+
+    PostgreSQL: COPY straight in (a key taken already: the staged INSERT … ON CONFLICT DO
+    NOTHING instead); SQLite: one executemany of INSERT … ON CONFLICT DO NOTHING."""
+    if not rows:
+        return 0
+    driver = await Driver.of(session)
+    convert = row_converter(driver.dialect, OUTBOX, _OUTBOX_COLUMNS)
+    payload_at = _OUTBOX_COLUMNS.index("payload")
+    values = []
+    for row in rows:
+        stored = list(convert([row[name] for name in _OUTBOX_COLUMNS]))
+        stored[payload_at] = json.dumps(row["payload"], ensure_ascii=False)
+        values.append(tuple(stored))
+    if driver.postgres:
+        written = await driver.insert_rows(
+            OUTBOX, _OUTBOX_COLUMNS, values, conflict=("dedupe_key",), returning=("id",)
+        ) if not await _copy(driver, values) else values
+        return len(written)
+    before = driver.connection.total_changes
+    names = ", ".join(_OUTBOX_COLUMNS)
+    await driver.executemany(
+        f"INSERT INTO outbox ({names}) "  # noqa: S608 (names are ours)
+        f"VALUES ({', '.join(driver.placeholders(len(_OUTBOX_COLUMNS)))}) "
+        "ON CONFLICT (dedupe_key) DO NOTHING",
+        values,
+    )
+    return int(driver.connection.total_changes - before)
+
+
+async def _copy(driver: Driver, values: list[tuple[Any, ...]]) -> bool:
+    return await driver._copy_unless_taken(OUTBOX, _OUTBOX_COLUMNS, values)  # noqa: SLF001
