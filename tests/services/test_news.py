@@ -171,6 +171,16 @@ async def test_discreet_mode_names_neither_kind_nor_amount(sessions, importer) -
     assert message.payload["buttons"][0][0]["callback_data"].startswith("debt:show:")
 
 
+async def test_a_discreet_chat_gets_one_teaser_for_many_new_debts(sessions, importer) -> None:
+    await link(sessions, 42, discreet=True)
+
+    await importer(*[row(f"OC-{n}") for n in range(5)])
+
+    [message] = await news(sessions)
+    assert "€" not in message.payload["text"] and "OC-" not in message.payload["text"]
+    assert message.payload["buttons"][0][0]["callback_data"] == "debts:page:1"
+
+
 async def test_muted_kind_news_off_paused_and_blocked_chats_hear_nothing(
     sessions, importer, clock
 ) -> None:

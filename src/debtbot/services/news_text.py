@@ -117,6 +117,16 @@ def _pay(t: Translator, pay_url: str | None, amount: str) -> list[list[dict[str,
     return [[{"text": _words(t)["pay"] % {"amount": amount}, "url": pay_url}]]
 
 
+def render_discreet_digest(t: Translator) -> dict[str, Any]:
+    """Several new debts at once for a discreet chat: one teaser, whose button shows the list
+    of debts in the chat (no kind, no amount on the locked phone)."""
+    button = {"text": t.pgettext("button", "Show details"), "callback_data": "debts:page:1"}
+    return _message(
+        [t.gettext("There is news for you. Press the button to see the details here.")],
+        [[button]],
+    )
+
+
 def _state(
     t: Translator, debt: Debt, now: datetime, pay_url: str | None, *, short: bool = False
 ) -> tuple[list[str], list[list[dict[str, str]]]]:

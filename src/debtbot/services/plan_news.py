@@ -108,6 +108,12 @@ class _Planner:
                                chat_id=r.chat_id, payload=payload, topic="news.new",
                                language=t.language, debt_id=r.debt_id))
 
+    def discreet_digest(self, r: Recipient) -> dict[str, Any]:
+        t = translator(r.language, timezone=self.settings.tz)
+        return self._held(_row(self.settings, self.now, key=news_key("new", r.debt_id, r.chat_id),
+                               chat_id=r.chat_id, payload=news_text.render_discreet_digest(t),
+                               topic="news.new", language=t.language, debt_id=r.debt_id))
+
     def _held(self, row: dict[str, Any]) -> dict[str, Any]:
         if self.hold is not None:
             row["not_before"] = self.hold
@@ -197,10 +203,16 @@ async def plan_debt_news(
              if (r.debt_id in moved_ids or r.key in new_keys) and r.debt.is_open]
     per_chat = Counter(r.chat_id for r in fresh)
     last = {r.chat_id: r.debt_id for r in fresh}
+    teased: set[int] = set()
     for r in fresh:
         # Several new debts for one chat go out as one message: each says the essentials,
-        # and the last carries the footer.
+        # and the last carries the footer; a discreet chat gets one teaser for them all.
         compact = per_chat[r.chat_id] >= COMPACT_FROM
+        if compact and r.discreet:
+            if r.chat_id not in teased:
+                teased.add(r.chat_id)
+                rows.append(planner.discreet_digest(r))
+            continue
         rows.append(planner.new_debt(r, compact=compact,
                                      footer=not compact or last[r.chat_id] == r.debt_id))
     for r in recipients:
