@@ -91,9 +91,9 @@ async def test_a_new_debt_through_the_api_is_news_for_the_holders_chat_at_once(
     await ingest(api, debt("OLD-1"))
     await link_chat(api, "OLD-1", chat_id=77, language="el")
 
-    await ingest(api, debt("OOC-9", amount="300.00", served_on="2026-03-09"),
+    await ingest(api, debt("OOC-9", amount="300.00", served_on="2026-03-05"),
                  debt("OTHER-1", id_number="7654321"))
-    await ingest(api, debt("OOC-9", amount="300.00", served_on="2026-03-09"))  # again
+    await ingest(api, debt("OOC-9", amount="300.00", served_on="2026-03-05"))  # again
 
     [news] = await _news(api)
     assert news.chat_id == 77 and news.status == "pending" and news.not_before == api.clock.now

@@ -36,7 +36,7 @@ async def test_a_camera_fine_in_the_registry_file_reaches_the_holders_chat_in_gr
     path.write_text(
         HEADER + "\n"
         f"out_of_court_fine,police,CAM-2611,Cyprus Police,person,id_card,{ID_CARD},"
-        "Andreas Georgiou,1980-11-23,300,2026-11-25\n",
+        "Andreas Georgiou,1980-11-23,300,2026-11-20\n",
         encoding="utf-8",
     )
 
@@ -48,10 +48,11 @@ async def test_a_camera_fine_in_the_registry_file_reaches_the_holders_chat_in_gr
         scheduler = build_scheduler(deps, TelegramSender(bot))
         scheduler.start()
         try:
-            [message] = await botapi.wait_for_messages(CHAT, timeout=10)
+            messages = await botapi.wait_for_messages(CHAT, timeout=10)
         finally:
             scheduler.shutdown(wait=False)
             await scheduler.wait_sender_stopped()
+    [message] = messages
     assert "Νέα οφειλή" in message.text and "Εξώδικο πρόστιμο" in message.text
     assert "CAM-2611" in message.text and "300,00" in message.text
     assert "Επόμενη προθεσμία" in message.text
