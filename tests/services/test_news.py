@@ -176,9 +176,32 @@ async def test_a_discreet_chat_gets_one_teaser_for_many_new_debts(sessions, impo
 
     await importer(*[row(f"OC-{n}") for n in range(5)])
 
-    [message] = await news(sessions)
+    rows = await news(sessions)
+    assert sorted(m.status for m in rows) == ["cancelled"] * 4 + ["pending"]  # folded in one
+    [message] = [m for m in rows if m.status == "pending"]
     assert "€" not in message.payload["text"] and "OC-" not in message.payload["text"]
     assert message.payload["buttons"][0][0]["callback_data"] == "debts:page:1"
+
+
+async def test_a_big_file_leaves_its_news_to_the_next_sweep_which_words_it_once(
+    sessions, importer, deps, monkeypatch
+) -> None:
+    import debtbot.services.plan_news as plan_news
+
+    monkeypatch.setattr(plan_news, "WORD_AT_ONCE", 2)
+    await link(sessions, 42, language="tr")
+
+    report = await importer(*[row(f"OC-{n}") for n in range(3)])
+
+    assert report.news == 3
+    assert [m.status for m in await news(sessions)] == ["held"] * 3  # never sent as they are
+    swept = await plan_reminders(deps)
+    again = await plan_reminders(deps)
+    rows = await news(sessions)
+    assert swept.news == 3 and again.news == 0
+    assert [m.status for m in rows] == ["pending"] * 3 and rows[0].not_before == NOW
+    assert all("Yeni borç" in m.payload["text"] for m in rows)
+    assert [m.payload["text"].count("/reminders") for m in rows] == [0, 0, 1]  # one footer
 
 
 async def test_muted_kind_news_off_paused_and_blocked_chats_hear_nothing(

@@ -36,9 +36,9 @@ from debtbot.domain.messages import OutboxPurpose
 from debtbot.domain.milestones import MilestoneKind, milestones
 from debtbot.domain.reminders import served_on_window
 from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
-from debtbot.i18n import translator
+from debtbot.i18n import Translator, translator
 from debtbot.services import news_text
-from debtbot.services.outbox import delivery_time, outbox_row
+from debtbot.services.outbox import check_payload, delivery_time, outbox_row
 from debtbot.services.show_debts import payment_url
 from debtbot.settings import Settings
 from debtbot.store import news as store
@@ -49,6 +49,7 @@ from debtbot.store.news import Recipient, news_key
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+WORD_AT_ONCE = 2000  # held news a finished file import words itself; more: the next sweep
 COMPACT_FROM = 3  # new debts for one chat in one batch: from this many, a line or three each
 _MOVED = frozenset({"person_id", "company_id"})
 # The consequences told on the day they take effect (LEGAL_RULES.md): the surcharge, the
@@ -96,23 +97,44 @@ class _Planner:
 
     hold: datetime | None = None  # a file import holds its news until it has finished
 
-    def new_debt(self, r: Recipient, *, compact: bool = False, footer: bool = True) -> dict[
-        str, Any
-    ]:
-        t = translator(r.language, timezone=self.settings.tz)
+    def new_debt_payload(self, r: Recipient, *, compact: bool, footer: bool) -> dict[str, Any]:
+        t = self.translator(r.language)
         payload = news_text.render_new_debt(
             t, debt_id=r.debt_id, debt=r.debt, now=self.now, pay_url=_pay(self.settings, r.debt),
             discreet=r.discreet, compact=compact, footer=footer,
         )
-        return self._held(_row(self.settings, self.now, key=news_key("new", r.debt_id, r.chat_id),
-                               chat_id=r.chat_id, payload=payload, topic="news.new",
-                               language=t.language, debt_id=r.debt_id))
+        payload.update(milestone="news.new", lead_days=0, language=t.language, news=True)
+        return payload
 
-    def discreet_digest(self, r: Recipient) -> dict[str, Any]:
-        t = translator(r.language, timezone=self.settings.tz)
-        return self._held(_row(self.settings, self.now, key=news_key("new", r.debt_id, r.chat_id),
-                               chat_id=r.chat_id, payload=news_text.render_discreet_digest(t),
-                               topic="news.new", language=t.language, debt_id=r.debt_id))
+    def discreet_digest_payload(self, r: Recipient) -> dict[str, Any]:
+        t = self.translator(r.language)
+        payload = news_text.render_discreet_digest(t)
+        payload.update(milestone="news.new", lead_days=0, language=t.language, news=True)
+        return payload
+
+    def new_debt_row(self, r: Recipient, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._held(outbox_row(
+            dedupe_key=news_key("new", r.debt_id, r.chat_id), chat_id=r.chat_id,
+            purpose=OutboxPurpose.REMINDER, payload=payload, not_before=self.release(),
+            debt_id=r.debt_id,
+        ))
+
+    def held(self, r: Recipient) -> dict[str, Any]:
+        assert self.hold is not None
+        return outbox_row(
+            dedupe_key=news_key("new", r.debt_id, r.chat_id), chat_id=r.chat_id,
+            purpose=OutboxPurpose.REMINDER,
+            payload={"text": "(news of a new debt, to be worded)", "news": True,
+                     "milestone": "news.new", "lead_days": 0},
+            not_before=self.hold, debt_id=r.debt_id, status=store.HELD,
+        )
+
+    def release(self) -> datetime:
+        return delivery_time(self.now, deadline=None, start=self.settings.quiet_hours_start,
+                             end=self.settings.quiet_hours_end, tz=self.settings.tz)
+
+    def translator(self, language: str) -> Translator:
+        return translator(language, timezone=self.settings.tz)
 
     def _held(self, row: dict[str, Any]) -> dict[str, Any]:
         if self.hold is not None:
@@ -201,20 +223,15 @@ async def plan_debt_news(
     rows: list[dict[str, Any]] = []
     fresh = [r for r in recipients
              if (r.debt_id in moved_ids or r.key in new_keys) and r.debt.is_open]
-    per_chat = Counter(r.chat_id for r in fresh)
-    last = {r.chat_id: r.debt_id for r in fresh}
-    teased: set[int] = set()
-    for r in fresh:
-        # Several new debts for one chat go out as one message: each says the essentials,
-        # and the last carries the footer; a discreet chat gets one teaser for them all.
-        compact = per_chat[r.chat_id] >= COMPACT_FROM
-        if compact and r.discreet:
-            if r.chat_id not in teased:
-                teased.add(r.chat_id)
-                rows.append(planner.discreet_digest(r))
-            continue
-        rows.append(planner.new_debt(r, compact=compact,
-                                     footer=not compact or last[r.chat_id] == r.debt_id))
+    if hold is not None:
+        # A file import: the "new debt" rows are written now, under their keys, and worded
+        # when the file has been read (render_held_news), so reading the file is not slowed
+        # by the words, and a chat's new debts of the whole file are worded together.
+        rows.extend(planner.held(r) for r in fresh)
+    else:
+        for r, payload in _new_debt_payloads(planner, fresh):
+            if payload is not None:
+                rows.append(planner.new_debt_row(r, payload))
     for r in recipients:
         if r.debt_id in moved_ids or r.key in new_keys:
             continue
@@ -223,10 +240,71 @@ async def plan_debt_news(
     return await _insert(session, rows)
 
 
-async def release_held_news(
-    session: AsyncSession, settings: Settings, *, holds: list[datetime], now: datetime
+def _new_debt_payloads(
+    planner: _Planner, fresh: list[Recipient]
+) -> list[tuple[Recipient, dict[str, Any] | None]]:
+    """The words of each new debt's news: several for one chat go out as one message, so
+    from COMPACT_FROM on each says the essentials and the last carries the footer; a
+    discreet chat gets one teaser for them all (None: folded into it)."""
+    per_chat = Counter(r.chat_id for r in fresh)
+    last = {r.chat_id: r.debt_id for r in fresh}
+    teased: set[int] = set()
+    found: list[tuple[Recipient, dict[str, Any] | None]] = []
+    for r in fresh:
+        compact = per_chat[r.chat_id] >= COMPACT_FROM
+        if compact and r.discreet:
+            payload = None if r.chat_id in teased else planner.discreet_digest_payload(r)
+            teased.add(r.chat_id)
+        else:
+            footer = not compact or last[r.chat_id] == r.debt_id
+            payload = planner.new_debt_payload(r, compact=compact, footer=footer)
+        found.append((r, payload))
+    return found
+
+
+async def render_held_news(
+    session: AsyncSession, settings: Settings, *, now: datetime, limit: int | None = None
 ) -> int:
-    """A file import has finished: the news it held goes out now (after quiet hours)."""
+    """Word the "new debt" news that file imports wrote (status held) and let it go: in the
+    chat's language and mode as they are now, and only while it is still news (the debt
+    open and its holder's, the chat linked and wanting news). Returns the rows released."""
+    held = await store.held_news(session, limit=limit)
+    if not held:
+        return 0
+    debt_ids = sorted({debt_id for _, debt_id, _ in held})
+    persons, companies = await store.holders_of(session, debt_ids)
+    recipients = await store.news_recipients(
+        session, person_ids=persons, company_ids=companies, now=now, debt_ids=debt_ids,
+    )
+    by_pair = {(r.debt_id, r.chat_id): r for r in recipients if r.debt.is_open}
+    planner = _Planner(settings, now)
+    fresh = [by_pair[(debt_id, chat_id)] for _, debt_id, chat_id in held
+             if (debt_id, chat_id) in by_pair]
+    payloads = {(r.debt_id, r.chat_id): payload
+                for r, payload in _new_debt_payloads(planner, fresh)}
+    words, stale = [], []
+    for row_id, debt_id, chat_id in held:
+        payload = payloads.get((debt_id, chat_id))
+        if payload is None:
+            stale.append(row_id)
+        else:
+            words.append((row_id, check_payload(payload)))
+    await store.word_held(session, words, not_before=planner.release())
+    await store.cancel_held(session, stale, reason="no longer news, or told in one message")
+    return len(words)
+
+
+async def release_held_news(
+    session: AsyncSession, settings: Settings, *, holds: list[datetime], now: datetime,
+    word_at_once: int | None = None,
+) -> int:
+    """A file import has finished: the news it held goes out now (after quiet hours). Up
+    to `word_at_once` "new debt" rows are worded now; more (a registry's first big file,
+    say) are left to the next reminder sweep (DEBTBOT_REMINDER_SWEEP_MINUTES), which words
+    them and lets them go."""
+    word_at_once = WORD_AT_ONCE if word_at_once is None else word_at_once
+    if await store.held_count(session, limit=word_at_once + 1) <= word_at_once:
+        await render_held_news(session, settings, now=now)
     return await store.release_held(
         session, holds=holds,
         release=delivery_time(now, deadline=None, start=settings.quiet_hours_start,

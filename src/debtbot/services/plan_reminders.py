@@ -48,7 +48,7 @@ from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
 from debtbot.i18n import translator
 from debtbot.services.deps import Deps
 from debtbot.services.outbox import delivery_time, outbox_row
-from debtbot.services.plan_news import plan_threshold_news
+from debtbot.services.plan_news import plan_threshold_news, render_held_news
 from debtbot.services.reminder_text import render_milestone_reminder, render_warrant_reminder
 from debtbot.services.show_debts import payment_url
 from debtbot.settings import Settings
@@ -343,6 +343,8 @@ async def plan_reminders(
         )
         report.news += news
         report.queries += queries
+        # The "new debt" news a big file import left to be worded (services.plan_news).
+        report.news += await render_held_news(session, settings, now=now)
         await store.end_sweep(session, now=now)
     report.seconds = time.perf_counter() - started
     log.info(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.debts import Debt
@@ -130,7 +130,7 @@ async def untold_new_debts(session: AsyncSession, debt_ids: Sequence[int]) -> se
     for chunk in chunks(debt_ids):
         statement = select(OutboxMessage.debt_id, OutboxMessage.chat_id).where(
             OutboxMessage.debt_id.in_(chunk),
-            OutboxMessage.status == DeliveryStatus.PENDING.value,
+            OutboxMessage.status.in_([DeliveryStatus.PENDING.value, HELD]),
             OutboxMessage.dedupe_key.like(f"{NEWS_PREFIX}:new:%"),
         )
         pairs.update((debt_id, chat_id) for debt_id, chat_id in await session.execute(statement))
@@ -186,7 +186,7 @@ async def cancel_new_debt_news(session: AsyncSession, keys: Sequence[tuple[str, 
             result = await session.execute(
                 update(OutboxMessage)
                 .where(
-                    OutboxMessage.status == DeliveryStatus.PENDING.value,
+                    OutboxMessage.status.in_([DeliveryStatus.PENDING.value, HELD]),
                     OutboxMessage.debt_id.in_(ids),
                     OutboxMessage.dedupe_key.like(f"{NEWS_PREFIX}:new:%"),
                 )
@@ -239,3 +239,58 @@ async def insert_news(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
 
 async def _copy(driver: Driver, values: list[tuple[Any, ...]]) -> bool:
     return await driver._copy_unless_taken(OUTBOX, _OUTBOX_COLUMNS, values)  # noqa: SLF001
+
+
+# ----------------------------------------------------------------------------- held news
+
+HELD = "held"  # written by a file import under its key, to be worded (never sent as it is)
+
+
+async def held_news(session: AsyncSession, *, limit: int | None) -> list[tuple[int, int, int]]:
+    """(row id, debt id, chat id) of held "new debt" rows, oldest first."""
+    statement = (
+        select(OutboxMessage.id, OutboxMessage.debt_id, OutboxMessage.chat_id)
+        .where(OutboxMessage.status == HELD)
+        .order_by(OutboxMessage.id)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    return [(row_id, debt_id, chat_id) for row_id, debt_id, chat_id
+            in await session.execute(statement)]
+
+
+async def held_count(session: AsyncSession, *, limit: int) -> int:
+    """How many rows are held (counting at most `limit`)."""
+    inner = select(OutboxMessage.id).where(OutboxMessage.status == HELD).limit(limit).subquery()
+    return int(await session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+async def word_held(
+    session: AsyncSession, words: Sequence[tuple[int, dict[str, Any]]], *, not_before: datetime
+) -> None:
+    """Held rows get their words and become pending (one executemany through the driver)."""
+    if not words:
+        return
+    driver = await Driver.of(session)
+    convert = row_converter(driver.dialect, OUTBOX, ("not_before",))
+    (when,) = convert([not_before])
+    p = driver.placeholders(4)
+    await driver.executemany(
+        f"UPDATE outbox SET payload = {p[0]}, not_before = {p[1]}, status = {p[2]} "  # noqa: S608
+        f"WHERE id = {p[3]} AND status = '{HELD}'",
+        [(json.dumps(payload, ensure_ascii=False), when, DeliveryStatus.PENDING.value, row_id)
+         for row_id, payload in words],
+    )
+
+
+async def cancel_held(session: AsyncSession, ids: Sequence[int], *, reason: str) -> int:
+    cancelled = 0
+    for chunk in chunks(ids):
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(chunk), OutboxMessage.status == HELD)
+            .values(status=DeliveryStatus.CANCELLED.value, last_error=reason[:300])
+            .execution_options(synchronize_session=False)
+        )
+        cancelled += result.rowcount or 0  # type: ignore[attr-defined]
+    return cancelled

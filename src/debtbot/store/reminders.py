@@ -282,7 +282,7 @@ async def cancel_pending_news(session: AsyncSession, chat_id: int, *, reason: st
         .where(
             OutboxMessage.chat_id == chat_id,
             OutboxMessage.purpose == OutboxPurpose.REMINDER.value,
-            OutboxMessage.status == DeliveryStatus.PENDING.value,
+            OutboxMessage.status.in_([DeliveryStatus.PENDING.value, "held"]),
             or_(OutboxMessage.dedupe_key.like("news:%"),
                 OutboxMessage.dedupe_key.like(f"{KEY_PREFIX}:%:passed.%")),
         )
