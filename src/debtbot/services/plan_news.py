@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.calendar import local_date
 from debtbot.domain.debts import Debt, DebtKind, DebtStatus
-from debtbot.domain.messages import OutboxPurpose
+from debtbot.domain.messages import OutboxPurpose, Priority
 from debtbot.domain.milestones import MilestoneKind, milestones
 from debtbot.domain.reminders import served_on_window
 from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
@@ -49,6 +49,8 @@ from debtbot.store.news import Recipient, news_key
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+_HELD_PAYLOAD = {"text": "(news of a new debt, to be worded)", "news": True,
+                 "milestone": "news.new", "lead_days": 0}
 WORD_AT_ONCE = 2000  # held news a finished file import words itself; more: the next sweep
 COMPACT_FROM = 3  # new debts for one chat in one batch: from this many, a line or three each
 _MOVED = frozenset({"person_id", "company_id"})
@@ -119,15 +121,14 @@ class _Planner:
             debt_id=r.debt_id,
         ))
 
-    def held(self, r: Recipient) -> dict[str, Any]:
+    def held(self, debt_id: int, chat_id: int) -> dict[str, Any]:
         assert self.hold is not None
-        return outbox_row(
-            dedupe_key=news_key("new", r.debt_id, r.chat_id), chat_id=r.chat_id,
-            purpose=OutboxPurpose.REMINDER,
-            payload={"text": "(news of a new debt, to be worded)", "news": True,
-                     "milestone": "news.new", "lead_days": 0},
-            not_before=self.hold, debt_id=r.debt_id, status=store.HELD,
-        )
+        return {
+            "dedupe_key": news_key("new", debt_id, chat_id), "chat_id": chat_id,
+            "purpose": OutboxPurpose.REMINDER.value, "priority": int(Priority.REMINDER),
+            "debt_id": debt_id, "broadcast_id": None, "payload": _HELD_PAYLOAD,
+            "status": store.HELD, "not_before": self.hold, "expires_at": None, "attempts": 0,
+        }
 
     def release(self) -> datetime:
         return delivery_time(self.now, deadline=None, start=self.settings.quiet_hours_start,
@@ -209,25 +210,37 @@ async def plan_debt_news(
             companies.add(change.company_id)
     if not persons and not companies:
         return 0
-    recipients = await store.news_recipients(
-        session, person_ids=persons, company_ids=companies, now=now
-    )
-    if not recipients:
-        return 0
     new_keys = {key for key, _, _ in changes.new_open}
     moved_ids = set(moved)
-    changed = {c.debt_id: c for c in changes.news if c.debt_id not in moved_ids}
-    closing = [c.debt_id for c in changed.values() if "status" in c.fields and c.old_open]
-    untold = await store.untold_new_debts(session, closing) if closing else set()
     planner = _Planner(settings, now, hold)
     rows: list[dict[str, Any]] = []
-    fresh = [r for r in recipients
-             if (r.debt_id in moved_ids or r.key in new_keys) and r.debt.is_open]
     if hold is not None:
         # A file import: the "new debt" rows are written now, under their keys, and worded
         # when the file has been read (render_held_news), so reading the file is not slowed
         # by the words, and a chat's new debts of the whole file are worded together.
-        rows.extend(planner.held(r) for r in fresh)
+        pairs = await store.news_pairs(
+            session, person_ids={p for _, p, _ in changes.new_open if p is not None},
+            company_ids={c for _, _, c in changes.new_open if c is not None}, now=now,
+        )
+        rows.extend(planner.held(pair.debt_id, pair.chat_id) for pair in pairs
+                    if pair.key in new_keys and pair.open)
+        if not changes.news:
+            return await _insert(session, rows)
+        persons = {c.person_id for c in changes.news if c.person_id is not None}
+        companies = {c.company_id for c in changes.news if c.company_id is not None}
+    recipients = await store.news_recipients(
+        session, person_ids=persons, company_ids=companies, now=now
+    )
+    if not recipients:
+        return await _insert(session, rows)
+    changed = {c.debt_id: c for c in changes.news if c.debt_id not in moved_ids}
+    closing = [c.debt_id for c in changed.values() if "status" in c.fields and c.old_open]
+    untold = await store.untold_new_debts(session, closing) if closing else set()
+    fresh = [r for r in recipients
+             if (r.debt_id in moved_ids or r.key in new_keys) and r.debt.is_open]
+    if hold is not None:
+        rows.extend(planner.held(r.debt_id, r.chat_id) for r in fresh
+                    if r.debt_id in moved_ids)  # the new ones are above
     else:
         for r, payload in _new_debt_payloads(planner, fresh):
             if payload is not None:

@@ -70,13 +70,37 @@ def _wants_news(now: datetime) -> Any:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """A debt and a chat that may hear of it, without the debt's details (a file import)."""
+
+    debt_id: int
+    key: tuple[str, str]
+    open: bool
+    chat_id: int
+
+
+_PAIR_COLUMNS = (DebtRow.id, DebtRow.kind, DebtRow.source, DebtRow.reference, DebtRow.status)
+
+
+async def news_pairs(
+    session: AsyncSession, *, person_ids: Iterable[int], company_ids: Iterable[int],
+    now: datetime,
+) -> list[Pair]:
+    """news_recipients without the debts' details: which chat may hear of which debt."""
+    return await news_recipients(  # type: ignore[return-value]
+        session, person_ids=person_ids, company_ids=company_ids, now=now, lean=True
+    )
+
+
 async def news_recipients(
     session: AsyncSession, *, person_ids: Iterable[int], company_ids: Iterable[int],
-    now: datetime, debt_ids: Sequence[int] | None = None,
+    now: datetime, debt_ids: Sequence[int] | None = None, lean: bool = False,
 ) -> list[Recipient]:
     """The debts of these holders (only `debt_ids` when given), each with every chat linked to
     its holder that wants news now. The per-kind opt-out is applied here too."""
-    found: list[Recipient] = []
+    found: list[Any] = []
+    columns = _PAIR_COLUMNS if lean else _DEBT_COLUMNS
     seen: set[tuple[int, int]] = set()
     wanted = None if debt_ids is None else set(debt_ids)
     # First the holders that any chat holds at all, straight through the driver (an array
@@ -93,7 +117,7 @@ async def news_recipients(
             if extra is not None:
                 conditions.append(extra)
             statement = (
-                select(*_DEBT_COLUMNS, *_CHAT_COLUMNS)
+                select(*columns, *_CHAT_COLUMNS)
                 .select_from(ChatLink)
                 .join(Chat, Chat.id == ChatLink.chat_id)
                 .join(DebtRow, debt_holder == link_holder)
@@ -107,6 +131,10 @@ async def news_recipients(
                 if row.kind in (row.chat_muted or ()):
                     continue
                 seen.add((row.id, row.chat_id))
+                if lean:
+                    found.append(Pair(row.id, (row.source, row.reference),
+                                      row.status == "outstanding", row.chat_id))
+                    continue
                 found.append(Recipient(
                     row.id, debt_from_row(row), row.source, row.person_id, row.company_id,
                     row.chat_id, row.chat_language, bool(row.chat_discreet),
