@@ -80,27 +80,59 @@ class Pair:
     chat_id: int
 
 
-_PAIR_COLUMNS = (DebtRow.id, DebtRow.kind, DebtRow.source, DebtRow.reference, DebtRow.status)
-
-
 async def news_pairs(
     session: AsyncSession, *, person_ids: Iterable[int], company_ids: Iterable[int],
     now: datetime,
 ) -> list[Pair]:
-    """news_recipients without the debts' details: which chat may hear of which debt."""
-    return await news_recipients(  # type: ignore[return-value]
-        session, person_ids=person_ids, company_ids=company_ids, now=now, lean=True
-    )
+    """news_recipients without the debts' details: which chat may hear of which debt of
+    these holders. One statement per chunk of holders, straight through the driver (an
+    array on PostgreSQL): an import batch asks this for its thousands of holders."""
+    driver = await Driver.of(session)
+    (when,) = row_converter(driver.dialect, Chat.__table__, ("snoozed_until",))([now])
+    yes = "true" if driver.postgres else "1"
+    muted = "c.muted_kinds::text" if driver.postgres else "c.muted_kinds"
+    found: list[Pair] = []
+    seen: set[tuple[int, int]] = set()
+    for column, person in (("person_id", True), ("company_id", False)):
+        ids = sorted(set(person_ids if person else company_ids))
+        for chunk in chunks(ids):
+            if driver.postgres:
+                holders, params = f"l.{column} = ANY($2)", [when, chunk]
+            else:
+                holders = f"l.{column} IN ({', '.join('?' * len(chunk))})"
+                params = [*chunk, when]  # in the order of the ? marks
+            sql = (
+                f"SELECT d.id, d.kind, d.source, d.reference, d.status, c.id, {muted} "  # noqa: S608
+                "FROM chat_links l JOIN chats c ON c.id = l.chat_id "
+                f"JOIN debts d ON d.{column} = l.{column} "
+                f"WHERE {holders} AND c.active = {yes} AND c.news_enabled = {yes} "
+                f"AND (c.snoozed_until IS NULL OR c.snoozed_until <= {driver.placeholders(1)[0]})"
+                + (" AND l.company_id IS NULL" if person else "")
+            )
+            if driver.postgres:
+                records = await driver.connection.fetch(sql, *params)
+            else:
+                cursor = await driver.connection.execute(sql, params)
+                records = await cursor.fetchall()
+                await cursor.close()
+            for debt_id, kind, source, reference, status, chat_id, muted_kinds in records:
+                if (debt_id, chat_id) in seen:
+                    continue
+                if muted_kinds and muted_kinds != "[]" and kind in json.loads(muted_kinds):
+                    continue
+                seen.add((debt_id, chat_id))
+                found.append(Pair(debt_id, (source, reference), status == "outstanding",
+                                  chat_id))
+    return found
 
 
 async def news_recipients(
     session: AsyncSession, *, person_ids: Iterable[int], company_ids: Iterable[int],
-    now: datetime, debt_ids: Sequence[int] | None = None, lean: bool = False,
+    now: datetime, debt_ids: Sequence[int] | None = None,
 ) -> list[Recipient]:
     """The debts of these holders (only `debt_ids` when given), each with every chat linked to
     its holder that wants news now. The per-kind opt-out is applied here too."""
-    found: list[Any] = []
-    columns = _PAIR_COLUMNS if lean else _DEBT_COLUMNS
+    found: list[Recipient] = []
     seen: set[tuple[int, int]] = set()
     wanted = None if debt_ids is None else set(debt_ids)
     # First the holders that any chat holds at all, straight through the driver (an array
@@ -117,7 +149,7 @@ async def news_recipients(
             if extra is not None:
                 conditions.append(extra)
             statement = (
-                select(*columns, *_CHAT_COLUMNS)
+                select(*_DEBT_COLUMNS, *_CHAT_COLUMNS)
                 .select_from(ChatLink)
                 .join(Chat, Chat.id == ChatLink.chat_id)
                 .join(DebtRow, debt_holder == link_holder)
@@ -131,10 +163,6 @@ async def news_recipients(
                 if row.kind in (row.chat_muted or ()):
                     continue
                 seen.add((row.id, row.chat_id))
-                if lean:
-                    found.append(Pair(row.id, (row.source, row.reference),
-                                      row.status == "outstanding", row.chat_id))
-                    continue
                 found.append(Recipient(
                     row.id, debt_from_row(row), row.source, row.person_id, row.company_id,
                     row.chat_id, row.chat_language, bool(row.chat_discreet),
