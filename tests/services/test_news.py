@@ -378,3 +378,18 @@ async def test_a_threshold_passed_while_down_is_told_late_once(
     [message] = [m for m in await news(sessions) if m.payload["milestone"].startswith("passed")]
     assert message.payload["late"] is True
     assert "could not tell you on the day" in message.payload["text"]
+
+
+@pytest.mark.parametrize("language", ["el", "en", "tr"])
+def test_amounts_are_written_exactly_as_babel_writes_them(language: str) -> None:
+    import random
+    from decimal import Decimal
+
+    from debtbot.i18n import translator
+    from debtbot.services.news_text import _money
+
+    t = translator(language)
+    rng = random.Random(16)  # noqa: S311
+    amounts = [Decimal("0"), Decimal("0.05"), Decimal("999.99"), Decimal("1000"),
+               Decimal("1234567.89")] + [Decimal(rng.randrange(10**10)) / 100 for _ in range(2000)]
+    assert [_money(t, a) for a in amounts] == [t.money(a) for a in amounts]

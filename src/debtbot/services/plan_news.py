@@ -6,6 +6,10 @@ that makes it true, so a crash loses nothing and a re-import sends nothing twice
   batch's own transaction. Set-based: the holders the batch touched are joined in SQL to the
   chats linked to them that want news (store.news); only those debts are rendered here.
   An import of debts for nobody's chat plans nothing and renders nothing.
+- A file import writes its "new debt" rows as 'held' (keys, no words) and words them when
+  the file has been read (render_held_news), or leaves a big file's to the next sweep: the
+  words cost more than the rest of the news, and a chat's new debts of the whole file are
+  then worded together (a few lines each, one footer; discreet: one teaser).
 - Thresholds passed are planned by the reminder sweep (services.plan_reminders): for each
   kind and consequence, the domain's `served_on_window` narrows the debts in SQL to those
   whose consequence took effect on the days the sweep covers, and `milestones(debt)` says
