@@ -393,3 +393,17 @@ def test_amounts_are_written_exactly_as_babel_writes_them(language: str) -> None
     amounts = [Decimal("0"), Decimal("0.05"), Decimal("999.99"), Decimal("1000"),
                Decimal("1234567.89")] + [Decimal(rng.randrange(10**10)) / 100 for _ in range(2000)]
     assert [_money(t, a) for a in amounts] == [t.money(a) for a in amounts]
+
+
+async def test_a_chat_with_news_off_is_not_told_of_a_threshold(
+    sessions, importer, deps, clock
+) -> None:
+    clock.now = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    await importer(row("OC-T", served_on="2026-11-02"))
+    await link(sessions, 42, news_enabled=False)
+    await plan_reminders(deps)
+    clock.now = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+
+    report = await plan_reminders(deps)
+
+    assert report.news == 0 and await news(sessions) == []
