@@ -4,6 +4,11 @@ SQLite through the same code path as `debtbot import` (streamed, 5,000-row batch
     python bench/import_bench.py                       # both backends, 1,000,000 rows
     python bench/import_bench.py --rows 100000 --backend sqlite
     python bench/import_bench.py --postgres-url postgresql+asyncpg://postgres@127.0.0.1:5432/h_store
+    python bench/import_bench.py --backend postgres --linked 50000   # issue #16
+
+`--linked N`: before the import, verified chats (el, en, tr in turn) are linked to holders of
+the file chosen so that N of its new open debts belong to them: the import then plans N
+"new debt" messages (the news of issue #16) in its own transactions.
 
 The PostgreSQL database is emptied first (every table is dropped, then migrated): give it
 one of its own. Each import runs in a fresh child process so its peak RSS is its own.
@@ -79,7 +84,54 @@ def generate(path: Path, rows: int, *, seed: int = 7) -> None:
             ))
 
 
-async def _prepare(url: str) -> None:
+def linked_holders(path: Path, debts: int) -> list[str]:
+    """Person holders (id card numbers) whose open debts in the file add up to `debts`."""
+    open_debts: dict[str, int] = {}
+    with path.open(encoding="utf-8", newline="") as file:
+        for record in csv.DictReader(file):
+            if record["holder_type"] == "person" and record["status"] != "paid":
+                number = record["id_number"]
+                open_debts[number] = open_debts.get(number, 0) + 1
+    chosen: list[str] = []
+    total = 0
+    for number in sorted(open_debts, key=int):
+        if total >= debts:
+            break
+        chosen.append(number)
+        total += open_debts[number]
+    return chosen
+
+
+async def _link_chats(url: str, numbers: list[str]) -> None:
+    """A person (as the registry would have them from an earlier file), a chat and a link per
+    number, written straight to the tables."""
+    from sqlalchemy import insert, select
+
+    from debtbot.domain.identifiers import identifier_hash, normalise_identifier
+    from debtbot.store.db import create_engine
+    from debtbot.store.models import Chat, ChatLink, Person
+
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        hashes = [identifier_hash(normalise_identifier("id_card", n), "bench-key")
+                  for n in numbers]
+        for start in range(0, len(hashes), 5000):
+            await connection.execute(insert(Person), [
+                {"id_type": "id_card", "id_hash": h, "name": "on file"}
+                for h in hashes[start:start + 5000]
+            ])
+        ids = dict((await connection.execute(select(Person.id_hash, Person.id))).all())
+        chats = [{"id": 10**9 + n, "language": ("el", "en", "tr")[n % 3]}
+                 for n in range(len(hashes))]
+        links = [{"chat_id": 10**9 + n, "person_id": ids[h], "verified_by": "dob"}
+                 for n, h in enumerate(hashes)]
+        for start in range(0, len(chats), 5000):
+            await connection.execute(insert(Chat), chats[start:start + 5000])
+            await connection.execute(insert(ChatLink), links[start:start + 5000])
+    await engine.dispose()
+
+
+async def _prepare(url: str, linked: list[str] | None = None) -> None:
     from sqlalchemy import text
 
     from debtbot.store.db import create_engine, is_sqlite
@@ -96,6 +148,8 @@ async def _prepare(url: str) -> None:
             await connection.execute(text("CREATE SCHEMA public"))
         await engine.dispose()
     await upgrade_database(url)
+    if linked:
+        await _link_chats(url, linked)
 
 
 async def _import(url: str, path: Path) -> dict[str, object]:
@@ -112,12 +166,23 @@ async def _import(url: str, path: Path) -> dict[str, object]:
     report = await import_file(deps, path, actor="bench", today=TODAY)
     seconds = time.perf_counter() - started
     server_cpu = await _server_cpu_seconds(engine)
+    news = await _news_count(engine)
     await engine.dispose()
     return {
+        "news": news,
         "server_cpu_seconds": server_cpu,
         "rows": report.rows, "inserted": report.inserted, "updated": report.updated,
         "unchanged": report.unchanged, "rejected": report.rejected, "seconds": seconds,
     }
+
+
+async def _news_count(engine: Any) -> int:
+    from sqlalchemy import text
+
+    async with engine.connect() as connection:
+        return int((await connection.execute(text(
+            "SELECT count(*) FROM outbox WHERE dedupe_key LIKE 'news:%'"
+        ))).scalar_one())
 
 
 async def _server_cpu_seconds(engine: Any) -> float | None:
@@ -147,9 +212,10 @@ def _cpu_seconds(pids: list[int]) -> float | None:
     return total
 
 
-def child(url: str, path: Path, *, prepare: bool) -> None:
+def child(url: str, path: Path, *, prepare: bool, linked: Path | None = None) -> None:
     if prepare:
-        asyncio.run(_prepare(url))
+        numbers = json.loads(linked.read_text()) if linked else None
+        asyncio.run(_prepare(url, numbers))
     result = asyncio.run(_import(url, path))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["peak_rss_mb"] = usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
@@ -157,10 +223,14 @@ def child(url: str, path: Path, *, prepare: bool) -> None:
     sys.stdout.write(json.dumps(result) + "\n")
 
 
-def run_child(url: str, path: Path, *, prepare: bool) -> dict[str, object]:
+def run_child(
+    url: str, path: Path, *, prepare: bool, linked: Path | None = None
+) -> dict[str, object]:
     command = [sys.executable, __file__, "--child", url, "--file", str(path)]
     if prepare:
         command.append("--prepare")
+    if linked is not None:
+        command += ["--linked-file", str(linked)]
     output = subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603
     return json.loads(output.stdout.strip().splitlines()[-1])
 
@@ -171,12 +241,16 @@ def main() -> None:
     parser.add_argument("--backend", choices=("both", "postgres", "sqlite"), default="both")
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
     parser.add_argument("--reimport", action="store_true", help="also time a second import")
+    parser.add_argument("--linked", type=int, default=0,
+                        help="link chats to holders of this many new debts first (issue #16)")
+    parser.add_argument("--linked-file", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, Path(args.file), prepare=args.prepare)
+        child(args.child, Path(args.file), prepare=args.prepare,
+              linked=Path(args.linked_file) if args.linked_file else None)
         return
 
     OUT.mkdir(exist_ok=True)
@@ -186,6 +260,13 @@ def main() -> None:
         generate(path, args.rows)
         print(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in "
               f"{time.perf_counter() - started:.1f} s")
+    linked: Path | None = None
+    if args.linked:
+        linked = OUT / f"linked-{args.rows}-{args.linked}.json"
+        if not linked.exists():
+            linked.write_text(json.dumps(linked_holders(path, args.linked)))
+        print(f"{len(json.loads(linked.read_text())):,} holders linked to chats, "
+              f"about {args.linked:,} of the file's debts")
     targets = []
     if args.backend in ("both", "postgres"):
         targets.append(("PostgreSQL", args.postgres_url))
@@ -194,7 +275,7 @@ def main() -> None:
     for label, url in targets:
         runs = [("first import", True)] + ([("re-import", False)] if args.reimport else [])
         for what, prepare in runs:
-            result = run_child(url, path, prepare=prepare)
+            result = run_child(url, path, prepare=prepare, linked=linked)
             rate = result["rows"] / result["seconds"]  # type: ignore[operator]
             print(
                 f"{label:10} {what:12} {result['rows']:>9,} rows  {result['seconds']:7.1f} s  "
@@ -204,7 +285,8 @@ def main() -> None:
                    if result.get("server_cpu_seconds") is not None else "  ")
                 +
                 f"(new {result['inserted']:,}, updated {result['updated']:,}, "
-                f"unchanged {result['unchanged']:,}, rejected {result['rejected']:,})"
+                f"unchanged {result['unchanged']:,}, rejected {result['rejected']:,}, "
+                f"news {result['news']:,})"
             )
 
 

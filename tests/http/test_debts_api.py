@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from http_support import Api, debt
+from http_support import Api, debt, ingest, link_chat
 from sqlalchemy import select
 
-from debtbot.store.models import AuditEntry, DebtRow, Person
+from debtbot.store.models import AuditEntry, DebtRow, OutboxMessage, Person
 
 
 async def debts(api: Api) -> dict[str, DebtRow]:
@@ -114,3 +114,37 @@ async def test_a_time_of_service_without_an_offset_or_on_another_day_is_refused(
     assert status == 422 and body["error"]["code"] == "invalid_debts", body
     assert "not on served_on 2026-03-01" in body["error"]["details"][0]["msg"]
     assert await debts(api) == {}
+async def _news(api: Api) -> list[OutboxMessage]:
+    async with api.deps.sessions() as session:
+        rows = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        return [row for row in rows if row.dedupe_key.startswith("news:")]
+
+
+async def test_a_new_debt_through_the_api_is_news_for_the_holders_chat_at_once(
+    api: Api,
+) -> None:
+    await ingest(api, debt("OLD-1"))
+    await link_chat(api, "OLD-1", chat_id=77, language="el")
+
+    await ingest(api, debt("OOC-9", amount="300.00", served_on="2026-03-05"),
+                 debt("OTHER-1", id_number="7654321"))
+    await ingest(api, debt("OOC-9", amount="300.00", served_on="2026-03-05"))  # again
+
+    [news] = await _news(api)
+    assert news.chat_id == 77 and news.status == "pending" and news.not_before == api.clock.now
+    assert "Νέα οφειλή" in news.payload["text"] and "OOC-9" in news.payload["text"]
+    assert "300,00" in news.payload["text"] and news.payload["buttons"]
+
+
+async def test_a_cancellation_through_the_api_is_told_as_good_news(api: Api) -> None:
+    await ingest(api, debt("OOC-1"))
+    await link_chat(api, "OOC-1", chat_id=77, language="en")
+
+    status, _ = await api.call("POST", "/api/debts/cancel", scope="ingest",
+                               body={"debts": [{"source": "police", "reference": "OOC-1"}],
+                                     "status": "withdrawn"})
+
+    assert status == 200
+    [news] = await _news(api)
+    assert news.payload["text"].startswith("✅ <b>Good news</b>")
+    assert "withdrawn" in news.payload["text"] and "85" not in news.payload["text"]

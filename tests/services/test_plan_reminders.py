@@ -146,8 +146,10 @@ async def test_a_reminder_whose_threshold_passed_while_down_is_dropped_and_recor
     assert rows == {
         f"reminder:{debt}:surcharge:7:42": "dropped",
         f"reminder:{debt}:surcharge:1:42": "dropped",
+        # The news that the surcharge applies is told, late, once (issue #16).
+        f"reminder:{debt}:passed.surcharge:0:42": "pending",
     }
-    assert report.dropped == 2
+    assert report.dropped == 2 and report.news == 1
     assert ("reminders.dropped", 2) in await audit_actions(sessions)
 
 

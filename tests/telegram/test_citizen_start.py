@@ -90,3 +90,10 @@ async def test_unverified_debts_reveals_nothing(botapi, deps):
         "I can show debts only after confirming who you are. Send /start to begin."
     )
     assert reply.buttons == []
+
+
+async def test_help_says_what_news_the_bot_tells_and_when(botapi, deps):
+    async with running(deps, botapi):
+        [reply] = await say(botapi, CHAT, "/help", language_code="en")
+    assert "the day the authorities record a new debt in your name" in reply.text
+    assert "outside quiet hours" in reply.text and "off or on with /reminders" in reply.text

@@ -76,8 +76,9 @@ async def test_reminders_shows_each_kind_with_a_switch(botapi, deps, debts):
     assert "between 09:00 and 21:00" in reply.text
     assert reply.button_texts == [
         "✅ Out-of-court fine", "✅ Fine warrant", "✅ Administrative fine", "✅ Tax debt",
-        "✅ Customs debt", "Pause for a week", "Turn all reminders off",
+        "✅ Customs debt", "Pause for a week", "Turn all reminders off", "Turn news off",
     ]
+    assert "News is on." in reply.text and "a new debt is recorded in your name" in reply.text
 
 
 async def test_muting_one_kind_cancels_its_queued_reminders_only(botapi, deps, sessions, debts):
@@ -112,12 +113,34 @@ async def test_turning_all_reminders_off_and_on(botapi, deps, sessions, debts):
         await say(botapi, CHAT, "/reminders")
         [off] = await press(botapi, CHAT, "Turn all reminders off")
         assert "Reminders are off." in off.text
-        assert off.button_texts == ["Turn reminders on"]
+        assert off.button_texts == ["Turn reminders on", "Turn news off"]
         assert (await _chat(sessions)).reminders_enabled is False
         [on] = await press(botapi, CHAT, "Turn reminders on")
     assert "Reminders are on." in on.text
     assert (await _chat(sessions)).reminders_enabled is True
     assert await _statuses(sessions) == {"fine": "cancelled"}
+
+
+async def test_news_can_be_turned_off_and_on_and_off_cancels_the_queued_news(
+    botapi, deps, sessions, debts
+):
+    await _queue_reminder(sessions, f"news:new:{debts['fine']}:{CHAT}", debts["fine"])
+    await _queue_reminder(sessions, f"reminder:{debts['fine']}:passed.surcharge:0:{CHAT}",
+                          debts["fine"])
+    await _queue_reminder(sessions, "fine", debts["fine"])
+    async with running(deps, botapi):
+        await say(botapi, CHAT, "/reminders")
+        [off] = await press(botapi, CHAT, "Turn news off")
+        assert "News is off." in off.text and "Reminders are on." in off.text
+        assert (await _chat(sessions)).news_enabled is False
+        [on] = await press(botapi, CHAT, "Turn news on")
+    assert "News is on." in on.text
+    assert (await _chat(sessions)).news_enabled is True
+    assert await _statuses(sessions) == {
+        f"news:new:{debts['fine']}:{CHAT}": "cancelled",
+        f"reminder:{debts['fine']}:passed.surcharge:0:{CHAT}": "cancelled",
+        "fine": "pending",  # a reminder is not news
+    }
 
 
 async def test_reminders_speak_greek(botapi, deps, sessions, debts):

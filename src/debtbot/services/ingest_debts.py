@@ -20,7 +20,7 @@ import threading
 from array import array
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from operator import itemgetter
@@ -41,6 +41,12 @@ from debtbot.domain.identifiers import (
 from debtbot.domain.keys import HashKey, Keyring
 from debtbot.domain.money import InvalidAmount, parse_amount
 from debtbot.services.deps import Deps
+from debtbot.services.plan_news import (
+    plan_closure_news,
+    plan_debt_news,
+    release_held_news,
+    withhold_new_debt_news,
+)
 from debtbot.store import audit
 from debtbot.store.bulk import defer_commit_flush
 from debtbot.store.db import dialect_of, transaction
@@ -170,6 +176,8 @@ class IngestResult:
     unchanged: int
     closed_debt_ids: tuple[int, ...] = ()
     cancelled_messages: int = 0
+    news_planned: int = 0  # news of new and changed debts queued (issue #16)
+    news_held_until: datetime | None = None  # not before then, unless released
 
 
 # ---------------------------------------------------------------------------- validation
@@ -959,7 +967,7 @@ _debt_key = itemgetter("source", "reference")
 async def upsert_debts(
     deps: Deps, records: Sequence[DebtRecord] | PreparedBatch, *, actor: str,
     audit_action: str | None = "debts.import", audit_details: Mapping[str, object] | None = None,
-    durable: bool = True,
+    durable: bool = True, news_hold: timedelta | None = None,
 ) -> IngestResult:
     """Insert or update a batch of debts (and their holders) in one transaction.
 
@@ -968,7 +976,9 @@ async def upsert_debts(
     cancelled in the same transaction. One audit entry per call (counts only).
     `durable=False` (file imports) lets PostgreSQL return from the commit before it is flushed
     to disk: a server crash right after may lose the batch whole, never part of it, and
-    importing the file again restores it.
+    importing the file again restores it. The news of new and changed debts for linked chats
+    is queued in the same transaction (services.plan_news); `news_hold` keeps it back that
+    long (a file import releases it when it has finished: IngestResult.news_held_until).
     """
     batch = (
         records if isinstance(records, PreparedBatch)
@@ -990,7 +1000,12 @@ async def upsert_debts(
                 values[PERSON_ID_AT], values[COMPANY_ID_AT] = None, company_ids[holder_hash]
             else:
                 values[PERSON_ID_AT], values[COMPANY_ID_AT] = person_ids[holder_hash], None
-        changes = await sync_stored_debts(session, batch.keys, batch.debts, now=deps.clock())
+        now = deps.clock()
+        changes = await sync_stored_debts(session, batch.keys, batch.debts, now=now)
+        # News of new and changed debts (issue #16), planned in this transaction; before the
+        # closed debts' messages are cancelled, so a debt opened and closed unseen is no news.
+        hold = now + news_hold if news_hold is not None else None
+        news = await plan_debt_news(session, deps.settings, changes, now=now, hold=hold)
         cancelled = await cancel_pending_outbox(session, changes.closed_ids)
         if audit_action:
             await audit.record(
@@ -1002,7 +1017,7 @@ async def upsert_debts(
                     "rows": batch.size, "inserted": changes.inserted,
                     "updated": changes.updated, "unchanged": changes.unchanged,
                     "closed": len(changes.closed_ids), "messages_cancelled": cancelled,
-                    **(audit_details or {}),
+                    "news": news, **(audit_details or {}),
                 },
                 at=deps.clock(),
             )
@@ -1012,6 +1027,8 @@ async def upsert_debts(
         unchanged=changes.unchanged,
         closed_debt_ids=tuple(changes.closed_ids),
         cancelled_messages=cancelled,
+        news_planned=news,
+        news_held_until=hold if news else None,
     )
 
 
@@ -1030,6 +1047,7 @@ async def cancel_debts(
     now = deps.clock()
     async with transaction(deps.sessions) as session:
         closed = await close_debts(session, list(dict.fromkeys(refs)), status=status, now=now)
+        news = await plan_closure_news(session, deps.settings, closed, now=now)
         cancelled = await cancel_pending_outbox(session, closed)
         await audit.record(
             session,
@@ -1037,7 +1055,7 @@ async def cancel_debts(
             action="debts.cancel",
             count=len(closed),
             details={"requested": len(refs), "closed": len(closed), "status": status.value,
-                     "messages_cancelled": cancelled},
+                     "messages_cancelled": cancelled, "news": news},
             at=now,
         )
     return len(closed)
@@ -1059,6 +1077,8 @@ class ImportReport:
     rejected: int = 0
     closed: int = 0
     messages_cancelled: int = 0
+    news: int = 0  # news of new and changed debts queued (issue #16)
+    repeated: list[tuple[str, str]] = field(default_factory=list)  # keys named twice
     errors: list[RecordError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     warning_count: int = 0
@@ -1221,6 +1241,7 @@ def _validated(
                 continue
             previous = first_lines.first(hash(record.key), line)
             if previous != line:
+                report.repeated.append(record.key)
                 yield RecordError(
                     line, "reference",
                     f"{record.reference!r} from {record.source!r} is already on line {previous}",
@@ -1316,6 +1337,9 @@ async def import_file(
         report = ImportReport()  # second pass: the counts again, this time writing
 
     batch_number = 0
+    # The news of the whole file goes out together when it has been read to the end (one
+    # message per chat however the batches fall); if the import dies, after the hold.
+    holds: list[datetime] = []
 
     async def flush(batch: PreparedBatch) -> None:
         nonlocal batch_number
@@ -1323,8 +1347,11 @@ async def import_file(
         result = await upsert_debts(
             deps, batch, actor=actor,
             audit_details={"file": path.name, "batch": batch_number, "strict": strict},
-            durable=False,
+            durable=False, news_hold=IMPORT_NEWS_HOLD,
         )
+        report.news += result.news_planned
+        if result.news_held_until is not None:
+            holds.append(result.news_held_until)
         report.inserted += result.inserted
         report.updated += result.updated
         report.unchanged += result.unchanged
@@ -1343,7 +1370,16 @@ async def import_file(
         await flush(prepare_batch([], deps.settings.keyring, dialect=dialect_of(deps.sessions)))
     else:
         await _refresh_statistics(deps)
+    if holds:
+        async with transaction(deps.sessions) as session:
+            if report.repeated:
+                report.news -= await withhold_new_debt_news(session, report.repeated)
+            await release_held_news(session, deps.settings, holds=holds, now=deps.clock())
     return report
+
+
+# How long a file import may hold back its news before it goes out anyway (a crash midway).
+IMPORT_NEWS_HOLD = timedelta(minutes=30)
 
 
 async def _refresh_statistics(deps: Deps) -> None:

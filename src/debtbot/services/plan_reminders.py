@@ -49,6 +49,7 @@ from debtbot.domain.rules import Rulebook
 from debtbot.i18n import translator
 from debtbot.services.deps import Deps
 from debtbot.services.outbox import delivery_time, outbox_row
+from debtbot.services.plan_news import plan_threshold_news, render_held_news
 from debtbot.services.reminder_text import render_milestone_reminder, render_warrant_reminder
 from debtbot.services.show_debts import payment_url
 from debtbot.settings import Settings
@@ -73,6 +74,7 @@ class PlanReport:
     dropped: int = 0
     candidates: int = 0
     queries: int = 0
+    news: int = 0  # thresholds passed, told (issue #16)
     skipped: bool = False  # another planner held the lock
     seconds: float = 0.0
     by_kind: Counter[str] = field(default_factory=Counter)
@@ -338,11 +340,20 @@ async def plan_reminders(
                         rulebook, report)
         days = [first_day + timedelta(days=n) for n in range((today - first_day).days + 1)]
         await _plan_warrants(session, settings, days, now, report)
+        news, queries = await plan_threshold_news(
+            session, settings, first_day=first_day, today=today, now=now, rulebook=rulebook
+        )
+        report.news += news
+        report.queries += queries
+        # The "new debt" news a big file import left to be worded (services.plan_news).
+        report.news += await render_held_news(session, settings, now=now)
         await store.end_sweep(session, now=now)
     report.seconds = time.perf_counter() - started
     log.info(
-        "reminder sweep: %d planned, %d dropped, %d candidates, %d queries in %.2f s",
-        report.planned, report.dropped, report.candidates, report.queries, report.seconds,
+        "reminder sweep: %d planned, %d dropped, %d thresholds told, %d candidates, "
+        "%d queries in %.2f s",
+        report.planned, report.dropped, report.news, report.candidates, report.queries,
+        report.seconds,
     )
     return report
 

@@ -38,6 +38,7 @@ class ReminderPreferences:
     muted_kinds: tuple[str, ...]
     snoozed_until: datetime | None  # set only while the snooze lasts
     lead_days: tuple[int, ...]  # e.g. (7, 1): how long before each deadline
+    news: bool = True  # news of new and changed debts, and of thresholds passed (issue #16)
 
     def kind_on(self, kind: str) -> bool:
         return kind not in self.muted_kinds
@@ -56,7 +57,7 @@ async def _view(
     return ReminderPreferences(
         chat_id=chat_id, language=found.language, verified=links > 0, enabled=found.enabled,
         muted_kinds=tuple(k for k in found.muted_kinds if k in KINDS), snoozed_until=snoozed,
-        lead_days=leads,
+        lead_days=leads, news=found.news,
     )
 
 
@@ -87,6 +88,21 @@ async def set_enabled(deps: Deps, *, chat_id: int, enabled: bool) -> ReminderPre
     if enabled:
         values["snoozed_until"] = None
     return await _change(deps, chat_id, "reminders.on" if enabled else "reminders.off", **values)
+
+
+async def set_news(deps: Deps, *, chat_id: int, enabled: bool) -> ReminderPreferences | None:
+    """News of new and changed debts on or off (off cancels the news queued)."""
+    action = "news.on" if enabled else "news.off"
+    async with transaction(deps.sessions) as session:
+        if not await store.update_reminder_settings(session, chat_id, news_enabled=enabled):
+            return None
+        cancelled = 0
+        if not enabled:
+            cancelled = await store.cancel_pending_news(session, chat_id, reason=action)
+        await audit_store.record(
+            session, actor=f"chat:{chat_id}", action=action, count=cancelled, at=deps.clock()
+        )
+        return await _view(deps, session, chat_id)
 
 
 async def set_kind(

@@ -573,7 +573,8 @@ async def forget_chat(session: AsyncSession, *, chat_id: int) -> tuple[int, int]
     await session.execute(
         update(Chat)
         .where(Chat.id == chat_id)
-        .values(discreet=False, reminders_enabled=True, muted_kinds=[], snoozed_until=None)
+        .values(discreet=False, reminders_enabled=True, news_enabled=True, muted_kinds=[],
+                snoozed_until=None)
         .execution_options(synchronize_session=False)
     )
     cancelled = await session.execute(

@@ -47,12 +47,29 @@ KEY_COLUMNS = ("source", "reference")
 Key = tuple[str, str]
 
 
+@dataclass(frozen=True, slots=True)
+class DebtChange:
+    """What a citizen may care about in one updated debt (the news planner's input)."""
+
+    debt_id: int
+    person_id: int | None  # the holder now
+    company_id: int | None
+    fields: frozenset[str]  # the FIELDS that changed
+    old_amount_cents: int | None
+    old_served_on: Any  # as stored (None: not served before)
+    old_open: bool
+
+
 @dataclass(slots=True)
 class DebtChanges:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
     closed_ids: list[int] = field(default_factory=list)  # open before, paid/cancelled now
+    # For the news (issue #16): the open debts inserted, as (key, person_id, company_id),
+    # and the updates that touch what a citizen reads (amount, service, status, holder).
+    new_open: list[tuple[Key, int | None, int | None]] = field(default_factory=list)
+    news: list[DebtChange] = field(default_factory=list)
 
 
 def is_open(status: str) -> bool:
@@ -68,6 +85,8 @@ def stored_debts(dialect: str, rows: Iterable[Mapping[str, Any]]) -> list[list[A
 
 
 PERSON_ID_AT, COMPANY_ID_AT = FIELDS.index("person_id"), FIELDS.index("company_id")
+_AMOUNT_AT, _SERVED_AT = FIELDS.index("amount"), FIELDS.index("served_on")
+_NEWS_FIELDS = frozenset({"amount", "served_on", "status", "person_id", "company_id"})
 
 
 async def sync_debts(
@@ -103,6 +122,7 @@ async def sync_stored_debts(
         convert = stored_converter(driver.dialect, DEBTS, name)
         defaults.append((FIELDS.index(name), convert(value) if convert else value))
     existing = await _existing(driver, wanted.keys())
+    new_open = result.new_open
     new: list[tuple[Any, ...]] = []
     changes: list[tuple[int, dict[str, Any]]] = []
     for key, values in wanted.items():
@@ -112,7 +132,11 @@ async def sync_stored_debts(
             for at, default in defaults:
                 if filled[at] is None:
                     filled[at] = default
-            new.append((*key, *filled, None if filled[status_at] in _OPEN else stamp))
+            if filled[status_at] in _OPEN:
+                new.append((*key, *filled, None))
+                new_open.append((key, filled[PERSON_ID_AT], filled[COMPANY_ID_AT]))
+            else:
+                new.append((*key, *filled, stamp))
             continue
         row_id, old = found
         change = {
@@ -123,6 +147,11 @@ async def sync_stored_debts(
         if not change:
             result.unchanged += 1
             continue
+        if not _NEWS_FIELDS.isdisjoint(change):
+            result.news.append(DebtChange(
+                row_id, values[PERSON_ID_AT], values[COMPANY_ID_AT], frozenset(change),
+                old[_AMOUNT_AT], old[_SERVED_AT], is_open(old[status_at]),
+            ))
         if "status" in change:
             change["status_changed_at"] = stamp
             if is_open(old[status_at]) and not is_open(change["status"]):

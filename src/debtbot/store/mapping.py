@@ -7,6 +7,15 @@ from decimal import Decimal
 from debtbot.domain.debts import Debt, DebtKind, DebtStatus
 from debtbot.store.models import DebtRow
 
+# The columns debt_from_row reads: a query that builds Debts selects these (and may add more).
+DEBT_COLUMNS = (
+    DebtRow.id, DebtRow.kind, DebtRow.reference, DebtRow.amount, DebtRow.served_on,
+    DebtRow.due_on, DebtRow.status, DebtRow.authority, DebtRow.source, DebtRow.points,
+    DebtRow.surcharge_rate, DebtRow.post_clearance, DebtRow.enforcement_suspended,
+    DebtRow.instalments_on_time, DebtRow.finding_notice_on, DebtRow.served_at,
+    DebtRow.freeze_notified_on, DebtRow.seized_on, DebtRow.charge_notified_on,
+)
+
 
 def debt_from_row(row: DebtRow) -> Debt:
     return Debt(

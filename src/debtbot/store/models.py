@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -130,6 +131,8 @@ class Chat(Timestamped, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     discreet: Mapped[bool] = mapped_column(Boolean, default=False)
     reminders_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # News of new and changed debts and of thresholds passed (issue #16); on by default.
+    news_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     muted_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -33,34 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.debts import Debt
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
-from debtbot.store.mapping import debt_from_row
+from debtbot.store.mapping import DEBT_COLUMNS, debt_from_row
 from debtbot.store.models import Chat, ChatLink, DebtRow, OutboxMessage, PlannerState
 
 OUTSTANDING = "outstanding"
 PLANNER = "reminders"
 KEY_PREFIX = "reminder"
 
-_DEBT_COLUMNS = (
-    DebtRow.id,
-    DebtRow.kind,
-    DebtRow.reference,
-    DebtRow.amount,
-    DebtRow.served_on,
-    DebtRow.due_on,
-    DebtRow.status,
-    DebtRow.authority,
-    DebtRow.source,
-    DebtRow.points,
-    DebtRow.surcharge_rate,
-    DebtRow.post_clearance,
-    DebtRow.enforcement_suspended,
-    DebtRow.instalments_on_time,
-    DebtRow.finding_notice_on,
-    DebtRow.served_at,
-    DebtRow.freeze_notified_on,
-    DebtRow.seized_on,
-    DebtRow.charge_notified_on,
-)
 
 
 def reminder_key(debt_id: int, milestone: str, lead_days: int, chat_id: int) -> str:
@@ -77,13 +56,15 @@ class Candidate:
     discreet: bool
 
 
-def _chat_may_hear(kind: str, now: datetime) -> Any:
+def _chat_may_hear(kind: str, now: datetime, audience: str = "reminders") -> Any:
     # muted_kinds is a JSON list of kind names; its text contains "kind" with the quotes
     # exactly when the kind is muted (kind names hold no quotes). Same SQL on both backends.
+    # audience "news": the chat's switch for news (issue #16) instead of the reminders one.
     muted_text = func.coalesce(cast(Chat.muted_kinds, Text), "")
+    switch = Chat.news_enabled if audience == "news" else Chat.reminders_enabled
     return and_(
         Chat.active.is_(True),
-        Chat.reminders_enabled.is_(True),
+        switch.is_(True),
         or_(Chat.snoozed_until.is_(None), Chat.snoozed_until <= now),
         not_(muted_text.like(f'%"{kind}"%')),
     )
@@ -100,6 +81,7 @@ def candidates_statement(
     now: datetime,
     skip_planned: bool = True,
     dialect: str = "postgresql",
+    audience: str = "reminders",
 ) -> Any:
     """One query: the open debts of `kind` whose clock date is in the ranges (a MATERIALIZED
     CTE, so the database starts from that index range and not from millions of links), then
@@ -110,7 +92,7 @@ def candidates_statement(
     if dates:
         windows.append(clock_column.in_(list(dates)))
     due = (
-        select(*_DEBT_COLUMNS, DebtRow.person_id, DebtRow.company_id)
+        select(*DEBT_COLUMNS, DebtRow.person_id, DebtRow.company_id)
         .where(
             DebtRow.kind == kind,
             DebtRow.status == OUTSTANDING,
@@ -120,12 +102,12 @@ def candidates_statement(
         .prefix_with("MATERIALIZED")
     )
     columns = (
-        *(due.c[column.key] for column in _DEBT_COLUMNS),
+        *(due.c[column.key] for column in DEBT_COLUMNS),
         Chat.id.label("chat_id"),
         Chat.language.label("chat_language"),
         Chat.discreet.label("chat_discreet"),
     )
-    conditions = [_chat_may_hear(kind, now)]
+    conditions = [_chat_may_hear(kind, now, audience)]
     if skip_planned:
         key = (
             literal(f"{KEY_PREFIX}:", String)
@@ -216,6 +198,7 @@ class ReminderSettings:
     enabled: bool
     muted_kinds: tuple[str, ...]
     snoozed_until: datetime | None
+    news: bool = True  # news of new and changed debts (issue #16)
 
 
 async def reminder_settings(session: AsyncSession, chat_id: int) -> ReminderSettings | None:
@@ -224,7 +207,7 @@ async def reminder_settings(session: AsyncSession, chat_id: int) -> ReminderSett
         return None
     return ReminderSettings(
         chat.id, chat.language, chat.discreet, chat.active, chat.reminders_enabled,
-        tuple(sorted(chat.muted_kinds or [])), chat.snoozed_until,
+        tuple(sorted(chat.muted_kinds or [])), chat.snoozed_until, bool(chat.news_enabled),
     )
 
 
@@ -269,6 +252,23 @@ async def cancel_pending_reminders(
     result = await session.execute(
         update(OutboxMessage)
         .where(*conditions)
+        .values(status=DeliveryStatus.CANCELLED.value, last_error=reason[:300])
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+async def cancel_pending_news(session: AsyncSession, chat_id: int, *, reason: str) -> int:
+    """The chat turned news off: the news queued for it stays unsent (issue #16)."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.purpose == OutboxPurpose.REMINDER.value,
+            OutboxMessage.status.in_([DeliveryStatus.PENDING.value, "held"]),
+            or_(OutboxMessage.dedupe_key.like("news:%"),
+                OutboxMessage.dedupe_key.like(f"{KEY_PREFIX}:%:passed.%")),
+        )
         .values(status=DeliveryStatus.CANCELLED.value, last_error=reason[:300])
         .execution_options(synchronize_session=False)
     )

@@ -21,13 +21,21 @@ def help_text(t: Translator) -> str:
         "/forget: unlink this chat and delete your data\n"
         "/start: confirm who you are, or add a person or company"
     )
+    # Issue #16: what the bot tells of its own accord, and when.
+    news = t.gettext(
+        "<b>News:</b> the day the authorities record a new debt in your name, correct its "
+        "amount or date of service, cancel or withdraw it or confirm it is paid, and the day a "
+        "deadline passes (a surcharge applies, the case goes to prosecution or court), I tell "
+        "you, outside quiet hours. Several pieces of news at once come as one message. Turn "
+        "this news off or on with /reminders."
+    )
     # LEGAL_RULES.md, "What the bot never does": not legal service of a notice.
     notice = t.gettext(
         "<b>Please note:</b> my reminders are a courtesy, not the legal service of a notice. "
         "The official amounts and dates are those in the authorities' records and on the "
         "notices served on you; if anything I show differs, the official ones apply."
     )
-    return f"{commands}\n\n{notice}"
+    return f"{commands}\n\n{news}\n\n{notice}"
 
 
 async def help_command(update: Update, context: BotContext) -> None:

@@ -1,8 +1,11 @@
 """/reminders: turn reminders off and on per kind of debt, pause them for a week, or stop
 them all, so nobody has to block the bot to get peace.
 
+And news (issue #16): the day a new debt is recorded, a debt changes or closes, or a
+threshold passes, on by default.
+
 Buttons carry what they do (`rem:kind:<kind>:on|off`, `rem:snooze`, `rem:resume`,
-`rem:all:on|off`); no dialogue state is needed.
+`rem:all:on|off`, `rem:news:on|off`); no dialogue state is needed.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from debtbot.texts import kind_label
 
 REMINDER_BUTTON = re.compile(
     r"^rem:(?:(?P<what>kind):(?P<kind>[a-z_]{1,32}):(?P<state>on|off)|(?P<action>snooze|resume)"
-    r"|all:(?P<all>on|off))$"
+    r"|all:(?P<all>on|off)|news:(?P<news>on|off))$"
 )
 
 
@@ -75,6 +78,19 @@ def reminders_reply(t: Translator, view: ReminderPreferences, *, quiet: tuple[st
         rows.append([InlineKeyboardButton(
             t.pgettext("button", "Turn reminders on"), callback_data="rem:all:on"
         )])
+    lines.append(
+        t.gettext(
+            "News: the day a new debt is recorded in your name, a debt is corrected, "
+            "cancelled, withdrawn or paid, or a deadline passes, I tell you."
+        )
+        + " "
+        + (t.gettext("News is <b>on</b>.") if view.news else t.gettext("News is <b>off</b>."))
+    )
+    rows.append([InlineKeyboardButton(
+        t.pgettext("button", "Turn news off") if view.news
+        else t.pgettext("button", "Turn news on"),
+        callback_data=f"rem:news:{'off' if view.news else 'on'}",
+    )])
     return Reply("\n\n".join(lines), InlineKeyboardMarkup(rows))
 
 
@@ -106,6 +122,8 @@ async def reminders_pressed(update: Update, context: BotContext) -> None:
         view = await preferences.set_kind(
             deps, chat_id=chat_id, kind=match["kind"], enabled=match["state"] == "on"
         )
+    elif match["news"]:
+        view = await preferences.set_news(deps, chat_id=chat_id, enabled=match["news"] == "on")
     elif match["action"] == "snooze":
         view = await preferences.snooze(deps, chat_id=chat_id)
     elif match["action"] == "resume":
