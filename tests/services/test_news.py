@@ -32,7 +32,7 @@ JOHN = "881005"
 
 
 def row(reference: str, *, id_number: str = MARIA, amount: str = "100", served_on: str =
-        "2026-11-20", status: str = "", kind: str = "out_of_court_fine",
+        "2026-11-19", status: str = "", kind: str = "out_of_court_fine",
         authority: str = "Cyprus Police") -> str:
     return ",".join([kind, "police", reference, authority, "person", "id_card", id_number,
                      "Μαρία Κωνσταντίνου", "1992-11-03", amount, served_on, status])
@@ -110,7 +110,9 @@ async def test_a_new_debt_is_told_at_once_in_the_chats_language_with_pay_and_dea
     text = message.payload["text"]
     assert "Νέα οφειλή" in text and "Εξώδικο πρόστιμο" in text and "OC-1" in text
     assert "Cyprus Police" in text and "100,00" in text
-    assert "20 Δεκεμβρίου 2026" in text  # the last day before the surcharge (day 30)
+    # Served 19 November: payable since 23 November (note 1: 72 hours after the end of the day
+    # of service); day 30 is Saturday 19 December, which Cap. 1 art. 31 does not move.
+    assert "19 Δεκεμβρίου 2026" in text  # the last day before the surcharge
     [[pay]] = message.payload["buttons"]
     assert pay["url"].startswith("https://") and "OC-1" in pay["url"]
     assert message.not_before == NOW
