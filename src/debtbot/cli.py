@@ -83,9 +83,14 @@ def run() -> None:
         raise typer.Exit(2)
     from debtbot.app import run as run_app  # the bot's dependencies load only here
     from debtbot.logging_setup import configure_logging
+    from debtbot.store.fleet import AlreadyRunning
 
     configure_logging(settings.log_level)
-    run_app(settings)
+    try:
+        run_app(settings)
+    except AlreadyRunning as exc:
+        _echo_error(str(exc))
+        raise typer.Exit(1) from None
 
 
 # ---------------------------------------------------------------------------- db

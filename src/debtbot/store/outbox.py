@@ -333,6 +333,25 @@ async def release_stale_claims(session: AsyncSession, *, older_than: datetime) -
     return (await session.execute(stmt)).rowcount or 0
 
 
+async def release_claims_of_others(session: AsyncSession, *, worker: str) -> int:
+    """Every claim not held by `worker` goes back to 'pending' (a new active sender taking
+    over from one that died or lost its lease)."""
+    others = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == SENDING,
+               or_(OutboxMessage.claimed_by.is_(None), OutboxMessage.claimed_by != worker))
+        .order_by(OutboxMessage.id)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(others))
+        .values(status=PENDING, claimed_by=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).rowcount or 0
+
+
 async def drop_expired(session: AsyncSession, *, now: datetime) -> list[tuple[int, str]]:
     """Pending rows whose moment has passed (the threshold a reminder warned of is behind
     us) become 'dropped'. Returns (id, purpose) of each, for the record.

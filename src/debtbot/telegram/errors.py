@@ -23,6 +23,7 @@ from debtbot.i18n import language_from_telegram, translator
 from debtbot.services import chats, verify_identity
 from debtbot.telegram import render
 from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext
+from debtbot.telegram.paced import ReplyQueued
 from debtbot.telegram.replies import answer_button, send
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ async def on_error(update: object, context: BotContext) -> None:
     """Log ids and frames only; tell the user, in their language, to try again."""
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(error, ReplyQueued):  # not lost: the outbox sends it first
+        log.info("update %s: the reply went to the outbox", update_id)
+        return
     frames = "".join(traceback.format_tb(error.__traceback__)) if error else ""
     log.error(
         "update %s failed with %s\n%s", update_id, type(error).__name__, frames

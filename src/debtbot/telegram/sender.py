@@ -27,7 +27,7 @@ from debtbot.services.deliver_outbox import (
 from debtbot.services.deliver_outbox import RetryAfter as RetryLater
 from debtbot.services.deps import Deps
 from debtbot.settings import Settings
-from debtbot.telegram.request import JsonRequest
+from debtbot.telegram.request import JsonRequest, TimedOutAfterSending
 
 # 400 answers that mean the chat is gone for good, like a 403.
 _GONE = ("chat not found", "user is deactivated", "peer_id_invalid", "bot was kicked")
@@ -85,7 +85,9 @@ class TelegramSender:
                 raise ChatUnreachable(exc.message) from exc
             raise MessageRejected(exc.message) from exc
         except TimedOut as exc:
-            raise TransientError(f"timed out: {exc.message}") from exc
+            raise TransientError(
+                f"timed out: {exc.message}", maybe_delivered=isinstance(exc, TimedOutAfterSending)
+            ) from exc
         except NetworkError as exc:  # 5xx and connection failures (BadRequest is caught above)
             raise TransientError(exc.message) from exc
         return sent.message_id
