@@ -37,8 +37,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     On SQLite a second instance on the same file is refused (AlreadyRunning). On PostgreSQL
     any number run side by side: one sends the outbox, one polls (each holding a lease, the
     others standing by to take over), all keep one pace and process each update once."""
-    settings.warn_if_unsafe()
     with single_instance(settings.database_url):
+        settings.warn_if_unsafe()
         await _serve(settings, stop=stop)
 
 

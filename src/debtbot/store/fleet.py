@@ -47,6 +47,20 @@ def lease_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+async def lease_holder(connection: AsyncConnection, name: str) -> int | None:
+    """The process id of the lease's holder, None if nobody holds it (for operators, tests
+    and benchmarks: the holder's pid is in its connection's application_name)."""
+    pid = (await connection.execute(
+        text(
+            "SELECT substring(a.application_name from ' pid ([0-9]+)$')::int FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE :pattern"
+        ),
+        {"pattern": f"debtbot lease {name} pid %"},
+    )).scalar()
+    return None if pid is None else int(pid)
+
+
 def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -77,8 +91,11 @@ class AdvisoryLease:
             self._connection = await asyncpg.connect(
                 self._dsn,
                 timeout=self._timeout,
-                server_settings={"application_name": f"debtbot lease {self.name}"[:63],
-                                 **_KEEPALIVE},
+                # The holder's process id shows in pg_stat_activity (who sends, who polls).
+                server_settings={
+                    "application_name": f"debtbot lease {self.name} pid {os.getpid()}"[:63],
+                    **_KEEPALIVE,
+                },
             )
         try:
             got = await asyncio.wait_for(
