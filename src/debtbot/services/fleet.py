@@ -58,7 +58,7 @@ class Budget(Protocol):
 
     async def reserve(self, count: int = 1) -> float:
         """Reserve `count` consecutive slots, one `interval` apart; seconds until the first
-        (at most one interval below zero: a slot missed by a late wake-up, to use now)."""
+        (below zero, by one interval at most: a slot a late wake-up missed, to use now)."""
         ...
 
     async def pause(self, seconds: float) -> None:
@@ -76,7 +76,9 @@ class LocalBudget:
 
     async def reserve(self, count: int = 1) -> float:
         now = self._clock()
-        start = max(self._next, now - self.interval)  # a missed slot is made up, one only
+        # Sending on: the next slot, even if a late wake-up let it pass (by one interval at
+        # most, so it is made up, one only). Idle since: now.
+        start = self._next if self._next >= now - self.interval else now
         self._next = start + count * self.interval
         return start - now
 

@@ -141,19 +141,20 @@ async def reserve_slots(
     connection: AsyncConnection, *, name: str, count: int, interval: float
 ) -> float:
     """Reserve `count` consecutive sending slots `interval` seconds apart in the budget
-    `name` (PostgreSQL); returns how many seconds from now the first one starts (at most one
-    interval in the past: a slot a late wake-up missed is made up, one at a time).
+    `name` (PostgreSQL); returns how many seconds from now the first one starts.
 
     A generic cell rate algorithm in one row: the next free slot moves forward by what is
-    reserved, never further back than one interval behind the database's clock. Times are the
-    database's, so the instances' own clocks may disagree without harm.
+    reserved. While the fleet sends on, a slot that a late wake-up let pass (by one interval
+    at most) is still handed out, so the rate holds; after a pause the next slot is now, so
+    nothing bursts. Times are the database's, so the instances' clocks may disagree.
     """
     row = (await connection.execute(
         text(
             "INSERT INTO send_budget AS b (name, next_at) "
             "VALUES (:name, extract(epoch from clock_timestamp()) + :span) "
             "ON CONFLICT (name) DO UPDATE SET next_at = "
-            "greatest(b.next_at, extract(epoch from clock_timestamp()) - :interval) + :span "
+            "CASE WHEN b.next_at >= extract(epoch from clock_timestamp()) - :interval "
+            "THEN b.next_at ELSE extract(epoch from clock_timestamp()) END + :span "
             "RETURNING b.next_at - :span - extract(epoch from clock_timestamp())"
         ),
         {"name": name, "span": count * interval, "interval": interval},
