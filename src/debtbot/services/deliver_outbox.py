@@ -594,9 +594,13 @@ class OutboxSender:
         """This sender became the fleet's active one: what a previous sender left claimed
         (it died, or lost its lease) goes back to pending at once, not after the claim
         timeout. Only the lease holder sends, so no live worker holds those claims; a
-        message the previous sender had in flight may go out twice."""
+        message the previous sender had in flight may go out twice, and so it waits out the
+        chat's interval first (the previous sender's per-chat pace died with it)."""
+        wait = timedelta(seconds=self.deps.settings.send_rate_per_chat_seconds)
         async with transaction(self.deps.sessions) as session:
-            released = await store.release_claims_of_others(session, worker=self.worker)
+            released = await store.release_claims_of_others(
+                session, worker=self.worker, not_before=self.deps.clock() + wait
+            )
         if released:
             log.warning("outbox: took over %d claims of a previous sender", released)
         self.stats.released += released

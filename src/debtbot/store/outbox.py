@@ -340,9 +340,11 @@ async def release_stale_claims(session: AsyncSession, *, older_than: datetime) -
     return (await session.execute(stmt)).rowcount or 0
 
 
-async def release_claims_of_others(session: AsyncSession, *, worker: str) -> int:
+async def release_claims_of_others(
+    session: AsyncSession, *, worker: str, not_before: datetime | None = None
+) -> int:
     """Every claim not held by `worker` goes back to 'pending' (a new active sender taking
-    over from one that died or lost its lease)."""
+    over from one that died or lost its lease), due no earlier than `not_before`."""
     others = (
         select(OutboxMessage.id)
         .where(OutboxMessage.status == SENDING,
@@ -353,7 +355,11 @@ async def release_claims_of_others(session: AsyncSession, *, worker: str) -> int
     stmt = (
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(others))
-        .values(status=PENDING, claimed_by=None, claimed_at=None)
+        .values(status=PENDING, claimed_by=None, claimed_at=None,
+                **({} if not_before is None else {
+                    "not_before": func.greatest(OutboxMessage.not_before, not_before)
+                    if _dialect(session) == "postgresql"
+                    else func.max(OutboxMessage.not_before, not_before)}))
         .execution_options(synchronize_session=False)
     )
     return (await session.execute(stmt)).rowcount or 0
