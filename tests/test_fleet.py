@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from conftest import backend
 from debtbot.devtools.botapi import FakeBotApi
 from debtbot.devtools.fleet import Fleet, plan_all, seed_reminders
 from debtbot.services.deps import Deps
@@ -28,7 +27,7 @@ from debtbot.store.fleet import single_instance
 from debtbot.store.migrate import upgrade_database
 from debtbot.store.models import OutboxMessage
 
-postgres_only = pytest.mark.skipif(backend() != "postgres",
+postgres_only = pytest.mark.skipif(os.environ.get("DEBTBOT_TEST_DB", "sqlite").lower() != "postgres",
                                    reason="several instances need PostgreSQL")
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
-from conftest import backend
 from debtbot.services import fleet
 from debtbot.services.deps import Deps
 from debtbot.services.retention import purge_old_messages
@@ -16,7 +16,7 @@ from debtbot.settings import Settings
 from debtbot.store.fleet import AdvisoryLease
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
-postgres_only = pytest.mark.skipif(backend() != "postgres", reason="leases are PostgreSQL's")
+postgres_only = pytest.mark.skipif(os.environ.get("DEBTBOT_TEST_DB", "sqlite").lower() != "postgres", reason="leases are PostgreSQL's")
 
 
 def _deps(sessions, database_url, now=NOW, **settings) -> Deps:  # type: ignore[no-untyped-def]

@@ -175,13 +175,13 @@ class Pacer:
                 await asyncio.wait_for(self._wake.wait(), wait)
 
     async def _tick(self) -> None:
-        interval = self.budget.interval
+        interval, lateness = self.budget.interval, self.budget.lateness
         while self._waiters:
             now = self._clock()
             if self._paused_until > now:
                 await self._sleep_until(self._paused_until)
                 continue
-            while self._slots and self._slots[0] < now - interval:
+            while self._slots and self._slots[0] < now - lateness:
                 self._slots.popleft()  # reserved but unused in time: gone
             if not self._slots:
                 try:
@@ -399,6 +399,7 @@ class OutboxSender:
         self._sleep = sleep
         self._inflight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._room = asyncio.Event()  # half the window is free again
         self._last_maintenance = float("-inf")
         self._batch: tuple[list[tuple[Group, int, int]], asyncio.Future[None]] | None = None
         self.settle_delay = settle_delay
@@ -420,7 +421,9 @@ class OutboxSender:
                 except Exception:
                     log.exception("outbox sender: claiming failed; retrying shortly")
                     claimed = 0
-                if claimed == 0 or len(self._inflight) >= self.window:
+                # Claim again once half the window is free (or something urgent is queued):
+                # a claim per message sent would cost a transaction per message.
+                if claimed == 0 or len(self._inflight) > self.window // 2:
                     await self._idle(stop)
         finally:
             await self._drain()
@@ -434,7 +437,9 @@ class OutboxSender:
             claimed = await self._claim_round()
             if claimed == 0 and not self._inflight:
                 break
-            if self._inflight:
+            while self._inflight and len(self._inflight) > self.window // 2:
+                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+            if claimed == 0 and self._inflight:
                 await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
         return self.stats
 
@@ -443,16 +448,21 @@ class OutboxSender:
             asyncio.ensure_future(stop.wait()),
             asyncio.ensure_future(self._wake.wait()),
         }
-        if self._inflight and len(self._inflight) >= self.window:
-            waiters |= set(self._inflight)
+        if len(self._inflight) > self.window // 2:
+            self._room.clear()
+            waiters.add(asyncio.ensure_future(self._room.wait()))
         try:
             await asyncio.wait(waiters, timeout=self.poll_seconds,
                                return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
-                if waiter not in self._inflight:
-                    waiter.cancel()
+                waiter.cancel()
         self._wake.clear()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if len(self._inflight) <= self.window // 2:
+            self._room.set()
 
     async def _drain(self) -> None:
         if self._inflight:
@@ -519,7 +529,7 @@ class OutboxSender:
             self.gate.enter(group.chat_id)
             task = asyncio.create_task(self._deliver(group))
             self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(self._done)
         return len(rows)
 
     # -- one message

@@ -138,14 +138,14 @@ class AdvisoryLease:
 
 
 async def reserve_slots(
-    connection: AsyncConnection, *, name: str, count: int, interval: float
+    connection: AsyncConnection, *, name: str, count: int, interval: float, lateness: float
 ) -> float:
     """Reserve `count` consecutive sending slots `interval` seconds apart in the budget
     `name` (PostgreSQL); returns how many seconds from now the first one starts.
 
     A generic cell rate algorithm in one row: the next free slot moves forward by what is
-    reserved. While the fleet sends on, a slot that a late wake-up let pass (by one interval
-    at most) is still handed out, so the rate holds; after a pause the next slot is now, so
+    reserved. While the fleet sends on, slots that a late wake-up let pass (by `lateness` at
+    most) are still handed out, so the rate holds; after a pause the next slot is now, so
     nothing bursts. Times are the database's, so the instances' clocks may disagree.
     """
     row = (await connection.execute(
@@ -153,11 +153,11 @@ async def reserve_slots(
             "INSERT INTO send_budget AS b (name, next_at) "
             "VALUES (:name, extract(epoch from clock_timestamp()) + :span) "
             "ON CONFLICT (name) DO UPDATE SET next_at = "
-            "CASE WHEN b.next_at >= extract(epoch from clock_timestamp()) - :interval "
+            "CASE WHEN b.next_at >= extract(epoch from clock_timestamp()) - :lateness "
             "THEN b.next_at ELSE extract(epoch from clock_timestamp()) END + :span "
             "RETURNING b.next_at - :span - extract(epoch from clock_timestamp())"
         ),
-        {"name": name, "span": count * interval, "interval": interval},
+        {"name": name, "span": count * interval, "lateness": lateness},
     )).scalar_one()
     return float(row)
 
