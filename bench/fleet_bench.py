@@ -94,6 +94,35 @@ async def _queue_broadcast(sessions, n: int) -> list[int]:  # type: ignore[no-un
     return chats
 
 
+class LoopLag:
+    """How late this process's event loop (the Bot API server's) wakes up: a server that
+    stalls handles a backlog of requests at once, and its one-second window then sees a burst
+    that the senders never sent."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self.over_100ms = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            late = loop.time() - before - 0.01
+            self.worst = max(self.worst, late)
+            self.over_100ms += late > 0.1
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._watch())
+
+    def stop(self) -> dict[str, object]:
+        if self._task is not None:
+            self._task.cancel()
+        return {"server_loop_lag_worst_ms": round(self.worst * 1000),
+                "server_loop_lags_over_100ms": self.over_100ms}
+
+
 def _figures(api: FakeBotApi, chats: list[int], configured: float) -> dict[str, object]:
     wanted = set(chats)
     ok = [c for c in api.calls_to("sendMessage") if c.ok and c.chat_id in wanted]
@@ -101,7 +130,9 @@ def _figures(api: FakeBotApi, chats: list[int], configured: float) -> dict[str, 
     times = sorted(c.at for c in ok)
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     rate = (len(times) - 1) / span if span > 0 else float("nan")
+    floods = [c for c in api.calls_to("sendMessage") if c.status == 429]
     return {
+        "http_429_at_s": [round(c.at - times[0], 1) for c in floods][:20] if times else [],
         "messages": len(ok),
         "configured_rate": configured,
         "delivered_rate": round(rate, 2),
@@ -135,6 +166,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                           logs=OUT / f"fleet_logs_{os.getpid()}")
             try:
                 await fleet.start()
+                lag = LoopLag()
+                lag.start()
                 cpu_before = {i.number: _cpu_seconds(i.pid) for i in fleet.instances}
                 own_cpu, pg_cpu = time.process_time(), await _backend_cpu(database)
                 started = time.monotonic()
@@ -165,6 +198,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 timeout = total / configured * 3 + 120
                 await api.wait_for(lambda: len(reached) >= total, timeout=timeout)
                 await asyncio.sleep(3)  # late duplicates, if any, would come now
+                result.update(lag.stop())
                 result["wall_s"] = round(time.monotonic() - started, 1)
                 result["cpu_s"] = {
                     f"instance_{i.number}" + ("_sender" if i.pid == sender else ""):

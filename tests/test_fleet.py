@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from debtbot.devtools.botapi import FakeBotApi
 from debtbot.devtools.fleet import Fleet, plan_all, seed_reminders
@@ -173,3 +173,41 @@ def test_a_second_run_on_the_same_sqlite_file_says_so_and_exits(tmp_path: Path):
     assert len(lines) == 1 and "already running" in lines[0] and "SQLite" in lines[0]
     with single_instance(url):  # released when its holder ended
         pass
+
+
+@postgres_only
+@pytest.mark.slow
+async def test_a_sender_that_loses_its_database_connection_stands_down_and_sending_resumes(
+    empty_database_url, tmp_path
+):
+    await upgrade_database(empty_database_url)
+    async with FakeBotApi() as api:
+        api.enforce_limits(per_second=150, per_chat_per_second=1)
+        fleet = Fleet(empty_database_url, api, size=2, logs=tmp_path,
+                      env={"DEBTBOT_SEND_RATE_PER_SECOND": "100"})
+        try:
+            await fleet.start()
+            chats, engine = await _plan(empty_database_url, 500)
+            await api.wait_for(lambda: sum(_delivered(api, chats).values()) >= 150, timeout=60)
+            sender = await fleet.holder(SENDER_LEASE)
+            # The lease's connection is cut, as a network failure would cut it.
+            async with engine.connect() as connection:
+                await connection.execute(text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ), {"name": f"debtbot lease {SENDER_LEASE} pid {sender}"})
+            cut_at = time.monotonic()
+            await api.wait_for(lambda: set(_delivered(api, chats)) == set(chats), timeout=60)
+            sends = sorted(c.at for c in api.calls_to("sendMessage") if c.ok)
+        finally:
+            codes = await fleet.stop()
+        per_chat = _delivered(api, chats)
+
+    # Sending goes on (by either instance) with no gap of 10 s or more, nothing lost.
+    after = [t for t in sends if t > cut_at - 1]
+    assert max(b - a for a, b in zip(after, after[1:], strict=False)) < 10
+    assert set(per_chat) == set(chats) and max(per_chat.values()) <= 2
+    assert api.counters["429"] == 0
+    assert await _statuses(engine) == {"sent": 500}
+    await engine.dispose()
+    assert set(codes.values()) == {0}  # the instance that lost its lease carried on
