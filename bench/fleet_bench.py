@@ -102,6 +102,7 @@ class LoopLag:
     def __init__(self) -> None:
         self.worst = 0.0
         self.over_100ms = 0
+        self.lags: list[tuple[float, float]] = []  # (monotonic time woken, seconds late)
         self._task: asyncio.Task[None] | None = None
 
     async def _watch(self) -> None:
@@ -112,15 +113,25 @@ class LoopLag:
             late = loop.time() - before - 0.01
             self.worst = max(self.worst, late)
             self.over_100ms += late > 0.1
+            if late > 0.05:
+                self.lags.append((loop.time(), late))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._watch())
 
-    def stop(self) -> dict[str, object]:
+    def stop(self, api: FakeBotApi) -> dict[str, object]:
         if self._task is not None:
             self._task.cancel()
+        # For each 429: the server's worst stall in the second and a half before it (the
+        # event loop's clock is time.monotonic, as the server's call times are).
+        near = [
+            round(max((late for at, late in self.lags if call.at - 1.5 <= at <= call.at),
+                      default=0.0) * 1000)
+            for call in api.calls_to("sendMessage") if call.status == 429
+        ]
         return {"server_loop_lag_worst_ms": round(self.worst * 1000),
-                "server_loop_lags_over_100ms": self.over_100ms}
+                "server_loop_lags_over_100ms": self.over_100ms,
+                "server_stall_before_each_429_ms": near[:20]}
 
 
 def _figures(api: FakeBotApi, chats: list[int], configured: float) -> dict[str, object]:
@@ -198,7 +209,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 timeout = total / configured * 3 + 120
                 await api.wait_for(lambda: len(reached) >= total, timeout=timeout)
                 await asyncio.sleep(3)  # late duplicates, if any, would come now
-                result.update(lag.stop())
+                result.update(lag.stop(api))
                 result["wall_s"] = round(time.monotonic() - started, 1)
                 result["cpu_s"] = {
                     f"instance_{i.number}" + ("_sender" if i.pid == sender else ""):
