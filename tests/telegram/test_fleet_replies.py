@@ -116,3 +116,27 @@ async def test_a_webhook_update_posted_twice_is_acknowledged_and_answered_once(
             assert response.status == 200  # acknowledged, so Telegram stops retrying
         await asyncio.sleep(1.0)  # time for a second answer, if one were coming
     assert len(_sends(botapi, CHAT)) == 1
+
+
+async def test_replies_to_one_chat_keep_a_second_apart_and_the_budget_counts_them(
+    botapi, sessions, database_url
+):
+    from telegram import Bot
+
+    from debtbot.services.deps import Deps
+    from debtbot.services.fleet import LocalBudget
+    from debtbot.settings import Settings
+    from debtbot.telegram.paced import PacedRequest, ReplyPace
+
+    deps = Deps(settings=Settings(database_url=database_url), sessions=sessions)
+    budget = LocalBudget(25)
+    request = PacedRequest(ReplyPace.for_deps(deps, budget))
+    bot = Bot(botapi.token, base_url=f"{botapi.url}/bot", request=request)
+    async with bot:
+        await asyncio.gather(*(bot.send_message(CHAT, f"part {n}") for n in range(3)),
+                             bot.send_message(CHAT + 1, "elsewhere"))
+    times = sorted(call.at for call in _sends(botapi, CHAT))
+    assert len(times) == 3
+    assert all(b - a >= 0.95 for a, b in zip(times, times[1:], strict=False))
+    assert request._chat_locks == {}  # nothing kept for chats with nothing in flight
+    assert budget._next > 0  # the four took slots from the budget

@@ -91,6 +91,7 @@ class PacedRequest(JsonRequest):
         self.pace = pace
         self._chat_next: dict[int, float] = {}
         self._chat_locks: dict[int, asyncio.Lock] = {}
+        self._chat_users: dict[int, int] = {}
 
     async def do_request(
         self,
@@ -110,13 +111,18 @@ class PacedRequest(JsonRequest):
         params = request_data.parameters if request_data is not None else {}
         chat_id = _chat_id(params.get("chat_id"))
         if name in COUNTED and chat_id is not None:
+            # One message at a time per chat; the lock lives while someone uses it.
             lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
-            async with lock:
-                try:
+            self._chat_users[chat_id] = self._chat_users.get(chat_id, 0) + 1
+            try:
+                async with lock:
                     return await self._tries(name, chat_id, url, method, request_data, timeouts)
-                finally:
-                    if not lock.locked() and self._chat_locks.get(chat_id) is lock:
-                        del self._chat_locks[chat_id]
+            finally:
+                users = self._chat_users.pop(chat_id) - 1
+                if users:
+                    self._chat_users[chat_id] = users
+                else:
+                    del self._chat_locks[chat_id]
         return await self._tries(name, chat_id, url, method, request_data, timeouts)
 
     async def _tries(
