@@ -14,16 +14,20 @@ import signal
 from collections.abc import Iterator
 
 from aiohttp import web
+from telegram.ext import Application
 
 from debtbot.http.app import build_http_app, webhook_path
 from debtbot.scheduler import build_scheduler
+from debtbot.services import fleet
 from debtbot.services.deps import Deps
 from debtbot.settings import Settings
 from debtbot.store.db import create_engine, session_factory
+from debtbot.store.fleet import AdvisoryLease, single_instance
 from debtbot.store.health import wait_for_database, watch_database
 from debtbot.store.migrate import upgrade_database
 from debtbot.telegram.application import build_application
-from debtbot.telegram.sender import TelegramSender, sender_bot
+from debtbot.telegram.paced import PacedRequest, ReplyPace
+from debtbot.telegram.sender import BotApiSender
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +37,16 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
 
     Raises UnsafeSettings (the development hash key outside development) and
     DatabaseUnavailable (no database within DEBTBOT_DB_STARTUP_WAIT_SECONDS) before serving.
+    On SQLite a second instance on the same file is refused (AlreadyRunning). On PostgreSQL
+    any number run side by side: one sends the outbox, one polls (each holding a lease, the
+    others standing by to take over), all keep one pace and process each update once.
     """
     settings.refuse_if_unsafe()
+    with single_instance(settings.database_url):
+        await _serve(settings, stop=stop)
+
+
+async def _serve(settings: Settings, *, stop: asyncio.Event | None) -> None:
     engine = create_engine(settings.database_url)
     try:
         await wait_for_database(engine, settings.database_url, settings.db_startup_wait_seconds)
@@ -43,21 +55,33 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         await engine.dispose()
         raise
     deps = Deps(settings=settings, sessions=session_factory(engine))
-    application = build_application(deps)
+    several = fleet.shared_database(deps)
+    budgets = fleet.budgets(deps)  # one pace for the outbox and the replies of this process
+    webhook = bool(settings.webhook_url)
+    application = build_application(
+        deps,
+        request=PacedRequest(ReplyPace.for_deps(deps, budgets[0])),
+        updates_once=several or webhook,
+    )
     stop = stop or _stop_on_signals()
     watcher = asyncio.create_task(watch_database(engine, settings.database_url, stop))
 
-    webhook = bool(settings.webhook_url)
     http_app = build_http_app(deps, telegram_application=application if webhook else None)
     runner = web.AppRunner(http_app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
 
-    # The outbox sender has its own Bot (its own connection pool), so a citizen's reply never
-    # waits for a connection behind reminders or broadcasts.
-    outbox_bot = sender_bot(settings)
-    async with application, outbox_bot:
-        scheduler = build_scheduler(deps, TelegramSender(outbox_bot))
+    def lease(name: str) -> fleet.Leadership:
+        return fleet.Leadership(AdvisoryLease(settings.database_url, name) if several else None)
+
+    # The outbox sender has its own HTTP client (its own connection pool), so a citizen's
+    # reply never waits for a connection behind reminders or broadcasts; it speaks the Bot
+    # API directly (BotApiSender: a tenth of the CPU a message that PTB's Bot costs).
+    polling: asyncio.Task[None] | None = None
+    async with application, BotApiSender(settings) as send:
+        scheduler = build_scheduler(
+            deps, send, leadership=lease(fleet.SENDER_LEASE), budgets=budgets,
+        )
         await site.start()
         log.info("HTTP API on %s:%s", settings.http_host, settings.http_port)
         await application.start()
@@ -68,12 +92,11 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             )
             log.info("receiving updates by webhook")
         else:
-            await application.bot.delete_webhook()
-            assert application.updater is not None
-            await application.updater.start_polling(allowed_updates=[
-                "message", "edited_message", "callback_query", "my_chat_member",
-            ])
-            log.info("receiving updates by polling")
+            # One poller per bot token in the fleet; the others stand by.
+            poller = lease(fleet.poller_lease(settings.telegram_token))
+            polling = asyncio.create_task(
+                fleet.while_leading(poller, stop, lambda term: _poll(application, term))
+            )
         scheduler.start()
         try:
             with settled_heap():
@@ -85,12 +108,30 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             scheduler.stop_sending.set()
             await scheduler.wait_sender_stopped()
             scheduler.shutdown(wait=False)
+            if polling is not None:
+                await polling
             if application.updater is not None and application.updater.running:
                 await application.updater.stop()
             await application.stop()
             await runner.cleanup()
             await watcher
             await engine.dispose()
+
+
+async def _poll(application: Application, term: asyncio.Event) -> None:  # type: ignore[type-arg]
+    """Poll while this instance is the fleet's poller (until `term`)."""
+    await application.bot.delete_webhook()
+    assert application.updater is not None
+    await application.updater.start_polling(allowed_updates=[
+        "message", "edited_message", "callback_query", "my_chat_member",
+    ])
+    log.info("receiving updates by polling")
+    try:
+        await term.wait()
+    finally:
+        if application.updater.running:
+            await application.updater.stop()
+        log.info("polling stopped")
 
 
 @contextlib.contextmanager

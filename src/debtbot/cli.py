@@ -96,9 +96,11 @@ def run(
         configure_logging("WARNING")  # the chat owns the terminal; problems still show
         # The local-mode line already says to set DEBTBOT_HASH_KEY for real data.
         logging.getLogger("debtbot.settings").setLevel(logging.ERROR)
+        from debtbot.store.fleet import AlreadyRunning
+
         try:
             asyncio.run(run_local(settings))
-        except DatabaseUnavailable as error:
+        except (DatabaseUnavailable, AlreadyRunning) as error:
             _echo_error(str(error))
             raise typer.Exit(2) from None
         except OSError as error:  # the HTTP port is taken, most often
@@ -110,11 +112,12 @@ def run(
     from sqlalchemy.exc import SQLAlchemyError
 
     from debtbot.app import run as run_app  # the bot's dependencies load only here
+    from debtbot.store.fleet import AlreadyRunning
 
     configure_logging(settings.log_level)
     try:
         run_app(settings)
-    except (UnsafeSettings, DatabaseUnavailable) as error:
+    except (UnsafeSettings, DatabaseUnavailable, AlreadyRunning) as error:
         _echo_error(str(error))
         raise typer.Exit(1) from None
     except OSError as error:

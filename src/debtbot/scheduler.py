@@ -2,8 +2,11 @@
 
 - The reminder planner, every `reminder_sweep_minutes` (coalesced, one at a time; a second
   instance on the same PostgreSQL database skips a sweep the other holds).
-- The outbox sender, one long-running loop per process, restarted if it ever fails; several
-  processes may run it side by side (rows are claimed with FOR UPDATE SKIP LOCKED).
+- The outbox sender, one long-running loop per process, restarted if it ever fails. With a
+  `leadership` (several instances on PostgreSQL: services.fleet) it sends only while this
+  instance holds the sender's lease, so the fleet has one active sender and one pace; a
+  stand-by takes over, and releases what the previous one left claimed, when it gets the
+  lease. (Rows are still claimed with FOR UPDATE SKIP LOCKED: a CLI pass may run alongside.)
 
 `build_scheduler(deps, send)` returns an AsyncIOScheduler; `send` is the Telegram port
 (`debtbot.telegram.sender.TelegramSender(application.bot)`, wired in app.py: the scheduler
@@ -26,6 +29,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from debtbot.services import broadcasts, retention, verify_identity
 from debtbot.services.deliver_outbox import OutboxSender, SendMessage
 from debtbot.services.deps import Deps
+from debtbot.services.fleet import Budget, Leadership, while_leading
 from debtbot.services.plan_reminders import plan_reminders
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,7 @@ class DebtbotScheduler(AsyncIOScheduler):
         self.sender_started = asyncio.Event()
         self.sender_stopped = asyncio.Event()
         self.sender: OutboxSender | None = None
+        self.leadership: Leadership | None = None
 
     def shutdown(self, wait: bool = True) -> None:
         self.stop_sending.set()
@@ -57,6 +62,17 @@ async def run_sender(scheduler: DebtbotScheduler) -> None:
     sender, stop, stopped = scheduler.sender, scheduler.stop_sending, scheduler.sender_stopped
     assert sender is not None
     scheduler.sender_started.set()
+    leadership = scheduler.leadership
+    if leadership is not None:
+        async def lead(term: asyncio.Event) -> None:
+            await sender.take_over()
+            await sender.run(term)
+
+        try:
+            await while_leading(leadership, stop, lead, restart_delay=RESTART_DELAY)
+        finally:
+            stopped.set()
+        return
     try:
         while not stop.is_set():
             try:
@@ -82,8 +98,17 @@ def _logged(job: Callable[[Deps], Awaitable[object]]) -> Callable[[Deps], Awaita
     return run
 
 
-def build_scheduler(deps: Deps, send: SendMessage) -> DebtbotScheduler:
-    """The planner job and the sender loop (sending through `send`), not started yet."""
+def build_scheduler(
+    deps: Deps,
+    send: SendMessage,
+    *,
+    leadership: Leadership | None = None,
+    budgets: tuple[Budget, Budget] | None = None,
+) -> DebtbotScheduler:
+    """The planner job and the sender loop (sending through `send`), not started yet.
+
+    `leadership`: send only while holding the sender's lease (services.fleet); `budgets`: the
+    process's (ordinary, paid) send budgets, shared with the replies."""
     settings = deps.settings
     scheduler = DebtbotScheduler(timezone=UTC)
     scheduler.add_job(
@@ -122,8 +147,10 @@ def build_scheduler(deps: Deps, send: SendMessage) -> DebtbotScheduler:
             coalesce=True,
             max_instances=1,
         )
-    sender = OutboxSender(deps, send)
+    budget, paid_budget = budgets or (None, None)
+    sender = OutboxSender(deps, send, budget=budget, paid_budget=paid_budget)
     scheduler.sender = sender
+    scheduler.leadership = leadership
     scheduler.add_job(
         run_sender,
         "date",

@@ -47,11 +47,14 @@ Limits and faults::
     assert api.counters["429"] == 0
     api.inject_server_error(count=2, status=502)   # the next two bot calls answer 502
     api.inject_stall(count=1, seconds=3)           # the next call answers after 3 s
+    api.inject_flood(count=1, retry_after=2, chat_id=42)   # 429 "retry after 2", whatever the rate
+    api.inject_timeout_after_delivery(count=1, seconds=10)  # delivered, answered 10 s later
     api.inject_blocked(chat_id=42)                 # 403 "Forbidden: bot was blocked by the user"
     api.inject_chat_not_found(chat_id=42)          # 400 "Bad Request: chat not found"
     await api.user_blocks_bot(42)                  # my_chat_member member -> kicked, then 403s
 
-Limits count the send* methods (RateLimits.methods). Faults hit the chat methods (send*,
+Limits count the send* methods (RateLimits.methods); messages with allow_paid_broadcast
+count on their own, up to RateLimits.paid_per_second (1,000, Telegram's paid ceiling). Faults hit the chat methods (send*,
 edit*, delete*, answerCallbackQuery, sendChatAction) unless `methods=` names others;
 `methods="*"` includes getUpdates and the rest. `count=None` keeps a fault until
 `clear_faults()`. A user who blocked the bot and writes again unblocks it first (another
@@ -305,11 +308,14 @@ class RateLimits:
     per_chat_burst: int = 1
     tolerance: float = 0.05  # seconds of timer jitter forgiven
     methods: frozenset[str] = SENDING
+    # Messages sent with allow_paid_broadcast: Telegram lets them through up to 1,000 a second
+    # (charging for those beyond the free rate); they are counted on their own.
+    paid_per_second: float = 1000.0
 
 
 @dataclass(slots=True)
 class _Fault:
-    kind: str  # blocked | chat_not_found | server_error | stall
+    kind: str  # blocked | chat_not_found | server_error | stall | flood | late_answer
     remaining: int | None  # None: until cleared
     chat_id: int | None
     methods: frozenset[str] | None  # None: every method
@@ -495,6 +501,7 @@ class FakeBotApi:
         self._chats: dict[int, _Chat] = {}
         self._faults: list[_Fault] = []
         self._sent_at: deque[float] = deque()
+        self._paid_sent_at: deque[float] = deque()
         self._chat_sent_at: dict[int, deque[float]] = {}
         self._update_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
@@ -572,9 +579,11 @@ class FakeBotApi:
         per_chat_per_second: float = 1.0,
         per_chat_burst: int = 1,
         tolerance: float = 0.05,
+        paid_per_second: float = 1000.0,
     ) -> RateLimits:
         """Answer 429 with retry_after beyond these rates (counted in counters["429"])."""
-        self.limits = RateLimits(per_second, per_chat_per_second, per_chat_burst, tolerance)
+        self.limits = RateLimits(per_second, per_chat_per_second, per_chat_burst, tolerance,
+                                 paid_per_second=paid_per_second)
         return self.limits
 
     def inject_server_error(
@@ -627,6 +636,37 @@ class FakeBotApi:
             _Fault("chat_not_found", count, chat_id, _method_set(methods, CHAT_METHODS), 400)
         )
 
+    def inject_flood(
+        self,
+        count: int | None = 1,
+        *,
+        retry_after: int = 1,
+        chat_id: int | None = None,
+        methods: Iterable[str] | str | None = None,
+    ) -> None:
+        """The next `count` calls answer 429 "Too Many Requests: retry after N" (whatever the
+        rate), e.g. on a reply: `inject_flood(chat_id=42, methods="sendMessage")`."""
+        self._faults.append(
+            _Fault("flood", count, chat_id, _method_set(methods, CHAT_METHODS), 429,
+                   seconds=float(retry_after))
+        )
+
+    def inject_timeout_after_delivery(
+        self,
+        count: int | None = 1,
+        *,
+        seconds: float = 10.0,
+        chat_id: int | None = None,
+        methods: Iterable[str] | str | None = None,
+    ) -> None:
+        """The next `count` calls are carried out (the message is delivered) and answered
+        only after `seconds`: a client with a shorter read timeout gives up on a message that
+        the user has already got (counters["late_answers"])."""
+        self._faults.append(
+            _Fault("late_answer", count, chat_id, _method_set(methods, CHAT_METHODS),
+                   seconds=seconds)
+        )
+
     def clear_faults(self) -> None:
         self._faults.clear()
 
@@ -643,16 +683,18 @@ class FakeBotApi:
             return fault
         return None
 
-    def _check_limits(self, method: str, chat_id: int | None) -> None:
+    def _check_limits(self, method: str, chat_id: int | None, *, paid: bool = False) -> None:
         limits = self.limits
         if limits is None or method not in limits.methods:
             return
         now = time.monotonic()
         window = max(1.0 - limits.tolerance, 0.9)
-        while self._sent_at and now - self._sent_at[0] >= window:
-            self._sent_at.popleft()
-        if len(self._sent_at) >= limits.per_second:
-            self._too_many(1.0 - (now - self._sent_at[0]), chat_id)
+        sent_overall = self._paid_sent_at if paid else self._sent_at
+        allowed = limits.paid_per_second if paid else limits.per_second
+        while sent_overall and now - sent_overall[0] >= window:
+            sent_overall.popleft()
+        if len(sent_overall) >= allowed:
+            self._too_many(1.0 - (now - sent_overall[0]), chat_id)
         if chat_id is not None:
             sent_at = self._chat_sent_at.setdefault(chat_id, deque())
             full = limits.per_chat_burst / limits.per_chat_per_second
@@ -662,7 +704,7 @@ class FakeBotApi:
             if len(sent_at) >= limits.per_chat_burst:
                 self._too_many(chat_window - (now - sent_at[0]), chat_id)
             sent_at.append(now)
-        self._sent_at.append(now)
+        sent_overall.append(now)
 
     def _too_many(self, wait: float, chat_id: int | None) -> None:
         retry_after = max(1, math.ceil(wait))
@@ -732,12 +774,18 @@ class FakeBotApi:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
             elif fault is not None and fault.kind == "chat_not_found":
                 raise _bad_request("chat not found")
+            elif fault is not None and fault.kind == "flood":
+                self._too_many(fault.seconds, chat_id)
             chat = self._chats.get(chat_id) if chat_id is not None else None
             if chat is not None and chat.blocked and method in _BLOCKABLE:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
-            self._check_limits(method, chat_id)
+            self._check_limits(method, chat_id, paid=bool(params.get("allow_paid_broadcast")))
             handler = getattr(self, f"_api_{method}")
             result = await handler(params)
+            if fault is not None and fault.kind == "late_answer":
+                self.counters["late_answers"] += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closed.wait(), fault.seconds)
         except ApiError as error:
             # The client may have given up meanwhile (PTB cancels its long poll on stop):
             # nobody reads that answer, so it is not counted as an error.

@@ -20,6 +20,7 @@ from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
 from debtbot.http.base import DEPS_KEY
 from debtbot.services.api_status import Snapshot, metrics_snapshot
 from debtbot.services.delivery_counters import DeliveryCounters
+from debtbot.services.fleet import POSSIBLE_DUPLICATE, REPLY_QUEUED, REPLY_RETRIED
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class DatabaseFigures(Collector):
         lockouts.add_metric(["chat"], snapshot.locked_chats)
         lockouts.add_metric(["identifier"], snapshot.locked_identifiers)
         yield lockouts
+        yield from fleet_families(snapshot.fleet)
 
 
     def delivery_counters(self) -> Iterator[Metric]:
@@ -89,6 +91,32 @@ class DatabaseFigures(Collector):
         )
         limited.add_metric([], rate_limited)
         yield from (sent, failed, limited)
+
+
+def fleet_families(counters: dict[str, int]) -> Iterator[Metric]:
+    """The fleet's delivery events (services.fleet), summed over every instance."""
+    duplicates = CounterMetricFamily(
+        "debtbot_messages_possible_duplicates",
+        "Messages that timed out after reaching Telegram and were sent again (they may show "
+        "twice), by kind",
+        labels=["kind"],
+    )
+    retried = CounterMetricFamily(
+        "debtbot_replies_retried",
+        "Direct replies sent again after a 429 (flood) or a 5xx/timeout (transient)",
+        labels=["reason"],
+    )
+    for purpose in OutboxPurpose:
+        duplicates.add_metric([purpose.value],
+                              counters.get(POSSIBLE_DUPLICATE + purpose.value, 0))
+    for reason in ("flood", "transient"):
+        retried.add_metric([reason], counters.get(REPLY_RETRIED + reason, 0))
+    queued = CounterMetricFamily(
+        "debtbot_replies_queued",
+        "Direct replies that failed every try and went to the outbox (sent first from there)",
+    )
+    queued.add_metric([], counters.get(REPLY_QUEUED, 0))
+    yield from (duplicates, retried, queued)
 
 
 REGISTRY_KEY = web.AppKey("metrics_registry", CollectorRegistry)

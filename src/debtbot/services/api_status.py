@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from debtbot.services.deps import Deps
 from debtbot.services.verify_identity import lock_expiry
 from debtbot.store import api as store
+from debtbot.store import fleet as fleet_store
 from debtbot.store.health import OUTAGE, is_database_outage
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class Snapshot:
     verification: dict[tuple[str, bool], int]  # (method, succeeded) → attempts
     locked_chats: int
     locked_identifiers: int
+    fleet: dict[str, int] = field(default_factory=dict)  # services.fleet counters
 
 
 async def metrics_snapshot(deps: Deps) -> Snapshot:
@@ -47,6 +49,7 @@ async def metrics_snapshot(deps: Deps) -> Snapshot:
         verification = await store.verification_counts(session)
         # Failures older than two windows cannot hold a lock in force (verify_identity).
         by_chat, by_identifier = await store.recent_failures(session, since=now - 2 * window)
+        counters = await fleet_store.counters(session)
 
     def locked(failures: dict, threshold: int) -> int:
         return sum(
@@ -59,4 +62,5 @@ async def metrics_snapshot(deps: Deps) -> Snapshot:
         verification,
         locked(by_chat, settings.verify_chat_failures),
         locked(by_identifier, settings.verify_identifier_failures),
+        counters,
     )

@@ -30,6 +30,7 @@ import random
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,7 +39,9 @@ from typing import Any, Protocol
 from sqlalchemy.exc import DBAPIError
 
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
+from debtbot.services import fleet
 from debtbot.services.deps import Deps
+from debtbot.services.fleet import Budget, LocalBudget
 from debtbot.services.outbox import MAX_TEXT, cancel_for_chat, quiet_until
 from debtbot.store import audit as audit_store
 from debtbot.store import chats as chat_store
@@ -68,7 +71,15 @@ class RetryAfter(DeliveryError):
 
 
 class TransientError(DeliveryError):
-    """5xx, a timeout or a network failure: the same request may succeed later."""
+    """5xx, a timeout or a network failure: the same request may succeed later.
+
+    `maybe_delivered`: the request reached Telegram and no answer came back in time (a read
+    timeout), so Telegram may have delivered it: sending it again may show it twice.
+    """
+
+    def __init__(self, message: str, *, maybe_delivered: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
 
 
 class ChatUnreachable(DeliveryError):
@@ -115,19 +126,30 @@ class Backoff:
 
 
 class Pacer:
-    """One slot every 1/rate seconds, handed to the most urgent waiter (lowest priority
-    number first, then first come). A 429 pauses it. Slots that a late wake-up missed are
-    made up at most one at a time, so the average rate holds without bursts.
+    """Slots from a budget (services.fleet: shared by the fleet on PostgreSQL, this process's
+    own on SQLite), handed to the most urgent waiter (lowest priority number first, then first
+    come). Slots are reserved just in time, `block` at a time, so a reply from another
+    instance waits behind at most one block; a 429 pauses this process and the budget.
     """
 
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._interval = 1.0 / rate
+    def __init__(
+        self,
+        rate: float,
+        *,
+        budget: Budget | None = None,
+        block: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.budget: Budget = budget or LocalBudget(rate, clock=clock)
+        self._block = max(1, block)
         self._clock = clock
-        self._next = 0.0
+        self._paused_until = 0.0
+        self._slots: deque[float] = deque()
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._ticker: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._pausing: set[asyncio.Task[None]] = set()
 
     async def acquire(self, priority: int = 0) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -138,22 +160,49 @@ class Pacer:
         await future
 
     def pause(self, seconds: float) -> None:
-        self._next = max(self._next, self._clock() + seconds)
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+        self._slots.clear()
+        task = asyncio.create_task(self.budget.pause(seconds))
+        self._pausing.add(task)
+        task.add_done_callback(self._pausing.discard)
         self._wake.set()
 
+    async def _sleep_until(self, moment: float) -> None:
+        wait = moment - self._clock()
+        if wait > 0:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
     async def _tick(self) -> None:
+        interval, lateness = self.budget.interval, self.budget.lateness
         while self._waiters:
             now = self._clock()
-            if self._next > now:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._next - now)
+            if self._paused_until > now:
+                await self._sleep_until(self._paused_until)
                 continue
+            while self._slots and self._slots[0] < now - lateness:
+                self._slots.popleft()  # reserved but unused in time: gone
+            if not self._slots:
+                try:
+                    wait = await self.budget.reserve(self._block)
+                except Exception as exc:  # the database away: try again shortly
+                    log.warning("pacer: no slot from the budget (%s)", type(exc).__name__)
+                    await asyncio.sleep(0.5)
+                    continue
+                start = self._clock() + wait
+                self._slots.extend(start + i * interval for i in range(self._block))
+            slot = self._slots[0]
+            if slot > self._clock():
+                await self._sleep_until(slot)
+                continue
+            while self._waiters and self._waiters[0][2].done():
+                heapq.heappop(self._waiters)
+            if not self._waiters:
+                break
+            self._slots.popleft()
             _, _, future = heapq.heappop(self._waiters)
-            if future.done():
-                continue
             future.set_result(None)
-            self._next = max(self._next, now - self._interval) + self._interval
 
     def close(self) -> None:
         if self._ticker is not None:
@@ -290,6 +339,7 @@ class DeliveryStats:
     superseded: int = 0
     dropped: int = 0
     released: int = 0
+    possible_duplicates: int = 0  # timeouts after the request reached Telegram
 
 
 def worker_name() -> str:
@@ -314,6 +364,8 @@ class OutboxSender:
         claim_timeout: timedelta | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         settle_delay: float = 0.02,
+        budget: Budget | None = None,
+        paid_budget: Budget | None = None,
     ) -> None:
         settings = deps.settings
         self.deps = deps
@@ -329,16 +381,25 @@ class OutboxSender:
             seconds=settings.send_claim_timeout_seconds
         )
         self.max_attempts = settings.send_max_attempts
-        self.pacer = Pacer(settings.send_rate_per_second)
-        self.paid_pacer = Pacer(settings.paid_broadcast_rate_per_second)
+        # The budgets are the process's (services.fleet.budgets): replies take their slots
+        # from the same ones, and on PostgreSQL so does every other instance.
+        self.pacer = Pacer(settings.send_rate_per_second, budget=budget)
+        paid_rate = settings.paid_broadcast_rate_per_second
+        # Paid broadcasts go fast: slots are reserved 20 ms' worth at a time (one database
+        # round trip per block instead of per message).
+        self.paid_pacer = Pacer(paid_rate, budget=paid_budget, block=max(1, int(paid_rate / 50)))
         self.gate = ChatGate(settings.send_rate_per_chat_seconds)
         # How many messages are claimed ahead of the pace: about a second's worth, capped so a
-        # crash leaves few claims to recover (and few possible duplicates).
+        # crash leaves few claims to recover (and few possible duplicates). Paid broadcasts
+        # need more in flight to keep up with their rate: a fifth of a second's worth.
         self.window = max(4, min(50, int(settings.send_rate_per_second)))
+        if settings.allow_paid_broadcast:
+            self.window = max(self.window, min(400, int(paid_rate / 5)))
         self.stats = DeliveryStats()
         self._sleep = sleep
         self._inflight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._room = asyncio.Event()  # half the window is free again
         self._last_maintenance = float("-inf")
         self._batch: tuple[list[tuple[Group, int, int]], asyncio.Future[None]] | None = None
         self.settle_delay = settle_delay
@@ -360,7 +421,9 @@ class OutboxSender:
                 except Exception:
                     log.exception("outbox sender: claiming failed; retrying shortly")
                     claimed = 0
-                if claimed == 0 or len(self._inflight) >= self.window:
+                # Claim again once half the window is free (or something urgent is queued):
+                # a claim per message sent would cost a transaction per message.
+                if claimed == 0 or len(self._inflight) > self.window // 2:
                     await self._idle(stop)
         finally:
             await self._drain()
@@ -374,7 +437,9 @@ class OutboxSender:
             claimed = await self._claim_round()
             if claimed == 0 and not self._inflight:
                 break
-            if self._inflight:
+            while self._inflight and len(self._inflight) > self.window // 2:
+                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+            if claimed == 0 and self._inflight:
                 await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
         return self.stats
 
@@ -383,16 +448,21 @@ class OutboxSender:
             asyncio.ensure_future(stop.wait()),
             asyncio.ensure_future(self._wake.wait()),
         }
-        if self._inflight and len(self._inflight) >= self.window:
-            waiters |= set(self._inflight)
+        if len(self._inflight) > self.window // 2:
+            self._room.clear()
+            waiters.add(asyncio.ensure_future(self._room.wait()))
         try:
             await asyncio.wait(waiters, timeout=self.poll_seconds,
                                return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
-                if waiter not in self._inflight:
-                    waiter.cancel()
+                waiter.cancel()
         self._wake.clear()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if len(self._inflight) <= self.window // 2:
+            self._room.set()
 
     async def _drain(self) -> None:
         if self._inflight:
@@ -460,7 +530,7 @@ class OutboxSender:
             self.gate.enter(group.chat_id)
             task = asyncio.create_task(self._deliver(group))
             self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(self._done)
         return len(rows)
 
     # -- one message
@@ -500,6 +570,8 @@ class OutboxSender:
                     return
                 continue
             except TransientError as exc:
+                if exc.maybe_delivered:
+                    await self._possible_duplicate(group)
                 if attempts >= self.max_attempts:
                     log.warning("outbox: rows %s failed after %d attempts: %s",
                                 group.ids, attempts, exc)
@@ -524,6 +596,30 @@ class OutboxSender:
             self.gate.sent(group.chat_id)
             await self._sent(group, message_id, attempts)
             return
+
+    async def _possible_duplicate(self, group: Group) -> None:
+        self.stats.possible_duplicates += 1
+        purpose = group.rows[0].purpose
+        log.warning("outbox: rows %s timed out after reaching Telegram; sending again may "
+                    "duplicate them", group.ids)
+        await fleet.count(self.deps, fleet.POSSIBLE_DUPLICATE + purpose)
+
+    async def take_over(self) -> int:
+        """This sender became the fleet's active one: what a previous sender left claimed
+        (it died, or lost its lease) goes back to pending at once, not after the claim
+        timeout. Only the lease holder sends, so no live worker holds those claims; a
+        message the previous sender had in flight may go out twice, and so it waits out the
+        chat's interval first (the previous sender's per-chat pace died with it)."""
+        wait = timedelta(seconds=self.deps.settings.send_rate_per_chat_seconds)
+        async with transaction(self.deps.sessions) as session:
+            released = await store.release_claims_of_others(
+                session, worker=self.worker, not_before=self.deps.clock() + wait
+            )
+        if released:
+            log.warning("outbox: took over %d claims of a previous sender", released)
+        self.stats.released += released
+        self.wake()
+        return released
 
     async def _sent(self, group: Group, message_id: int, attempts: int) -> None:
         # Sent rows are marked in small batches (one UPDATE … executemany per few dozen

@@ -3,11 +3,12 @@ settings.retention_days (default 90), the audit log for settings.audit_retention
 (default 2555, about seven years). A scheduled job purges what is older.
 
 API:
-    @dataclass(frozen=True) PurgeResult(messages: int, audit_entries: int)
+    @dataclass(frozen=True) PurgeResult(messages: int, audit_entries: int, updates: int = 0)
     async def purge_old_messages(deps, *, now: datetime | None = None) -> PurgeResult
         deletes outbox rows in a final state (sent, failed, blocked, cancelled, dropped) whose
         last event (sent, else claimed, else created) is older than retention_days, and audit
-        entries older than audit_retention_days; records "retention.purge" with the counts.
+        entries older than audit_retention_days, and the record of Telegram updates processed
+        more than a day ago (services.fleet); records "retention.purge" with the counts.
         Pending and in-flight rows are never touched, whatever their age.
     async def retention_job(deps) -> PurgeResult     the scheduler's entry point (daily).
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from debtbot.domain.messages import FINAL_STATUSES
-from debtbot.services import audit
+from debtbot.services import audit, fleet
 from debtbot.services.deps import Deps
 from debtbot.store import broadcasts as store
 from debtbot.store.db import transaction
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 class PurgeResult:
     messages: int
     audit_entries: int
+    updates: int = 0  # processed update ids forgotten (services.fleet.first_time)
 
 
 async def _purge(deps: Deps, delete: object) -> int:
@@ -59,15 +61,20 @@ async def purge_old_messages(deps: Deps, *, now: datetime | None = None) -> Purg
     audit_entries = await _purge(
         deps, lambda session: store.delete_audit_before(session, before=audit_before, limit=BATCH)
     )
+    updates = await fleet.purge_updates(deps, now=now)
+    details = {"messages": messages, "audit_entries": audit_entries}
+    if updates:
+        details["updates"] = updates
     await audit.record_now(
         deps,
         actor="scheduler",
         action="retention.purge",
         count=messages,
-        details={"messages": messages, "audit_entries": audit_entries},
+        details=details,
     )
-    log.info("retention purge: %d messages, %d audit entries", messages, audit_entries)
-    return PurgeResult(messages, audit_entries)
+    log.info("retention purge: %d messages, %d audit entries, %d update ids", messages,
+             audit_entries, updates)
+    return PurgeResult(messages, audit_entries, updates)
 
 
 async def retention_job(deps: Deps) -> PurgeResult:

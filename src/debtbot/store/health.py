@@ -70,8 +70,9 @@ def is_database_outage(exc: BaseException) -> bool:
             phrase in str(cause).lower() for phrase in _SQLITE_UNREACHABLE
         ):
             return True
-        if isinstance(cause, InterfaceError | OperationalError) and "closed" in str(cause):
-            return True
+        if (isinstance(cause, InterfaceError | OperationalError)
+                or type(cause).__name__ == "InterfaceError") and "closed" in str(cause):
+            return True  # SQLAlchemy's, or the driver's own "connection is closed"
     return False
 
 
@@ -189,6 +190,16 @@ class OutageLog:
 
 # The process's one outage log (one database per process).
 OUTAGE = OutageLog()
+
+
+def warn_unless_outage(logger: logging.Logger, exc: BaseException, message: str,
+                       *args: object) -> None:
+    """A warning for a failure, unless the database is away: then it is part of OUTAGE's
+    story (one line when it goes, at most one a minute, one when it is back)."""
+    if is_database_outage(exc):
+        OUTAGE.failed(exc)
+    else:
+        logger.warning(message, *args)
 
 
 class OutageLogFilter(logging.Filter):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -428,6 +429,39 @@ class PlannerState(Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, server_default=func.now(), onupdate=func.now()
     )
+
+
+class ProcessedUpdate(Base):
+    """A Telegram update some instance has taken: a second delivery of the same update_id
+    (a webhook retry, a poller taking over) is acknowledged and skipped. Purged after a day
+    by the retention job."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class SendBudget(Base):
+    """The fleet's shared pace towards Telegram (PostgreSQL): the next free sending slot, in
+    the database's clock (seconds since the epoch). Every instance reserves slots here before
+    it sends, so together they keep one rate (a generic cell rate algorithm in one row)."""
+
+    __tablename__ = "send_budget"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Double)
+
+
+class FleetCounter(Base):
+    """Delivery events counted across the fleet for /metrics (possible duplicates, replies
+    retried or queued), kept in the database because any instance may be the one that saw
+    them."""
+
+    __tablename__ = "fleet_counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 # The reminder planner filters open debts of one kind by their clock date (served_on, or

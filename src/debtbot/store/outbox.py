@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import and_, any_, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -143,12 +143,19 @@ async def claim(
         .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
         .limit(limit)
     )
+    picked: Any = OutboxMessage.id.in_(pick)
     if postgres:
-        pick = pick.with_for_update(skip_locked=True)
+        # = ANY(ARRAY(SELECT … LIMIT n FOR UPDATE SKIP LOCKED)): the pick runs once, as an
+        # init plan. Written as IN (SELECT …), PostgreSQL may rescan the subquery for each
+        # row it updates, and every rescan skips the rows this very statement has just
+        # locked and takes the next n: the UPDATE then claimed every due row, not n.
+        picked = OutboxMessage.id == any_(
+            func.array(pick.with_for_update(skip_locked=True).scalar_subquery())
+        )
     # One UPDATE … WHERE id IN (SELECT …) statement: on SQLite the first statement of the
     # transaction is then a write, so it never has to upgrade a read lock (which SQLite
     # refuses at once, without waiting, when another connection writes).
-    claimed = await _mark_sending(session, pick, worker=worker, now=now)
+    claimed = await _mark_sending(session, picked, worker=worker, now=now)
     if not claimed:
         return []
     reminder_chats = sorted(
@@ -166,17 +173,17 @@ async def claim(
         if postgres:
             siblings = siblings.with_for_update(skip_locked=True)
         claimed.extend(
-            await _mark_sending(session, siblings, worker=worker, now=now)
+            await _mark_sending(session, OutboxMessage.id.in_(siblings), worker=worker, now=now)
         )
     return claimed
 
 
 async def _mark_sending(
-    session: AsyncSession, ids: Any, *, worker: str, now: datetime
+    session: AsyncSession, chosen: Any, *, worker: str, now: datetime
 ) -> list[ClaimedMessage]:
     stmt = (
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == PENDING)
+        .where(chosen, OutboxMessage.status == PENDING)
         .values(
             status=SENDING,
             claimed_by=worker,
@@ -328,6 +335,31 @@ async def release_stale_claims(session: AsyncSession, *, older_than: datetime) -
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(stale))
         .values(status=PENDING, claimed_by=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).rowcount or 0
+
+
+async def release_claims_of_others(
+    session: AsyncSession, *, worker: str, not_before: datetime | None = None
+) -> int:
+    """Every claim not held by `worker` goes back to 'pending' (a new active sender taking
+    over from one that died or lost its lease), due no earlier than `not_before`."""
+    others = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == SENDING,
+               or_(OutboxMessage.claimed_by.is_(None), OutboxMessage.claimed_by != worker))
+        .order_by(OutboxMessage.id)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(others))
+        .values(status=PENDING, claimed_by=None, claimed_at=None,
+                **({} if not_before is None else {
+                    "not_before": func.greatest(OutboxMessage.not_before, not_before)
+                    if _dialect(session) == "postgresql"
+                    else func.max(OutboxMessage.not_before, not_before)}))
         .execution_options(synchronize_session=False)
     )
     return (await session.execute(stmt)).rowcount or 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import BaseRequest
 
 from debtbot.i18n import LANGUAGES, translator
 from debtbot.services.deps import Deps
@@ -21,6 +22,7 @@ from debtbot.telegram import (
     forget,
     help,
     language,
+    once,
     privacy,
     reminders,
     start,
@@ -47,8 +49,14 @@ class DebtbotApplication(Application):  # type: ignore[type-arg]
         await publish_commands(self)
 
 
-def build_application(deps: Deps) -> Application:  # type: ignore[type-arg]
-    """The bot, ready for `async with application:` and polling or a webhook."""
+def build_application(
+    deps: Deps, *, request: BaseRequest | None = None, updates_once: bool = False
+) -> Application:  # type: ignore[type-arg]
+    """The bot, ready for `async with application:` and polling or a webhook.
+
+    `request`: how the bot talks to the Bot API (app.py gives a PacedRequest: replies on the
+    fleet's pace, retried, never lost); `updates_once`: skip an update_id already processed
+    (several instances, or a webhook that may deliver twice)."""
     settings = deps.settings
     api = settings.telegram_api_url.rstrip("/")
     application = (
@@ -56,7 +64,7 @@ def build_application(deps: Deps) -> Application:  # type: ignore[type-arg]
         .token(settings.telegram_token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .request(JsonRequest())
+        .request(request or JsonRequest())
         .concurrent_updates(True)
         .context_types(ContextTypes(context=BotContext))
         .defaults(
@@ -69,6 +77,8 @@ def build_application(deps: Deps) -> Application:  # type: ignore[type-arg]
         .build()
     )
     application.bot_data["deps"] = deps
+    if updates_once:
+        once.register(application)
     for feature in FEATURES:
         feature.register(application)
     errors.register_fallbacks(application)

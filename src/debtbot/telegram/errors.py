@@ -24,6 +24,7 @@ from debtbot.services import chats, verify_identity
 from debtbot.store.health import OUTAGE, is_database_outage
 from debtbot.telegram import render
 from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext
+from debtbot.telegram.paced import ReplyQueued
 from debtbot.telegram.replies import answer_button, send
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ async def on_error(update: object, context: BotContext) -> None:
     """Log ids and frames only; tell the user, in their language, to try again."""
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(error, ReplyQueued):  # not lost: the outbox sends it first
+        log.info("update %s: the reply went to the outbox", update_id)
+        return
     if error is not None and is_database_outage(error):
         OUTAGE.failed(error)  # one line per outage, not a traceback per update
     else:

@@ -18,6 +18,13 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 _JSON = {"Content-Type": "application/json"}
+
+
+class TimedOutAfterSending(TimedOut):
+    """The request went out and no answer came in time: Telegram may have acted on it."""
+
+    def __init__(self) -> None:
+        super().__init__("Timed out waiting for the answer; the request may have been handled")
 _UNSET = type(BaseRequest.DEFAULT_NONE)  # a timeout the caller did not give
 
 
@@ -93,7 +100,9 @@ class JsonRequest(BaseRequest):
                     "Pool timeout: all connections in the pool are in use; the request was not "
                     "sent"
                 ) from exc
-            raise TimedOut from exc
+            if isinstance(exc, httpx.ConnectTimeout):
+                raise TimedOut("Connect timeout: the request was not sent") from exc
+            raise TimedOutAfterSending from exc
         except httpx.HTTPError as exc:
             raise NetworkError(f"httpx.{exc.__class__.__name__}: {exc}") from exc
         return response.status_code, response.content
