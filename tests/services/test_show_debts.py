@@ -88,7 +88,7 @@ async def test_surcharge_after_day_30_is_its_own_amount_with_its_legal_basis(dep
     assert (line.due.base, line.due.surcharge, line.due.total) == (
         Decimal("100.00"), Decimal("50.00"), Decimal("150.00")
     )
-    assert "note 3" in line.due.surcharge_basis
+    assert "note 3" in str(line.due.surcharge_basis)
     assert line.next_milestone.kind is MilestoneKind.PROSECUTION
     assert line.pay_url == POLICE + "OCF-2"
 

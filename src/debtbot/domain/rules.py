@@ -7,7 +7,8 @@ judged by the version in force on its clock date: the date of service (out-of-co
 fine warrants, admin fines, customs) or the due date (tax, art. 4).
 
 Every value carries its citation in a comment, and every consequence its `*_basis` text,
-which is what the citizen sees beside a deadline or a surcharge.
+a structured citation (domain.legal) that the citizen reads in their own language
+beside a deadline or a surcharge.
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from debtbot.domain.debts import DebtKind
+from debtbot.domain.legal import (
+    Basis,
+    customs_article,
+    regulations_note,
+    road_transport_article,
+    tax_article,
+)
 
 # A version that applies to every debt, however old: the seeds' texts.
 SINCE_ALWAYS = date.min
@@ -31,19 +39,19 @@ class OutOfCourtFineRules:
     effective_from: date = SINCE_ALWAYS
     # Note 1: payable 24-72 hours after service; the bot promises the safe end of that range.
     payable_after: timedelta = timedelta(hours=72)
-    payable_basis: str = "Regulations 2021, Type E note 1"
+    payable_basis: Basis = regulations_note("1")
     # Note 9: the owner who was not the driver names the driver within 15 days of receipt.
     driver_nomination_days: int = 15
-    driver_nomination_basis: str = "Regulations 2021, Type E note 9"
+    driver_nomination_basis: Basis = regulations_note("9")
     # LEGAL_RULES.md makes this reminder optional; off unless a rule set turns it on.
     remind_driver_nomination: bool = False
     # Note 3: unpaid within 30 days from service, the fine grows by half (total 150 %).
     surcharge_days: int = 30
     surcharge_rate: Decimal = Decimal("0.5")
-    surcharge_basis: str = "Regulations 2021, Type E note 3"
+    surcharge_basis: Basis = regulations_note("3")
     # Note 4: unpaid within 45 days, no longer payable out of court: prosecution.
     prosecution_days: int = 45
-    prosecution_basis: str = "Regulations 2021, Type E note 4"
+    prosecution_basis: Basis = regulations_note("4")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +66,14 @@ class AdminFineRules:
     effective_from: date = SINCE_ALWAYS
     # Art. 23A(4) and Annex II: representations within 5 working days of the finding notice.
     representations_working_days: int = 5
-    representations_basis: str = "Law 47(I)/2024, art. 23A(4), Annex II"
+    representations_basis: Basis = road_transport_article("23A(4)", annex="II")
     remind_representations: bool = False
     # Art. 23A(6): pay within 5 days from the date of the act imposing the fine.
     payment_days: int = 5
-    payment_basis: str = "Law 47(I)/2024, art. 23A(6)"
+    payment_basis: Basis = road_transport_article("23A(6)")
     # Art. 23A(10): 30 days after the payment deadline, court action as a civil debt.
     court_days_after_payment: int = 30
-    court_basis: str = "Law 47(I)/2024, art. 23A(10)"
+    court_basis: Basis = road_transport_article("23A(10)")
     # Art. 23A(3)(a): the fine by who is liable; (b): a new violation found within 2 years
     # of the first doubles it, a further one within the same period quadruples it. The
     # registry sends the amount; this tariff lets ingestion check it, never replace it.
@@ -94,18 +102,18 @@ class TaxRules:
     # Art. 8(1): one-off 5 % surcharge on the unpaid amount, unless the tax's own law differs
     # (then the registry sends Debt.surcharge_rate).
     surcharge_rate: Decimal = Decimal("0.05")
-    payment_basis: str = "Tax Collection Law, art. 4 and 8(1)"
+    payment_basis: Basis = tax_article("4", "8(1)")
     # Art. 9B: over EUR 3,000, bank accounts may be frozen (EUR 2,000 left untouched).
     bank_freeze_over: Decimal = Decimal("3000")
-    bank_freeze_basis: str = "Tax Collection Law, art. 9B"
+    bank_freeze_basis: Basis = tax_article("9B")
     # Art. 9Γ: over EUR 3,000, movable property may be forfeited.
     forfeiture_over: Decimal = Decimal("3000")
-    forfeiture_basis: str = "Tax Collection Law, art. 9Γ"
+    forfeiture_basis: Basis = tax_article("9C")
     # Art. 9Δ: over EUR 5,000 and unpaid more than 30 days after becoming payable: a charge
     # on immovable property; it applies even while instalments are paid on time.
     property_charge_over: Decimal = Decimal("5000")
     property_charge_days: int = 30
-    property_charge_basis: str = "Tax Collection Law, art. 9Δ"
+    property_charge_basis: Basis = tax_article("9D")
     # Objection windows once a measure is taken: 15 days for a freeze (9B(5)), 30 for a
     # forfeiture (9Γ(5)) or a property charge (9Δ(4)).
     freeze_objection_days: int = 15
@@ -118,29 +126,29 @@ class CustomsRules:
     effective_from: date = SINCE_ALWAYS
     # Art. 94: not paid within 10 days of receiving the notice is an offence.
     offence_days: int = 10
-    offence_basis: str = "Customs Code 94(I)/2004, art. 94"
+    offence_basis: Basis = customs_article("94")
     # Art. 111: unpaid more than 60 days after payable: goods up to 3x the debt forfeited.
     forfeiture_days: int = 60
-    forfeiture_basis: str = "Customs Code 94(I)/2004, art. 111"
+    forfeiture_basis: Basis = customs_article("111")
     # Art. 112: a review may be requested within 60 days of the decision (it does not stop
     # enforcement). Art. 111A/111B exclude debts whose review period has not passed, so the
     # bank-freeze and land-charge risks start after it.
     review_days: int = 60
     bank_freeze_over: Decimal = Decimal("3000")
-    bank_freeze_basis: str = "Customs Code 94(I)/2004, art. 111A"
+    bank_freeze_basis: Basis = customs_article("111A")
     property_charge_over: Decimal = Decimal("5000")
-    property_charge_basis: str = "Customs Code 94(I)/2004, art. 111B"
+    property_charge_basis: Basis = customs_article("111B")
     # Art. 113: court action time-barred 6 years after notification.
     time_bar_years: int = 6
-    time_bar_basis: str = "Customs Code 94(I)/2004, art. 113"
+    time_bar_basis: Basis = customs_article("113")
     # Art. 52(1): 10 % surcharge on post-clearance assessments (waived under 52(2): the
     # registry then sends surcharge_rate 0).
     post_clearance_rate: Decimal = Decimal("0.10")
-    post_clearance_basis: str = "Customs Code 94(I)/2004, art. 52(1)"
+    post_clearance_basis: Basis = customs_article("52(1)")
     # Art. 52(3): yearly interest on amount + surcharge from the due date, at rates set each
     # year: the law gives no number, so it is a setting; None = no interest computed.
     interest_rate: Decimal | None = None
-    interest_basis: str = "Customs Code 94(I)/2004, art. 52(3)"
+    interest_basis: Basis = customs_article("52(3)")
 
 
 RuleSet = OutOfCourtFineRules | FineWarrantRules | AdminFineRules | TaxRules | CustomsRules

@@ -73,6 +73,12 @@ class DatabaseFigures(Collector):
         lockouts.add_metric(["chat"], snapshot.locked_chats)
         lockouts.add_metric(["identifier"], snapshot.locked_identifiers)
         yield lockouts
+        unknown = GaugeMetricFamily(
+            "debtbot_debts_unknown_authority",
+            "Outstanding debts whose registry authority is not in authorities.toml",
+        )
+        unknown.add_metric([], snapshot.unknown_authority)
+        yield unknown
 
 
 REGISTRY_KEY = web.AppKey("metrics_registry", CollectorRegistry)

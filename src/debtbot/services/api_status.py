@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from debtbot import authorities
 from debtbot.services.deps import Deps
 from debtbot.services.verify_identity import lock_expiry
 from debtbot.store import api as store
@@ -32,6 +33,9 @@ class Snapshot:
     verification: dict[tuple[str, bool], int]  # (method, succeeded) → attempts
     locked_chats: int
     locked_identifiers: int
+    # Outstanding debts whose `authority` matches nothing in authorities.toml (shown to the
+    # citizen as the registry wrote it, so possibly in another language).
+    unknown_authority: int = 0
 
 
 async def metrics_snapshot(deps: Deps) -> Snapshot:
@@ -43,6 +47,11 @@ async def metrics_snapshot(deps: Deps) -> Snapshot:
         verification = await store.verification_counts(session)
         # Failures older than two windows cannot hold a lock in force (verify_identity).
         by_chat, by_identifier = await store.recent_failures(session, since=now - 2 * window)
+        by_authority = await store.open_debts_by_authority(session)
+    unknown = sum(
+        count for value, count in by_authority.items()
+        if value and authorities.find(value) is None
+    )
 
     def locked(failures: dict, threshold: int) -> int:
         return sum(
@@ -55,4 +64,5 @@ async def metrics_snapshot(deps: Deps) -> Snapshot:
         verification,
         locked(by_chat, settings.verify_chat_failures),
         locked(by_identifier, settings.verify_identifier_failures),
+        unknown,
     )

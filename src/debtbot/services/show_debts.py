@@ -17,8 +17,9 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.amounts import AmountDue, amount_due
-from debtbot.domain.debts import Debt
-from debtbot.domain.milestones import Milestone, next_milestone
+from debtbot.domain.calendar import local_date
+from debtbot.domain.debts import Debt, DebtKind
+from debtbot.domain.milestones import Milestone, clock_date, milestones, next_milestone
 from debtbot.domain.money import ZERO
 from debtbot.i18n import language_from_telegram
 from debtbot.services import chats
@@ -43,6 +44,24 @@ class DebtLine:
     due: AmountDue
     next_milestone: Milestone | None
     pay_url: str | None  # None: not payable now, or no allowed payment page for its kind
+    debt: Debt | None = None  # the whole debt, for the detail view
+    today: date | None = None  # the local day the line was worked out on
+    # An out-of-court fine whose service date the registry has not recorded: no clock runs,
+    # so the bot can tell neither whether payment has opened (note 1) nor whether the
+    # surcharge applies (note 3): no deadline, no Pay button.
+    no_clock: bool = False
+
+    @property
+    def pay_url_allowed(self) -> bool:
+        """Payable now, as far as the bot can tell (what the Pay button and totals use)."""
+        due = self.due
+        return due.payable and not due.prosecution and not (
+            self.no_clock and self.kind == DebtKind.OUT_OF_COURT_FINE.value
+        )
+
+    @property
+    def milestones(self) -> tuple[Milestone, ...]:
+        return () if self.debt is None else milestones(self.debt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +126,10 @@ def _line(
     if debt is None:
         debt = debt_from_row(row)  # type: ignore[arg-type]
     due = amount_due(debt, now)
-    pay = due.payable and not due.prosecution
+    no_clock = clock_date(debt) is None and debt.kind in _CLOCKED_KINDS
+    pay = due.payable and not due.prosecution and not (
+        no_clock and debt.kind is DebtKind.OUT_OF_COURT_FINE
+    )
     return DebtLine(
         debt_id=row.id,
         kind=row.kind,
@@ -118,7 +140,17 @@ def _line(
         due=due,
         next_milestone=next_milestone(debt, now),
         pay_url=payment_url(settings, kind=row.kind, reference=row.reference) if pay else None,
+        debt=debt,
+        today=local_date(now, settings.tz),
+        no_clock=no_clock,
     )
+
+
+# Kinds whose legal clock starts when the notice is served (or, for tax, on its due date); a
+# warrant has no statutory countdown.
+_CLOCKED_KINDS = frozenset(
+    {DebtKind.OUT_OF_COURT_FINE, DebtKind.ADMIN_FINE, DebtKind.CUSTOMS, DebtKind.TAX}
+)
 
 
 async def _holders(
@@ -198,9 +230,7 @@ def _report(settings: Settings, found: citizens.ChatDebts | None, now: datetime)
     # A fine past its out-of-court window has no amount the citizen can pay any more (the
     # court sets what follows): it is listed, but not added to the totals.
     total_due = sum((line.due.total for line in lines if not line.due.prosecution), ZERO)
-    payable = sum(
-        (line.due.total for line in lines if line.due.payable and not line.due.prosecution), ZERO
-    )
+    payable = sum((line.due.total for line in lines if line.pay_url_allowed), ZERO)
     return DebtReport(verified=True, lines=lines, total_due=total_due, total_payable_now=payable)
 
 

@@ -139,6 +139,16 @@ async def outbox_counts(session: AsyncSession) -> dict[tuple[str, str], int]:
     return {(purpose, status): count for purpose, status, count in rows}
 
 
+async def open_debts_by_authority(session: AsyncSession) -> dict[str, int]:
+    """Outstanding debts by the registry's `authority` value (a few dozen distinct values)."""
+    rows = await session.execute(
+        select(DebtRow.authority, func.count())
+        .where(DebtRow.status == "outstanding")
+        .group_by(DebtRow.authority)
+    )
+    return {authority or "": count for authority, count in rows}
+
+
 async def verification_counts(session: AsyncSession) -> dict[tuple[str, bool], int]:
     """Verification attempts by (method, succeeded)."""
     rows = await session.execute(

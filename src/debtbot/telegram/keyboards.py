@@ -22,6 +22,7 @@ from debtbot.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
 # Telegram allows 1-64 bytes of callback data; every pattern below stays well inside.
 DEBTS_PAGE = re.compile(r"^debts:page:(?P<page>[1-9]\d{0,3})$")
 DEBT_SHOW = re.compile(r"^debt:show:(?P<debt_id>[1-9]\d{0,11})$")
+DEBT_CALENDAR = re.compile(r"^debt:ics:(?P<debt_id>[1-9]\d{0,11})$")
 LANGUAGE = re.compile(r"^lang:(?P<language>el|en|tr)$")
 PRIVACY = re.compile(r"^privacy:(?P<state>on|off)$")
 FORGET = re.compile(r"^forget:(?P<answer>yes|no):(?P<asked_at>\d{1,12})$")
@@ -37,6 +38,10 @@ def debts_page_data(page: int) -> str:
 
 def debt_show_data(debt_id: int) -> str:
     return f"debt:show:{debt_id}"
+
+
+def debt_calendar_data(debt_id: int) -> str:
+    return f"debt:ics:{debt_id}"
 
 
 def inline(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup | None:
