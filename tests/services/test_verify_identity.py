@@ -296,11 +296,12 @@ async def test_bad_date_of_birth_changes_nothing(deps, sessions, typed, problem)
     ("typed", "problem"),
     [
         ("9" * 4096, "too_long"),
-        (EMOJI, "bad_identifier"),
-        (RTL, "bad_identifier"),
-        ("<script>alert(1)</script>", "bad_identifier"),
-        ("1'; DROP TABLE persons; --", "bad_identifier"),
-        ("12ab", "bad_identifier"),
+        (EMOJI, "bad_id_card"),
+        (RTL, "bad_id_card"),
+        ("<script>alert(1)</script>", "bad_id_card"),
+        ("1'; DROP TABLE persons; --", "bad_id_card"),
+        ("12ab", "bad_id_card"),
+        ("23/11/1980", "date_first"),
         ("   ", "not_text"),
     ],
 )
@@ -310,7 +311,10 @@ async def test_bad_identity_number_changes_nothing(deps, sessions, typed, proble
 
     reply = await submit_text(deps, chat_id=CHAT, text=typed)
 
-    assert reply == VerificationReply(Outcome.INVALID_INPUT, step=Step.ID_NUMBER, problem=problem)
+    id_type = "id_card" if problem in ("bad_id_card", "date_first") else None
+    assert reply == VerificationReply(
+        Outcome.INVALID_INPUT, step=Step.ID_NUMBER, problem=problem, id_type=id_type
+    )
     assert await conversation_snapshot(sessions) == before
     assert await count(sessions, VerificationAttempt) == 0
 
@@ -352,10 +356,12 @@ async def test_cancel_ends_the_dialogue(deps, sessions):
     assert (await submit_text(deps, chat_id=CHAT, text="1234567")).outcome is Outcome.NO_DIALOGUE
 
 
-async def test_typing_at_a_button_step_asks_again(deps):
+async def test_typing_words_at_a_button_step_asks_again(deps):
     await start_verification(deps, chat_id=CHAT)
     reply = await submit_text(deps, chat_id=CHAT, text="person")
-    assert reply == VerificationReply(Outcome.ASK, step=Step.CHOOSE_HOLDER)
+    assert reply == VerificationReply(
+        Outcome.INVALID_INPUT, step=Step.CHOOSE_HOLDER, problem="not_a_number"
+    )
 
 
 # --- the guard against guessing -----------------------------------------------------------
@@ -583,10 +589,14 @@ async def test_two_instances_racing_on_one_chat_do_not_both_apply_a_step(
         await other_engine.dispose()
 
     # As if the two messages had come one after the other: the first is the failed date of
-    # birth (one attempt, not two), the second is then read as the next identity number.
-    assert sorted(r.outcome for r in replies) == sorted([Outcome.NOT_MATCHED, Outcome.ASK])
+    # birth (one attempt, not two), the second then arrives at the number step, where a
+    # date is answered "first the number" and changes nothing.
+    assert sorted(r.outcome for r in replies) == sorted(
+        [Outcome.NOT_MATCHED, Outcome.INVALID_INPUT]
+    )
+    assert {r.problem for r in replies} == {None, "date_first"}
     assert await count(sessions, VerificationAttempt) == 1
-    assert (await conversation_snapshot(sessions)).step == "date_of_birth"
+    assert (await conversation_snapshot(sessions)).step == "id_number"
 
 
 async def test_purge_drops_expired_dialogues_spent_tokens_and_old_attempts_only(

@@ -83,9 +83,14 @@ async def test_forget_unlinks_after_confirmation_and_old_buttons_then_do_nothing
         [report] = await say(botapi, CHAT, "/debts")
         [confirm] = await say(botapi, CHAT, "/forget")
         assert confirm.text.endswith("Do you want to continue?")
-        [done] = await press(botapi, CHAT, "Yes, forget me")
+        [done, marked] = await press(botapi, CHAT, "Yes, forget me", 2)
         assert done.text.startswith("Done. This chat is no longer linked to anyone")
         assert await link_count(sessions, CHAT) == 0
+        # The earlier report's Pay and Details buttons now say so.
+        assert marked.message_id == report.message_id and marked.edited
+        assert marked.button_texts == ["No longer valid"]
+        [pressed] = await press(botapi, CHAT, "No longer valid")
+        assert pressed.text == "That button is no longer valid. Send /start to begin again."
 
         # An inline button from before /forget: refused, nothing shown, nothing changed.
         await botapi.user_presses(CHAT, report.message_id, "debts:page:1", check=False)

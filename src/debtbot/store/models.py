@@ -109,6 +109,9 @@ class DebtRow(Timestamped, Base):
     enforcement_suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     instalments_on_time: Mapped[bool] = mapped_column(Boolean, default=False)  # tax 9B/9Γ
     finding_notice_on: Mapped[date | None] = mapped_column(Date)  # admin fine, art. 23A(4)
+    # The registry's own dates, when it sends them: they win over the rulebook's.
+    surcharge_on: Mapped[date | None] = mapped_column(Date)
+    prosecution_on: Mapped[date | None] = mapped_column(Date)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -274,6 +277,19 @@ class Payment(Base):
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     token_id: Mapped[int | None] = mapped_column(Integer)
+    # Paid beyond what was due at the time: to be refunded (the citizen is told).
+    refund_due: Mapped[Decimal | None] = mapped_column(Cents)
+
+
+class DebtMessage(Base):
+    """A message the bot sent a chat with debts and buttons on it: /forget turns its
+    buttons into "no longer valid"."""
+
+    __tablename__ = "debt_messages"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class StaffMember(Timestamped, Base):

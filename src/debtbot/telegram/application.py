@@ -36,7 +36,7 @@ FEATURES = [
     start, verify, debts, language, privacy, forget, help, staff_commands, reminders, chat_member,
 ]
 
-COMMANDS = ("start", "debts", "reminders", "language", "privacy", "forget", "help")
+COMMANDS = ("start", "debts", "reminders", "language", "privacy", "forget", "cancel", "help")
 
 
 class DebtbotApplication(Application):  # type: ignore[type-arg]
@@ -84,6 +84,7 @@ def command_menu(language: str) -> list[BotCommand]:
         "language": t.pgettext("command", "Change the language"),
         "privacy": t.pgettext("command", "Discreet mode"),
         "forget": t.pgettext("command", "Unlink this chat and delete your data"),
+        "cancel": t.pgettext("command", "Leave the current dialogue"),
         "help": t.pgettext("command", "Help and legal notice"),
     }
     return [BotCommand(name, descriptions[name]) for name in COMMANDS]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from debtbot.services import show_debts
+from debtbot.services import chats, show_debts
 from debtbot.telegram import keyboards, render
 from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext, telegram_language
 from debtbot.telegram.replies import answer_button, send
@@ -30,9 +30,13 @@ async def debts_command(update: Update, context: BotContext) -> None:
         await send(update, render.Reply(render.not_verified(turn.t)))
         return
     if turn.chat.discreet:
-        await send(update, render.discreet_teaser(turn.t, keyboards.debts_page_data(1)))
-        return
-    await send(update, render.debts_page(turn.t, report, 1))
+        sent = await send(update, render.discreet_teaser(turn.t, keyboards.debts_page_data(1)))
+    else:
+        sent = await send(update, render.debts_page(turn.t, report, 1))
+    if report.lines:  # its buttons (Pay, Details) stop being valid after /forget
+        await chats.remember_debt_message(
+            context.deps, chat_id=chat.id, message_id=sent.message_id
+        )
 
 
 async def page_pressed(update: Update, context: BotContext) -> None:

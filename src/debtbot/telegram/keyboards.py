@@ -27,6 +27,7 @@ LANGUAGE = re.compile(r"^lang:(?P<language>el|en|tr)$")
 PRIVACY = re.compile(r"^privacy:(?P<state>on|off)$")
 FORGET = re.compile(r"^forget:(?P<answer>yes|no):(?P<asked_at>\d{1,12})$")
 VERIFY_START = re.compile(r"^verify:start$")
+STALE = re.compile(r"^stale$")
 VERIFY_CANCEL = re.compile(r"^verify:cancel$")
 VERIFY_HOLDER = re.compile(r"^verify:holder:(?P<holder>person|company)$")
 VERIFY_ID_TYPE = re.compile(r"^verify:id:(?P<id_type>id_card|arc|passport)$")
@@ -70,24 +71,18 @@ def holder_keyboard(t: Translator) -> InlineKeyboardMarkup:
     )
 
 
-def id_type_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    t.pgettext("button", "Cypriot identity card"), callback_data="verify:id:id_card"
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    t.pgettext("button", "Alien Registration Certificate (ARC)"),
-                    callback_data="verify:id:arc",
-                )
-            ],
-            [InlineKeyboardButton(t.pgettext("button", "Passport"), callback_data="verify:id:passport")],
-            [cancel_button(t)],
-        ]
-    )
+def id_type_keyboard(t: Translator, *, only: tuple[str, ...] = ()) -> InlineKeyboardMarkup:
+    labels = {
+        "id_card": t.pgettext("button", "Cypriot identity card"),
+        "arc": t.pgettext("button", "Alien Registration Certificate (ARC)"),
+        "passport": t.pgettext("button", "Passport"),
+    }
+    rows = [
+        [InlineKeyboardButton(label, callback_data=f"verify:id:{code}")]
+        for code, label in labels.items()
+        if not only or code in only
+    ]
+    return InlineKeyboardMarkup([*rows, [cancel_button(t)]])
 
 
 def cancel_button(t: Translator) -> InlineKeyboardButton:
@@ -150,4 +145,11 @@ def forget_keyboard(t: Translator, *, asked_at: int) -> InlineKeyboardMarkup:
 def reveal_keyboard(t: Translator, callback_data: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(t.pgettext("button", "Show details"), callback_data=callback_data)]]
+    )
+
+
+def stale_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    """What the buttons of a message about debts become after /forget."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t.pgettext("button", "No longer valid"), callback_data="stale")]]
     )

@@ -153,15 +153,26 @@ def welcome_back(t: Translator, names: list[str]) -> Reply:
     return Reply(text, markup)
 
 
-def ask(t: Translator, step: str, *, id_type: str | None = None) -> Reply:
+def ask(
+    t: Translator, step: str, *, id_type: str | None = None, choices: tuple[str, ...] = ()
+) -> Reply:
     """The question for a verification step, with the buttons or keyboard it needs."""
     from debtbot.services.verify_identity import Step
 
+    if step == Step.CHOOSE_ID_TYPE and choices:
+        return Reply(
+            t.gettext(
+                "Numbers like this one are used for identity cards and for ARCs. Which "
+                "document is it from?"
+            ),
+            keyboards.id_type_keyboard(t, only=choices),
+        )
     if step == Step.CHOOSE_HOLDER:
         return Reply(
             t.gettext(
                 "First I need to confirm who you are. Are you asking for yourself or for a "
-                "company you represent?"
+                "company you represent? You can also type the number of your identity card, "
+                "ARC, passport or company registration straight away."
             ),
             keyboards.holder_keyboard(t),
         )
@@ -217,6 +228,29 @@ def problem_text(t: Translator, problem: str | None) -> str:
             "That does not look like a valid number for this document. "
             "Please check it and type it again."
         ),
+        "bad_id_card": t.gettext(
+            "An identity card number has only digits, 4 to 10 of them. "
+            "Please check it and type it again."
+        ),
+        "bad_arc": t.gettext(
+            "An ARC number has 3 to 10 digits, sometimes after the letters ARC. "
+            "Please check it and type it again."
+        ),
+        "bad_passport": t.gettext(
+            "A passport number has 5 to 12 letters and digits. Please check it and type it again."
+        ),
+        "bad_company_number": t.gettext(
+            "A company registration number is a prefix such as HE followed by digits, for "
+            "example HE 123456. Please check it and type it again."
+        ),
+        "date_first": t.gettext(
+            "That looks like a date of birth. First I need the number of your document; "
+            "I will ask for the date of birth next."
+        ),
+        "not_a_number": t.gettext(
+            "Please choose one of the buttons, or type the number of your identity card, ARC, "
+            "passport or company registration."
+        ),
         "too_long": t.gettext(
             "That message is too long. Please send only what I asked for."
         ),
@@ -233,7 +267,10 @@ def verification(
     from debtbot.services.verify_identity import Outcome
 
     outcome = reply.outcome
-    follow_up = ask(t, reply.step, id_type=id_type) if reply.step else None
+    id_type = id_type or reply.id_type
+    follow_up = (
+        ask(t, reply.step, id_type=id_type, choices=reply.choices) if reply.step else None
+    )
 
     def with_follow_up(first: str) -> Reply:
         if follow_up is None:
@@ -241,6 +278,12 @@ def verification(
         return Reply(f"{first}\n\n{follow_up.text}", follow_up.markup)
 
     if outcome == Outcome.ASK:
+        if reply.restarted and follow_up is not None:
+            return Reply(
+                t.gettext("We were in the middle of confirming who you are. Let us start again.")
+                + "\n\n" + follow_up.text,
+                follow_up.markup,
+            )
         return follow_up or Reply(t.gettext("Please answer the question above."))
     if outcome == Outcome.INVALID_INPUT:
         return with_follow_up(problem_text(t, reply.problem))
@@ -320,6 +363,15 @@ def token_invalid(t: Translator) -> str:
 
 def cancelled(t: Translator) -> str:
     return t.gettext("Cancelled. Send /start whenever you want to try again.")
+
+
+def cancel_reply(t: Translator, reply: VerificationReply) -> Reply:
+    """/cancel: what was left, or that nothing was under way."""
+    from debtbot.services.verify_identity import Step
+
+    if reply.step is None:
+        return Reply(t.gettext("There is nothing to cancel."))
+    return Reply(cancelled(t), ReplyKeyboardRemove() if reply.step == Step.CONTACT else None)
 
 
 # --- debts -------------------------------------------------------------------------------
