@@ -92,12 +92,18 @@ def _screens(language: str) -> list[tuple[str, str, list[str]]]:
                 pay_url=PAY_URL, discreet=False,
             )
             screens.append(("warrant reminder", payload["text"], _payload_labels(payload)))
-        for remaining in (Decimal("0.00"), Decimal("12.50")):
-            payload = record_payment._receipt(
-                language, discreet=False, kind=debt.kind.value, reference=debt.reference,
-                amount=Decimal("10.00"), remaining=remaining,
-                paid_at=datetime(2026, 11, 23, 10, tzinfo=UTC), timezone=t.timezone,
+        for remaining, by, refund in [
+            (Decimal("0.00"), None, Decimal("0.00")),
+            (Decimal("12.50"), date(2026, 12, 1), Decimal("0.00")),
+            (Decimal("12.50"), None, Decimal("0.00")),
+            (Decimal("0.00"), None, Decimal("915.00")),
+        ]:
+            receipt = record_payment.Receipt(
+                kind=debt.kind.value, reference=debt.reference, amount=Decimal("10.00"),
+                paid_total=Decimal("20.00"), remaining=remaining, remaining_by=by,
+                refund_due=refund, paid_at=datetime(2026, 11, 23, 10, tzinfo=UTC),
             )
+            payload = record_payment.render_receipt(t, receipt, discreet=False)
             screens.append((f"receipt {debt.kind.value}", payload["text"], []))
     return screens
 

@@ -78,6 +78,7 @@ async def add_payment(
     paid_at: datetime,
     received_at: datetime,
     token_id: int | None,
+    refund_due: Decimal | None = None,
 ) -> Payment:
     row = Payment(
         provider_ref=provider_ref,
@@ -86,10 +87,20 @@ async def add_payment(
         paid_at=paid_at,
         received_at=received_at,
         token_id=token_id,
+        refund_due=refund_due,
     )
     session.add(row)
     await session.flush()  # the unique provider_ref fails here on a concurrent replay
     return row
+
+
+async def paid_so_far(session: AsyncSession, debt_id: int) -> Decimal:
+    """The sum of the payments already recorded for the debt (its ledger)."""
+    # The sum keeps the column's type: whole cents in SQL, a Decimal in euro here.
+    total = await session.scalar(
+        select(func.sum(Payment.amount)).where(Payment.debt_id == debt_id)
+    )
+    return Decimal("0.00") if total is None else Decimal(total).quantize(Decimal("0.01"))
 
 
 async def mark_debt_paid(session: AsyncSession, debt_id: int, *, now: datetime) -> None:
