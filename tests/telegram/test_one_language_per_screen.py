@@ -1,4 +1,5 @@
-"""Every screen a citizen reads — the debts report, the detail view, reminders, receipts — in
+"""Every screen a citizen reads — the debts report, the detail view, reminders, receipts, the
+calendar file — in
 each language, for each kind of debt and with each of its milestones ahead, holds text in one
 script only: no Greek in English or Turkish, no Latin words in Greek. Debt references, personal
 names, web addresses, /commands and the official abbreviations ARC and Telegram excepted.
@@ -11,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from icalendar import Calendar
 
 from debtbot.domain.amounts import amount_due
 from debtbot.domain.calendar import local_date
@@ -19,8 +21,9 @@ from debtbot.domain.milestones import milestones, next_milestone
 from debtbot.i18n import LANGUAGES, translator
 from debtbot.services import record_payment
 from debtbot.services.reminder_text import render_milestone_reminder, render_warrant_reminder
-from debtbot.services.show_debts import DebtLine, DebtReport
+from debtbot.services.show_debts import DebtLine, DebtReport, upcoming_milestones
 from debtbot.telegram import render
+from debtbot.telegram.calendar_file import calendar_file
 
 REFERENCE = "REF-2026-0001"
 HOLDER = "Andreas Georgiou"
@@ -79,6 +82,11 @@ def _screens(language: str) -> list[tuple[str, str, list[str]]]:
             screens.append((f"report, {label}", page.text, _labels(page.markup)))
             detail = render.debt_detail(t, line)
             screens.append((f"detail, {label}", detail.text, _labels(detail.markup)))
+            if not line.no_clock and upcoming_milestones(line):
+                ics = Calendar.from_ical(calendar_file(t, line, now=now))
+                for event in ics.walk("VEVENT"):
+                    screens.append((f"calendar, {label}", str(event["summary"]),
+                                    [str(event["description"])]))
             upcoming = next_milestone(debt, now)
             if upcoming is not None:
                 payload = render_milestone_reminder(

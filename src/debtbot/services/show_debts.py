@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -247,3 +248,35 @@ async def debt_for_chat(deps: Deps, *, chat_id: int, debt_id: int) -> DebtLine |
     if not debt_from_row(row).is_open:
         return None
     return _line(deps.settings, row, _holder_name(row, persons, companies), now)
+
+
+class CalendarRefusal(StrEnum):
+    NOT_FOUND = "not_found"  # not this chat's (or no such debt)
+    CLOSED = "closed"  # paid, cancelled or withdrawn: nothing to add
+    NO_DEADLINES = "no_deadlines"  # no clock runs, or every deadline has passed
+
+
+async def debt_for_calendar(
+    deps: Deps, *, chat_id: int, debt_id: int
+) -> DebtLine | CalendarRefusal:
+    """One of the chat's debts with deadlines still ahead, for a calendar file."""
+    now = deps.clock()
+    async with transaction(deps.sessions) as session:
+        persons, companies = await _holders(session, chat_id)
+        row = await debt_store.debt_by_id(session, debt_id) if persons or companies else None
+    if row is None or not _belongs(row, persons, companies):
+        return CalendarRefusal.NOT_FOUND
+    if not debt_from_row(row).is_open:
+        return CalendarRefusal.CLOSED
+    line = _line(deps.settings, row, _holder_name(row, persons, companies), now)
+    if line.no_clock or not upcoming_milestones(line):
+        return CalendarRefusal.NO_DEADLINES
+    return line
+
+
+def upcoming_milestones(line: DebtLine) -> tuple[Milestone, ...]:
+    """The milestones that have not taken effect yet."""
+    upcoming = line.next_milestone
+    if upcoming is None:
+        return ()
+    return tuple(m for m in line.milestones if m.takes_effect >= upcoming.takes_effect)

@@ -732,6 +732,24 @@ def _in_person(t: Translator, line: DebtLine) -> str:
     return "\n".join(rows)
 
 
+def no_calendar(t: Translator, refusal: str) -> str:
+    """Why no calendar file is sent (a paid or cancelled debt, no deadline ahead)."""
+    if refusal == "closed":
+        return t.gettext(
+            "This debt is no longer outstanding, so there are no deadlines to add to a calendar."
+        )
+    if refusal == "no_deadlines":
+        return t.gettext("This debt has no deadline ahead to add to a calendar.")
+    return stale_button(t)
+
+
+def calendar_caption(t: Translator, line: DebtLine) -> str:
+    return t.gettext(
+        "The deadlines of %(reference)s: open the file to add them to your calendar. "
+        "It reminds you the day before each."
+    ) % {"reference": esc(line.reference)}
+
+
 def discreet_teaser(t: Translator, callback_data: str) -> Reply:
     """What a discreet chat sees first: no amounts, no kinds, just that there is news."""
     return Reply(
