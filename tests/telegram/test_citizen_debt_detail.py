@@ -109,3 +109,21 @@ async def test_the_detail_view_in_turkish_names_the_greek_registrys_authority_in
         [detail] = await botapi.wait_for_messages(CHAT)
     assert "Gümrük ve Rüsumat Dairesi" in report.text and "Τελωνείων" not in report.text
     assert "94(I)/2004 sayılı Gümrük Kodu Yasası, madde 112" in detail.text
+
+
+async def test_the_registrys_surcharge_date_is_the_one_shown(botapi, deps, sessions, person):
+    from sqlalchemy import update
+
+    from debtbot.store.models import DebtRow
+
+    await add_debt(sessions, reference="OC-REG", person_id=person, served_on=date(2026, 11, 1))
+    async with sessions() as session, session.begin():
+        # The rulebook's surcharge starts 2 December 2026; the registry says 5 December.
+        await session.execute(update(DebtRow).values(surcharge_on=date(2026, 12, 5)))
+    async with running(deps, botapi):
+        [report] = await say(botapi, CHAT, "/debts")
+        await botapi.user_presses_button(CHAT, "Details · OC-REG")
+        [detail] = await botapi.wait_for_messages(CHAT)
+    assert "Next deadline: 4 December 2026 (Surcharge)" in report.text
+    assert "⏳ 4 December 2026, Surcharge." in detail.text
+    assert "From 5 December 2026: €150.00" in detail.text

@@ -65,6 +65,11 @@ class Debt:
     # issued; representations are due within 5 working days of it. served_on is then the
     # date of the act imposing the fine (Annex II).
     finding_notice_on: date | None = None
+    # Out-of-court fines: the registry's own dates (the first day the surcharge applies, the
+    # first day the fine is no longer payable out of court). When given they win over the
+    # rulebook's (domain.registry_dates).
+    surcharge_on: date | None = None
+    prosecution_on: date | None = None
 
     @property
     def is_open(self) -> bool:

@@ -55,6 +55,10 @@ class DebtIn(Body):
     enforcement_suspended: bool | None = None
     instalments_on_time: bool | None = None
     finding_notice_on: Day | None = None
+    # Out-of-court fines: the registry's first day of the surcharge and of prosecution;
+    # they win over the rulebook's dates.
+    surcharge_on: Day | None = None
+    prosecution_on: Day | None = None
     representative_id_type: PersonIdType | None = None
     representative_id_number: IdNumber | None = None
     representative_name: Text300 | None = None

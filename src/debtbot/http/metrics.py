@@ -79,6 +79,13 @@ class DatabaseFigures(Collector):
         )
         unknown.add_metric([], snapshot.unknown_authority)
         yield unknown
+        differ = GaugeMetricFamily(
+            "debtbot_debts_registry_dates_differ",
+            "Outstanding debts whose registry surcharge/prosecution dates differ from the "
+            "rulebook's",
+        )
+        differ.add_metric([], snapshot.registry_dates_differ)
+        yield differ
 
 
 REGISTRY_KEY = web.AppKey("metrics_registry", CollectorRegistry)

@@ -30,11 +30,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 
 from debtbot import texts
-from debtbot.domain.amounts import amount_due
 from debtbot.domain.debts import DebtKind, DebtStatus
 from debtbot.domain.messages import OutboxPurpose
-from debtbot.domain.milestones import next_milestone
 from debtbot.domain.money import ZERO
+from debtbot.domain.registry_dates import registry_amount_due, registry_next_milestone
 from debtbot.i18n import Translator, translator
 from debtbot.services import outbox
 from debtbot.services.deps import Deps
@@ -227,7 +226,7 @@ async def record_payment(
                 raise DebtNotOpen(f"The debt is {row.status}, not outstanding.")
             debt = debt_from_row(row)
             # What was due when this payment was made: the ledger settles against that.
-            due = amount_due(debt, paid_at)
+            due = registry_amount_due(debt, paid_at)
             if due.prosecution:
                 raise NotPayable("The fine can no longer be paid out of court.")
             earlier = await store.paid_so_far(session, row.id)
@@ -249,7 +248,7 @@ async def record_payment(
                 await store.mark_debt_paid(session, row.id, now=now)
                 cancelled = await outbox.cancel_for_debt(session, row.id)
             remaining = max(due.total - paid_total, ZERO)
-            upcoming = next_milestone(debt, paid_at) if remaining else None
+            upcoming = registry_next_milestone(debt, paid_at) if remaining else None
             receipt = Receipt(
                 kind=row.kind, reference=row.reference, amount=amount, paid_total=paid_total,
                 remaining=remaining, remaining_by=upcoming.last_day if upcoming else None,

@@ -17,11 +17,16 @@ from urllib.parse import quote, urlsplit
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from debtbot.domain.amounts import AmountDue, amount_due
+from debtbot.domain.amounts import AmountDue
 from debtbot.domain.calendar import local_date
 from debtbot.domain.debts import Debt, DebtKind
-from debtbot.domain.milestones import Milestone, clock_date, milestones, next_milestone
+from debtbot.domain.milestones import Milestone, clock_date
 from debtbot.domain.money import ZERO
+from debtbot.domain.registry_dates import (
+    registry_amount_due,
+    registry_milestones,
+    registry_next_milestone,
+)
 from debtbot.i18n import language_from_telegram
 from debtbot.services import chats
 from debtbot.services.chats import ChatView
@@ -62,7 +67,7 @@ class DebtLine:
 
     @property
     def milestones(self) -> tuple[Milestone, ...]:
-        return () if self.debt is None else milestones(self.debt)
+        return () if self.debt is None else registry_milestones(self.debt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +131,7 @@ def _line(
 ) -> DebtLine:
     if debt is None:
         debt = debt_from_row(row)  # type: ignore[arg-type]
-    due = amount_due(debt, now)
+    due = registry_amount_due(debt, now)
     no_clock = clock_date(debt) is None and debt.kind in _CLOCKED_KINDS
     pay = due.payable and not due.prosecution and not (
         no_clock and debt.kind is DebtKind.OUT_OF_COURT_FINE
@@ -139,7 +144,7 @@ def _line(
         holder_name=holder_name,
         served_on=row.served_on,
         due=due,
-        next_milestone=next_milestone(debt, now),
+        next_milestone=registry_next_milestone(debt, now),
         pay_url=payment_url(settings, kind=row.kind, reference=row.reference) if pay else None,
         debt=debt,
         today=local_date(now, settings.tz),

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -158,6 +159,17 @@ async def open_debts_by_authority(session: AsyncSession) -> dict[str, int]:
         .group_by(DebtRow.authority)
     )
     return {authority or "": count for authority, count in rows}
+
+
+async def open_debts_with_registry_dates(session: AsyncSession) -> list[Any]:
+    """Outstanding debts that carry the registry's own surcharge or prosecution date."""
+    rows = await session.execute(
+        select(DebtRow.kind, DebtRow.reference, DebtRow.amount, DebtRow.served_on,
+               DebtRow.surcharge_on, DebtRow.prosecution_on)
+        .where(DebtRow.status == "outstanding")
+        .where((DebtRow.surcharge_on.is_not(None)) | (DebtRow.prosecution_on.is_not(None)))
+    )
+    return list(rows)
 
 
 async def verification_counts(session: AsyncSession) -> dict[tuple[str, bool], int]:

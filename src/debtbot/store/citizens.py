@@ -438,7 +438,8 @@ async def _touch(
 DEBT_COLUMNS = (
     "id", "kind", "reference", "authority", "person_id", "company_id", "amount", "served_on",
     "due_on", "status", "source", "points", "surcharge_rate", "post_clearance",
-    "enforcement_suspended", "instalments_on_time", "finding_notice_on",
+    "enforcement_suspended", "instalments_on_time", "finding_notice_on", "surcharge_on",
+    "prosecution_on",
 )
 CHAT_COLUMNS = ("language", "discreet", "active", "reminders_enabled", "last_seen_at")
 

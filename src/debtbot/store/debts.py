@@ -30,11 +30,11 @@ OUTBOX = OutboxMessage.__table__
 FIELDS = (
     "kind", "authority", "person_id", "company_id", "amount", "served_on", "due_on", "status",
     "points", "surcharge_rate", "post_clearance", "enforcement_suspended", "instalments_on_time",
-    "finding_notice_on",
+    "finding_notice_on", "surcharge_on", "prosecution_on",
 )
 KEEP_IF_NONE = frozenset(
     {"due_on", "status", "points", "surcharge_rate", "post_clearance", "enforcement_suspended",
-     "instalments_on_time", "finding_notice_on"}
+     "instalments_on_time", "finding_notice_on", "surcharge_on", "prosecution_on"}
 )
 DEFAULTS: dict[str, Any] = {
     "status": DebtStatus.OUTSTANDING.value, "post_clearance": False, "enforcement_suspended": False,

@@ -24,4 +24,6 @@ def debt_from_row(row: DebtRow) -> Debt:
         enforcement_suspended=row.enforcement_suspended,
         instalments_on_time=bool(row.instalments_on_time),
         finding_notice_on=row.finding_notice_on,
+        surcharge_on=getattr(row, "surcharge_on", None),
+        prosecution_on=getattr(row, "prosecution_on", None),
     )
