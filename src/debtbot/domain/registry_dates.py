@@ -7,14 +7,16 @@ difference is reported (`differences`) for the audit log and the metrics.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from debtbot.domain.amounts import AmountDue, amount_due
 from debtbot.domain.calendar import local_date, start_of_day
 from debtbot.domain.debts import Debt
 from debtbot.domain.milestones import Milestone, MilestoneKind, milestones
 from debtbot.domain.money import ZERO, to_cents
+from debtbot.domain.reminders import DueReminder, due_reminders, remind_at
 from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
 
 
@@ -93,3 +95,43 @@ def differences(
         if given is not None and given != computed:
             found[names[milestone.kind]] = (given, computed)
     return found
+
+
+# The column that holds the registry's date for a milestone.
+REGISTRY_COLUMNS = {MilestoneKind.SURCHARGE: "surcharge_on",
+                    MilestoneKind.PROSECUTION: "prosecution_on"}
+
+
+def registry_window(lead: timedelta, start: date, end: date) -> tuple[date, date]:
+    """The registry dates (first day of the consequence) whose reminder `lead` before falls on
+    the local days start..end: lead times count on the wall clock, so the reminder falls
+    `lead` days before that day (one day of slack each side; `registry_due_reminders` checks
+    exactly)."""
+    days = lead.days
+    return (date.fromordinal(start.toordinal() + days - 1),
+            date.fromordinal(end.toordinal() + days + 1))
+
+
+def registry_due_reminders(
+    debts: Iterable[Debt], now: datetime, lead_times: Sequence[timedelta], *,
+    rulebook: Rulebook = DEFAULT_RULEBOOK,
+) -> list[DueReminder]:
+    """due_reminders, with the registry's dates winning (the same rules otherwise)."""
+    plain = [debt for debt in debts if not _overrides(debt)]
+    due = due_reminders(plain, now, lead_times, rulebook=rulebook)
+    leads = sorted(set(lead_times), reverse=True)
+    for debt in debts:
+        if not _overrides(debt) or not debt.is_open:
+            continue
+        for milestone in registry_milestones(debt, rulebook=rulebook):
+            if not milestone.reminder or milestone.takes_effect <= now:
+                continue
+            chosen: DueReminder | None = None
+            for lead in leads:
+                moment = remind_at(milestone, lead)
+                if moment > now:
+                    break
+                chosen = DueReminder(debt, milestone, lead, moment)
+            if chosen is not None:
+                due.append(chosen)
+    return due

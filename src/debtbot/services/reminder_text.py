@@ -15,10 +15,10 @@ from functools import lru_cache
 from typing import Any
 
 from debtbot import texts
-from debtbot.domain.amounts import amount_due
 from debtbot.domain.calendar import local_date
 from debtbot.domain.debts import Debt
 from debtbot.domain.milestones import Milestone
+from debtbot.domain.registry_dates import registry_amount_due as amount_due
 from debtbot.i18n import Translator
 
 
