@@ -627,6 +627,16 @@ async def take_debt_messages(session: AsyncSession, *, chat_id: int, limit: int)
     return [int(message_id) for message_id in found[:limit]]
 
 
+async def purge_debt_messages(session: AsyncSession, *, before: datetime) -> int:
+    """Forget the debt messages sent before `before` (their buttons are left as they are)."""
+    removed = await session.execute(
+        delete(DebtMessage)
+        .where(DebtMessage.sent_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return removed.rowcount or 0  # type: ignore[attr-defined]
+
+
 async def purge_stale(
     session: AsyncSession, *, now: datetime, flow: str, attempts_before: datetime
 ) -> tuple[int, int, int]:
