@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     link_token_ttl_minutes: int = 15
     identities_per_chat: int = 5
 
+    # Updates the bot works on at once (0: matched to the store, see concurrent_updates()).
+    # More only queue for database connections and the event loop: a burst then waits in
+    # python-telegram-bot's queue instead of timing out on the connection pool.
+    concurrent_updates: int = Field(default=0, ge=0, le=256)
+
     retention_days: int = 90
     audit_retention_days: int = 2555
 

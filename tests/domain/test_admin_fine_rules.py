@@ -32,7 +32,7 @@ def test_admin_fine_payment_due_within_5_days_of_the_act():
     payment = by_kind(admin_fine())[MilestoneKind.PAYMENT_DUE]
     assert payment.last_day == date(2026, 4, 25)
     assert payment.takes_effect == nicosia(2026, 4, 26)
-    assert payment.legal_basis == "Law 47(I)/2024, art. 23A(6)"
+    assert str(payment.legal_basis) == "Law 47(I)/2024, art. 23A(6)"
     assert payment.reminder and payment.payable_after
     assert payment.amount_after is None  # the law adds no surcharge
 
@@ -41,7 +41,7 @@ def test_admin_fine_court_30_days_after_the_payment_deadline():
     court = by_kind(admin_fine())[MilestoneKind.COURT]
     assert court.last_day == date(2026, 5, 25)
     assert court.takes_effect == nicosia(2026, 5, 26)
-    assert court.legal_basis == "Law 47(I)/2024, art. 23A(10)"
+    assert str(court.legal_basis) == "Law 47(I)/2024, art. 23A(10)"
     assert court.reminder
 
 
@@ -59,7 +59,7 @@ def test_admin_fine_representations_within_5_working_days_across_orthodox_easter
     representations = by_kind(debt)[MilestoneKind.REPRESENTATIONS]
     assert representations.last_day == date(2026, 4, 20)
     assert representations.takes_effect == nicosia(2026, 4, 21)
-    assert representations.legal_basis == "Law 47(I)/2024, art. 23A(4), Annex II"
+    assert str(representations.legal_basis) == "Law 47(I)/2024, art. 23A(4), Annex II"
     assert not representations.reminder
     assert [m.kind for m in milestones(debt)] == [
         MilestoneKind.REPRESENTATIONS, MilestoneKind.PAYMENT_DUE, MilestoneKind.COURT,

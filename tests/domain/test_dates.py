@@ -42,7 +42,6 @@ def test_leap_day_exists_only_in_leap_years():
         ("23/11/80", "bad_date"),
         ("23/11-1980", "bad_date"),  # mixed separators
         ("1980/11/23", "bad_date"),
-        ("\u0662\u0663/11/1980", "bad_date"),  # Arabic-Indic digits
         ("23 November 1980", "bad_date"),
         ("", "bad_date"),
         ("1" * 4096, "bad_date"),
@@ -57,3 +56,22 @@ def test_impossible_future_and_malformed_dates_are_refused_with_a_problem(typed,
 
 def test_today_is_not_in_the_future():
     assert parse_date_of_birth("23/11/2026", today=TODAY) == TODAY
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "\u0662\u0663/\u0661\u0661/\u0661\u0669\u0668\u0660",  # Arabic-Indic digits
+        "\u06f2\u06f3/11/1980",  # Extended Arabic-Indic (Persian) digits
+        "\uff12\uff13/\uff11\uff11/\uff11\uff19\uff18\uff10",  # full-width digits
+    ],
+)
+def test_digits_of_any_script_are_read_as_the_same_date(typed):
+    assert parse_date_of_birth(typed, today=TODAY) == date(1980, 11, 23)
+
+
+def test_a_date_is_recognised_by_its_shape():
+    from debtbot.domain.dates import looks_like_date
+
+    assert looks_like_date("23/11/1980") and looks_like_date("\u0662\u0663.11.1980")
+    assert not looks_like_date("1234567") and not looks_like_date("HE 123456")

@@ -80,3 +80,30 @@ def test_identifier_hash_is_keyed_and_type_specific():
     assert identifier_hash(card, KEY) != identifier_hash(card, "another-key")
     assert len(identifier_hash(card, KEY)) == 64
     assert identifier_hash(card, KEY) == identifier_hash(card, KEY.encode())
+
+
+def test_digits_of_any_script_are_the_same_number():
+    from debtbot.domain.identifiers import normalise_identifier
+
+    plain = normalise_identifier("id_card", "1234567")
+    assert normalise_identifier("id_card", "\u0661\u0662\u0663\u0664\u0665\u0666\u0667") == plain
+    assert normalise_identifier("id_card", "\uff11\uff12\uff13\uff14\uff15\uff16\uff17") == plain
+
+
+@pytest.mark.parametrize(
+    ("typed", "kinds"),
+    [
+        ("1234567", ("id_card", "arc")),
+        ("\u0661\u0662\u0663\u0664\u0665", ("id_card", "arc")),
+        ("HE 123456", ("company_reg",)),
+        ("\u0397\u0395-123456", ("company_reg",)),  # ΗΕ typed on a Greek keyboard
+        ("ARC 98765", ("arc",)),
+        ("K00123456", ("passport",)),
+        ("hello there", ()),
+        ("12", ()),
+    ],
+)
+def test_the_kind_of_a_typed_number_is_recognised_from_its_shape(typed, kinds):
+    from debtbot.domain.identifiers import recognise
+
+    assert tuple(kind.value for kind in recognise(typed)) == kinds

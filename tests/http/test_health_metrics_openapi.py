@@ -132,3 +132,20 @@ async def test_the_openapi_document_describes_every_operation(api: Api) -> None:
     assert "id_number" in debt_schema["required"]
     assert schemas["UpsertDebts"]["properties"]["debts"]["maxItems"] == 5000
     assert schemas["ErrorReply"]["required"] == ["error"]
+
+
+async def test_metrics_count_outstanding_debts_of_an_unknown_authority(api: Api) -> None:
+    from decimal import Decimal
+
+    from debtbot.store.models import DebtRow
+
+    async with transaction(api.deps.sessions) as session:
+        for n, (authority, status) in enumerate([
+            ("Cyprus Police", "outstanding"), ("Αστυνομία Κύπρου", "outstanding"),
+            ("Municipality of Atlantis", "outstanding"), ("Municipality of Atlantis", "paid"),
+            ("Δήμος Ατλαντίδας", "outstanding"),
+        ]):
+            session.add(DebtRow(source="t", reference=f"R{n}", kind="tax", authority=authority,
+                                amount=Decimal("1"), status=status))
+    _, text = await api.call("GET", "/metrics")
+    assert "debtbot_debts_unknown_authority 2.0" in text.splitlines()

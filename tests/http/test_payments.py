@@ -255,3 +255,46 @@ async def test_a_reference_two_registries_share_needs_the_source(api: Api) -> No
             select(DebtRow.source, DebtRow.status).where(DebtRow.reference == "SHARED-1")
         )).all())
     assert statuses == {"rtd": "paid", "police": "outstanding"}
+
+
+async def test_part_payments_of_a_tax_debt_add_up_and_settle_it(api: Api) -> None:
+    # Due 2026-03-31, so on 2026-03-10 the €6,300 is due without surcharge.
+    await ingest(api, debt("TAX-2", kind="tax", source="tax", amount="6300.00",
+                           served_on=None, due_on="2026-03-31"))
+    await link_chat(api, "TAX-2", chat_id=902, language="en")
+    first = await pay(api, payment("TAX-2", amount="100.00", payment_id="p-1"))
+    second = await pay(api, payment("TAX-2", amount="6200.00", payment_id="p-2"))
+    third = await pay(api, payment("TAX-2", amount="100.00", payment_id="p-3"))
+
+    assert first[0] == 201 and first[1]["status"] == "partially_paid"
+    assert first[1]["remaining"] == "6200.00" and first[1]["paid_total"] == "100.00"
+    assert second[0] == 201 and second[1]["status"] == "paid"
+    assert second[1]["paid_total"] == "6300.00" and second[1]["remaining"] == "0.00"
+    # Nothing is due any more: refused, nothing written.
+    assert third[0] == 409 and third[1]["error"]["code"] == "debt_not_open"
+    assert await payments_count(api) == 2
+    assert await debt_status(api, "TAX-2") == "paid"
+    rows = await outbox_rows(api)
+    assert all(row.status == "cancelled" for row in rows if row.purpose == "reminder")
+    receipts = [row.payload["text"] for row in rows if row.purpose == "receipt"]
+    assert "€6,200.00 is still due, by 31 March 2026." in receipts[0]
+    assert "Paid so far for this debt: €6,300.00." in receipts[1]
+    assert "This debt is settled" in receipts[1]
+
+
+async def test_an_overpayment_is_recorded_flagged_for_refund_and_the_citizen_told(
+    api: Api,
+) -> None:
+    await ingest(api, debt())
+    await link_chat(api, "OOC-1", chat_id=903, language="el")
+    status, body = await pay(api, payment(amount="1000.00"))
+    assert status == 201 and body["status"] == "overpaid", body
+    assert body["refund_due"] == "915.00" and body["remaining"] == "0.00"
+    assert await debt_status(api) == "paid"
+    async with api.deps.sessions() as session:
+        recorded = await session.scalar(select(Payment))
+        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "payment.record"))
+    assert str(recorded.refund_due) == "915.00"
+    assert entry.details["refund_due"] == "915.00"
+    receipt = next(row for row in await outbox_rows(api) if row.purpose == "receipt")
+    assert "Πληρώσατε 915,00\xa0€ περισσότερα από όσα οφείλατε." in receipt.payload["text"]

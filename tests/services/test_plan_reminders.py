@@ -274,3 +274,28 @@ async def test_the_prosecution_reminder_comes_on_the_monday_when_day_45_is_a_sun
     assert last.expires_at == datetime(2026, 6, 22, 21, 0, tzinfo=UTC)  # 00:00 on 23 June
     assert "The last day is today" in last.payload["text"]
     assert "22 June 2026" in last.payload["text"]
+
+
+async def test_the_registrys_surcharge_date_is_the_one_reminded_by(sessions):
+    from sqlalchemy import update
+
+    from debtbot.store.models import DebtRow
+
+    # The rulebook's surcharge starts 3 December (its seven-day reminder is due now, on 26
+    # November); the registry says 5 December: the reminder is due on 28 November.
+    person = await add_citizen(sessions, chat_id=42)
+    debt = await add_debt(sessions, reference="AB124", person_id=person)
+    async with sessions() as session, session.begin():
+        await session.execute(update(DebtRow).values(surcharge_on=date(2026, 12, 5)))
+    clock = Clock()
+    deps = make_deps(sessions, clock)
+
+    early = await plan_reminders(deps)
+    clock.now = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+    due = await plan_reminders(deps)
+
+    assert early.planned == 0
+    [row] = await outbox_rows(sessions)
+    assert due.planned == 1 and row.dedupe_key == f"reminder:{debt}:surcharge:7:42"
+    assert row.expires_at == datetime(2026, 12, 4, 22, 0, tzinfo=UTC)  # 5 December, 00:00
+    assert "4 December 2026" in row.payload["text"]

@@ -42,7 +42,7 @@ async def test_old_delivered_messages_are_purged_and_pending_ones_kept(sessions)
         actions = set(await session.scalars(select(AuditEntry.action)))
     assert actions == {"kept", "retention.purge"}
     [entry] = await audit.list_entries(deps, action="retention.purge")
-    assert entry.details == {"messages": 2, "audit_entries": 1}
+    assert entry.details == {"messages": 2, "audit_entries": 1, "debt_messages": 0}
 
 
 async def test_the_job_uses_the_clock_and_default_settings(sessions):
@@ -51,3 +51,16 @@ async def test_the_job_uses_the_clock_and_default_settings(sessions):
     await _message(sessions, "b", status="sent", age_days=80)
     result = await retention.retention_job(deps)
     assert result.messages == 1
+
+
+async def test_remembered_debt_messages_go_after_the_retention_period(sessions):
+    from debtbot.store.models import DebtMessage
+
+    deps = make_deps(sessions, retention_days=90, audit_retention_days=400)
+    async with sessions() as session, session.begin():
+        session.add(DebtMessage(chat_id=1, message_id=10, sent_at=NOW - timedelta(days=91)))
+        session.add(DebtMessage(chat_id=1, message_id=11, sent_at=NOW - timedelta(days=2)))
+    await retention.purge_old_messages(deps)
+    async with sessions() as session:
+        kept = (await session.scalars(select(DebtMessage.message_id))).all()
+    assert kept == [11]

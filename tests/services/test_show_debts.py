@@ -88,7 +88,7 @@ async def test_surcharge_after_day_30_is_its_own_amount_with_its_legal_basis(dep
     assert (line.due.base, line.due.surcharge, line.due.total) == (
         Decimal("100.00"), Decimal("50.00"), Decimal("150.00")
     )
-    assert "note 3" in line.due.surcharge_basis
+    assert "note 3" in str(line.due.surcharge_basis)
     assert line.next_milestone.kind is MilestoneKind.PROSECUTION
     assert line.pay_url == POLICE + "OCF-2"
 
@@ -273,7 +273,7 @@ async def test_a_tax_objection_window_is_shown_only_once_the_registry_reports_th
     window = lines["TAX-F"].next_milestone
     assert window is not None and window.kind is MilestoneKind.FREEZE_OBJECTION
     assert window.last_day == date(2026, 12, 1)  # 15 days from being informed (9B(5))
-    assert window.legal_basis == "Tax Collection Law, art. 9B(5)"
+    assert str(window.legal_basis) == "Tax Collection Law, art. 9B(5)"
     assert lines["TAX-N"].next_milestone is None
 
 

@@ -331,11 +331,12 @@ async def test_bad_date_of_birth_changes_nothing(deps, sessions, typed, problem)
     ("typed", "problem"),
     [
         ("9" * 4096, "too_long"),
-        (EMOJI, "bad_identifier"),
-        (RTL, "bad_identifier"),
-        ("<script>alert(1)</script>", "bad_identifier"),
-        ("1'; DROP TABLE persons; --", "bad_identifier"),
-        ("12ab", "bad_identifier"),
+        (EMOJI, "bad_id_card"),
+        (RTL, "bad_id_card"),
+        ("<script>alert(1)</script>", "bad_id_card"),
+        ("1'; DROP TABLE persons; --", "bad_id_card"),
+        ("12ab", "bad_id_card"),
+        ("23/11/1980", "date_first"),
         ("   ", "not_text"),
     ],
 )
@@ -345,7 +346,10 @@ async def test_bad_identity_number_changes_nothing(deps, sessions, typed, proble
 
     reply = await submit_text(deps, chat_id=CHAT, text=typed)
 
-    assert reply == VerificationReply(Outcome.INVALID_INPUT, step=Step.ID_NUMBER, problem=problem)
+    id_type = "id_card" if problem in ("bad_id_card", "date_first") else None
+    assert reply == VerificationReply(
+        Outcome.INVALID_INPUT, step=Step.ID_NUMBER, problem=problem, id_type=id_type
+    )
     assert await conversation_snapshot(sessions) == before
     assert await count(sessions, VerificationAttempt) == 0
 
@@ -387,10 +391,12 @@ async def test_cancel_ends_the_dialogue(deps, sessions):
     assert (await submit_text(deps, chat_id=CHAT, text="1234567")).outcome is Outcome.NO_DIALOGUE
 
 
-async def test_typing_at_a_button_step_asks_again(deps):
+async def test_typing_words_at_a_button_step_asks_again(deps):
     await start_verification(deps, chat_id=CHAT)
     reply = await submit_text(deps, chat_id=CHAT, text="person")
-    assert reply == VerificationReply(Outcome.ASK, step=Step.CHOOSE_HOLDER)
+    assert reply == VerificationReply(
+        Outcome.INVALID_INPUT, step=Step.CHOOSE_HOLDER, problem="not_a_number"
+    )
 
 
 # --- the guard against guessing -----------------------------------------------------------

@@ -45,14 +45,15 @@ async def test_out_of_court_fine_within_30_days_shows_amount_next_deadline_and_p
         "Due now: €100.00\n"
         "⏳ Next deadline: 1 December 2026 (Surcharge). After that day: A surcharge is added "
         "to the amount.\n"
-        "The amount then becomes €150.00."
+        "From the next day the amount is €150.00."
     )
     assert reply.buttons == [
         [
             {
                 "text": "Pay €100.00 · OC-1",
                 "url": "https://www.jccsmart.com/e-bill/police?reference=OC-1",
-            }
+            },
+            {"text": "Details · OC-1", "callback_data": "debt:show:1"},
         ]
     ]
 
@@ -63,12 +64,12 @@ async def test_surcharge_is_its_own_line_with_its_legal_basis(botapi, deps, sess
         [reply] = await say(botapi, CHAT, "/debts", language_code="en")
     lines = reply.text.splitlines()
     assert "Amount on the notice: €100.00" in lines
-    assert "Surcharge: €50.00 (legal basis: Regulations 2021, Type E note 3)" in lines
+    assert "Surcharge: €50.00 (legal basis: Regulations 2021, form Type E, note 3)" in lines
     assert "Due now: €150.00" in lines
     assert any(
-        line.startswith("⏳ Next deadline: 24 November 2026 (Prosecution).") for line in lines
+        line.startswith("⏳ Next deadline: tomorrow, 24 November 2026 (Prosecution).") for line in lines
     )
-    assert reply.button_texts == ["Pay €150.00 · OC-2"]
+    assert reply.button_texts == ["Pay €150.00 · OC-2", "Details · OC-2"]
 
 
 async def test_after_45_days_the_fine_has_gone_to_prosecution_and_has_no_pay_button(
@@ -82,7 +83,7 @@ async def test_after_45_days_the_fine_has_gone_to_prosecution_and_has_no_pay_but
         in reply.text
     )
     assert "Contact your nearest police station" in reply.text
-    assert reply.buttons == []
+    assert reply.button_texts == ["Details · OC-3"]
     assert reply.text.startswith(
         "You have 1 outstanding debt.\n\n1. Out-of-court fine\nReference: OC-3\n"
         "Issued by: Cyprus Police\nAmount on the notice: €100.00\n⚠️ This fine was not paid"
@@ -190,7 +191,7 @@ async def test_report_in_greek_and_turkish_formats_money_and_dates_for_cyprus(
     assert "Έχετε 1 εκκρεμή οφειλή." in greek.text
     assert "Προς πληρωμή τώρα: 1.250,50\xa0€" in greek.text
     assert "Επόμενη προθεσμία: 1 Δεκεμβρίου 2026 (Προσαύξηση)" in greek.text
-    assert greek.button_texts == ["Πληρωμή 1.250,50\xa0€ · OC-1"]
+    assert greek.button_texts == ["Πληρωμή 1.250,50\xa0€ · OC-1", "Λεπτομέρειες · OC-1"]
     assert "Ödenmemiş 1 borcunuz var." in turkish.text
     assert "Şu an ödenecek tutar: €1.250,50" in turkish.text
     assert "Yaklaşan son tarih: 1 Aralık 2026 (Gecikme zammı)" in turkish.text

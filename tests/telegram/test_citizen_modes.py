@@ -50,7 +50,7 @@ async def test_full_conversation_from_first_contact_to_pay_button(botapi, deps, 
         await share_contact(botapi, CHAT)
         [report] = await say(botapi, CHAT, "/debts")
     assert report.text.startswith("Έχετε 1 εκκρεμή οφειλή.")
-    assert report.button_texts == ["Πληρωμή 100,00\xa0€ · OC-1"]
+    assert report.button_texts == ["Πληρωμή 100,00\xa0€ · OC-1", "Λεπτομέρειες · OC-1"]
     if mode == "webhook":
         assert botapi.counters["webhook_deliveries"] >= 6
         assert not botapi.calls_to("getUpdates")

@@ -73,7 +73,7 @@ async def test_discreet_mode_hides_amounts_and_kinds_until_the_button_is_pressed
     # The details replace it in place (an edit raises no new notification).
     assert details.message_id == teaser.message_id and details.edited
     assert "Out-of-court fine" in details.text and "€100.00" in details.text
-    assert details.button_texts == ["Pay €100.00 · OC-1"]
+    assert details.button_texts == ["Pay €100.00 · OC-1", "Details · OC-1"]
 
 
 async def test_forget_unlinks_after_confirmation_and_old_buttons_then_do_nothing(
@@ -83,9 +83,14 @@ async def test_forget_unlinks_after_confirmation_and_old_buttons_then_do_nothing
         [report] = await say(botapi, CHAT, "/debts")
         [confirm] = await say(botapi, CHAT, "/forget")
         assert confirm.text.endswith("Do you want to continue?")
-        [done] = await press(botapi, CHAT, "Yes, forget me")
+        [done, marked] = await press(botapi, CHAT, "Yes, forget me", 2)
         assert done.text.startswith("Done. This chat is no longer linked to anyone")
         assert await link_count(sessions, CHAT) == 0
+        # The earlier report's Pay and Details buttons now say so.
+        assert marked.message_id == report.message_id and marked.edited
+        assert marked.button_texts == ["No longer valid"]
+        [pressed] = await press(botapi, CHAT, "No longer valid")
+        assert pressed.text == "That button is no longer valid. Send /start to begin again."
 
         # An inline button from before /forget: refused, nothing shown, nothing changed.
         await botapi.user_presses(CHAT, report.message_id, "debts:page:1", check=False)
@@ -146,4 +151,6 @@ async def test_a_discreet_reminders_show_details_button_reveals_that_debt_in_pla
     assert details.message_id == sent.message_id and details.edited
     assert details.text.startswith("Out-of-court fine\nReference: OC-7\n")
     assert "Due now: €85.00" in details.text
-    assert details.button_texts == ["Pay €85.00 · OC-7"]
+    assert details.button_texts == [
+        "Pay €85.00 · OC-7", "Add the deadlines to my calendar", "◀ All my debts"
+    ]

@@ -53,7 +53,9 @@ async def test_command_menu_is_published_in_each_language_with_reminders(botapi,
     assert set(by_language) == {"", "el", "en", "tr"}
     for commands in by_language.values():
         names = [command["command"] for command in _parsed(commands)]
-        assert names == ["start", "debts", "reminders", "language", "privacy", "forget", "help"]
+        assert names == [
+            "start", "debts", "reminders", "language", "privacy", "forget", "cancel", "help"
+        ]
     greek = {c["command"]: c["description"] for c in _parsed(by_language["el"])}
     turkish = {c["command"]: c["description"] for c in _parsed(by_language["tr"])}
     assert greek["debts"] == "Τι οφείλετε τώρα"

@@ -81,7 +81,7 @@ async def test_person_with_phone_on_file_shares_own_contact_with_telegrams_butto
         [ask_contact] = await say(botapi, CHAT, BORN)
         assert "για να στείλετε τον αριθμό τηλεφώνου" in ask_contact.text
         [[button]] = ask_contact.reply_keyboard
-        assert button == {"text": "Αποστολή του αριθμού μου", "request_contact": True}
+        assert button == {"text": "Αποστολή του αριθμού τηλεφώνου μου", "request_contact": True}
 
         # A contact forwarded from the address book is someone else's: refused, asked again.
         await botapi.user_shares_contact(CHAT, PHONE, own=False)
@@ -162,7 +162,7 @@ async def test_company_verifies_with_registration_number_and_a_notice_reference(
         [ask_notice] = await say(botapi, CHAT, "ΗΕ-123456")  # Greek capitals and a dash
         assert "referans numarasını" in ask_notice.text
         [done] = await say(botapi, CHAT, COMPANY_NOTICE)
-    assert done.text.startswith("Teşekkürler. Bu sohbet artık Lemesos Trading Ltd ile")
+    assert done.text.startswith("Teşekkür ederiz. Lemesos Trading Ltd artık bu sohbete bağlı.")
     assert COMPANY_NUMBER
 
 

@@ -737,6 +737,7 @@ class FakeBotApi:
                         "filename": value.filename,
                         "content_type": value.content_type,
                         "size": len(content),
+                        "content": content,  # what tests read back (an .ics, a photo)
                     }
                 else:
                     params[key] = value

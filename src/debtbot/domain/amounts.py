@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from debtbot.domain.calendar import local_date
 from debtbot.domain.debts import Debt
+from debtbot.domain.legal import Basis
 from debtbot.domain.milestones import Clock, MilestoneKind, clock, surcharged
 from debtbot.domain.money import ZERO, to_cents
 from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
@@ -29,20 +30,20 @@ class AmountDue:
     base: Decimal  # the registry's amount
     surcharge: Decimal
     total: Decimal  # base + surcharge (+ interest where a rate is set)
-    surcharge_basis: str | None
+    surcharge_basis: Basis | None
     payable: bool  # can be paid now (out of court / online)
     payable_from: datetime | None  # set while not payable YET (Type E note 1)
     prosecution: bool  # past the out-of-court window (note 4): offer no payment link
     clock_running: bool  # False: no date of service / due date, or no statutory clock
     interest: Decimal = ZERO  # customs art. 52(3), only when a yearly rate is configured
-    interest_basis: str | None = None
+    interest_basis: Basis | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class _Phase:
     # What holds between two milestones, before the amount is known.
     rate: Decimal
-    basis: str | None
+    basis: Basis | None
     payable: bool
     payable_from: datetime | None
     prosecution: bool
@@ -84,7 +85,7 @@ def _dues(found: Clock) -> tuple[AmountDue, ...]:
     return tuple(_due(found, base, index) for index in range(len(found.boundaries) + 1))
 
 
-def _with_interest(due: AmountDue, interest: tuple[Decimal, date, str], now: datetime) -> AmountDue:
+def _with_interest(due: AmountDue, interest: tuple[Decimal, date, Basis], now: datetime) -> AmountDue:
     # Simple yearly interest on amount + surcharge, counted in whole Cyprus days.
     rate, after, basis = interest
     days = local_date(now).toordinal() - after.toordinal()

@@ -1,9 +1,13 @@
-"""Dates as citizens type them: `23/11/1980`, `23.11.1980`, `23-11-1980` or `1980-11-23`."""
+"""Dates as citizens type them: `23/11/1980`, `23.11.1980`, `23-11-1980` or `1980-11-23`, in
+any script's digits (`٢٣/١١/١٩٨٠`, full-width `２３/１１/１９８０`)."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
+
+from debtbot.domain.identifiers import ascii_digits
 
 # ASCII digits only: `\d` would also take Arabic-Indic and other scripts' digits.
 _DAY_FIRST = re.compile(r"^([0-9]{1,2})([/.\-])([0-9]{1,2})\2([0-9]{4})$")
@@ -19,13 +23,19 @@ class InvalidDate(ValueError):
         self.problem = problem
 
 
+def looks_like_date(text: str) -> bool:
+    """Whether `text` has the shape of a date (23/11/1980, 1980-11-23), in any script's digits."""
+    cleaned = ascii_digits(unicodedata.normalize("NFKC", text or "")).strip()
+    return bool(_DAY_FIRST.match(cleaned) or _ISO.match(cleaned))
+
+
 def parse_date_of_birth(text: str, *, today: date) -> date:
     """The date of birth in `text`, day first or ISO; never in the future.
 
     Problems: `bad_date` (not a date in an accepted form), `impossible_date` (31/02/1990,
     or before 1900), `future_date` (after `today`).
     """
-    cleaned = (text or "").strip()
+    cleaned = ascii_digits(unicodedata.normalize("NFKC", text or "")).strip()
     if len(cleaned) > 10:
         raise InvalidDate("bad_date")
     if match := _DAY_FIRST.match(cleaned):

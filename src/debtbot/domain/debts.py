@@ -76,6 +76,11 @@ class Debt:
     freeze_notified_on: date | None = None
     seized_on: date | None = None
     charge_notified_on: date | None = None
+    # Out-of-court fines: the registry's own dates (the first day the surcharge applies, the
+    # first day the fine is no longer payable out of court). When given they win over the
+    # rulebook's (domain.registry_dates).
+    surcharge_on: date | None = None
+    prosecution_on: date | None = None
 
     @property
     def is_open(self) -> bool:

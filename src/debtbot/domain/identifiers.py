@@ -35,10 +35,10 @@ _GREEK_LOOKALIKES = str.maketrans(
 _SEPARATORS = re.compile(r"[\s\-./_]+")
 # Company prefixes used by the Registrar: HE (limited company), AE (overseas company),
 # OE/ΟΕ (general/limited partnership), BN (business name), S (societies) and a few more.
-_COMPANY = re.compile(r"^(HE|AE|OE|BN|EE|S|ΑΕ)?(\d{1,8})$")
+_COMPANY = re.compile(r"^(HE|AE|OE|BN|EE|S|ΑΕ)?([0-9]{1,8})$")
 _PATTERNS = {
-    IdType.ID_CARD: re.compile(r"^\d{4,10}$"),
-    IdType.ARC: re.compile(r"^(ARC)?\d{3,10}$"),
+    IdType.ID_CARD: re.compile(r"^[0-9]{4,10}$"),
+    IdType.ARC: re.compile(r"^(ARC)?[0-9]{3,10}$"),
     IdType.PASSPORT: re.compile(r"^[A-Z0-9]{5,12}$"),
 }
 
@@ -54,11 +54,49 @@ class Identifier:
     __str__ = __repr__
 
 
+def ascii_digits(text: str) -> str:
+    """Digits of any script (Arabic-Indic ٣, Persian ۳, Devanagari ३, full-width ３...) as ASCII,
+    so a number typed on any keyboard reads as the registry wrote it."""
+    if text.isascii():
+        return text
+    return "".join(
+        str(unicodedata.decimal(char)) if char.isdecimal() else char for char in text
+    )
+
+
+def _folded(raw: str) -> str:
+    text = ascii_digits(unicodedata.normalize("NFKC", raw or "")).upper()
+    return _SEPARATORS.sub("", text.translate(_GREEK_LOOKALIKES))
+
+
+# The shapes `recognise` reads a typed number by: a company number needs its prefix (HE 1234
+# and ΗΕ 1234), an ARC number may carry "ARC", a passport has letters, a number of digits
+# alone can be an identity card or an ARC.
+_COMPANY_PREFIXED = re.compile(r"^(HE|AE|OE|BN|EE)[0-9]{1,8}$")
+_ARC_PREFIXED = re.compile(r"^ARC[0-9]{3,10}$")
+_DIGITS = re.compile(r"^[0-9]{4,10}$")
+_PASSPORT_LIKE = re.compile(r"^(?=.*[A-Z])(?=.*[0-9])[A-Z0-9]{5,12}$")
+
+
+def recognise(raw: str) -> tuple[IdType, ...]:
+    """The kinds of identifier `raw` can be, from its shape alone; () when none."""
+    text = _folded(raw)
+    if _COMPANY_PREFIXED.match(text):
+        return (IdType.COMPANY_REG,)
+    if _ARC_PREFIXED.match(text):
+        return (IdType.ARC,)
+    if _DIGITS.match(text):
+        return (IdType.ID_CARD, IdType.ARC)
+    if _PASSPORT_LIKE.match(text):
+        return (IdType.PASSPORT,)
+    return ()
+
+
 def normalise_identifier(id_type: IdType | str, raw: str) -> Identifier:
-    """Upper-case, fold Greek look-alikes, drop spaces, dashes, dots and slashes; validate."""
+    """Upper-case, fold Greek look-alikes and other scripts' digits, drop spaces, dashes, dots
+    and slashes; validate."""
     kind = IdType(id_type)
-    text = unicodedata.normalize("NFKC", raw or "").upper().translate(_GREEK_LOOKALIKES)
-    text = _SEPARATORS.sub("", text)
+    text = _folded(raw)
     if not text:
         raise InvalidIdentifier("empty identifier")
     if kind is IdType.COMPANY_REG:

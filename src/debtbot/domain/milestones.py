@@ -31,6 +31,7 @@ from debtbot.domain.calendar import (
     start_of_day,
 )
 from debtbot.domain.debts import Debt, DebtKind
+from debtbot.domain.legal import Basis
 from debtbot.domain.money import ZERO, to_cents, to_cents_up
 from debtbot.domain.rules import (
     DEFAULT_RULEBOOK,
@@ -68,7 +69,7 @@ class Milestone:
     kind: MilestoneKind
     last_day: date  # last local day to act; for PAYABLE_FROM the local day payment opens
     takes_effect: datetime  # aware UTC; 00:00 local after last_day (PAYABLE_FROM: opening)
-    legal_basis: str
+    legal_basis: Basis
     amount_after: Decimal | None  # total due once in effect; None = unchanged / not payable
     payable_after: bool
     reminder: bool
@@ -90,13 +91,13 @@ class Clock:
     rates: tuple[Decimal | None, ...]  # surcharge rate setting amount_after, per milestone
     rules: RuleSet
     opening_rate: Decimal  # surcharge owed from the outset (customs art. 52(1)), else 0
-    opening_basis: str | None
+    opening_basis: Basis | None
     clock_on: date | None
     priced: bool  # amount_after still to be filled in for the debt's amount
     base: Decimal | None  # the amount, for a clock built per amount (fines)
     # Customs art. 52(3), when a rate is set: (yearly rate, interest runs after this day,
     # legal basis).
-    interest: tuple[Decimal, date, str] | None
+    interest: tuple[Decimal, date, Basis] | None
     round_up: bool = False  # surcharges raised to the next cent (tax art. 8(2))
 
 
@@ -124,8 +125,8 @@ def _after(last: date) -> datetime:
 
 def _clock(
     items: list[tuple[Milestone, Decimal | None]], rules: RuleSet, clock_on: date | None, *,
-    opening_rate: Decimal = ZERO, opening_basis: str | None = None,
-    base: Decimal | None = None, interest: tuple[Decimal, date, str] | None = None,
+    opening_rate: Decimal = ZERO, opening_basis: Basis | None = None,
+    base: Decimal | None = None, interest: tuple[Decimal, date, Basis] | None = None,
     round_up: bool = False,
 ) -> Clock:
     # Stable sort: milestones at the same instant keep the order the law lists them in.

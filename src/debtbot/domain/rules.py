@@ -7,7 +7,8 @@ judged by the version in force on its clock date: the date of service (out-of-co
 fine warrants, admin fines, customs) or the due date (tax, art. 4).
 
 Every value carries its citation in a comment, and every consequence its `*_basis` text,
-which is what the citizen sees beside a deadline or a surcharge.
+a structured citation (domain.legal) that the citizen reads in their own language
+beside a deadline or a surcharge.
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from debtbot.domain.debts import DebtKind
+from debtbot.domain.legal import (
+    Basis,
+    customs_article,
+    regulations_note,
+    road_transport_article,
+    tax_article,
+)
 
 # A version that applies to every debt, however old: the seeds' texts.
 SINCE_ALWAYS = date.min
@@ -34,23 +42,23 @@ class OutOfCourtFineRules:
     # day of service (the latest the notice can have been served that day). Hours, not days:
     # Cap. 1 art. 31 does not move it.
     payable_after: timedelta = timedelta(hours=72)
-    payable_basis: str = "Regulations 2021, Type E note 1"
+    payable_basis: Basis = regulations_note("1")
     # Every period below is counted by Cap. 1 art. 31 (calendar.period_end): a last day that
     # is a Sunday or a public holiday moves to the next day that is neither.
     # Note 9: the owner who was not the driver names the driver within 15 days of receipt.
     driver_nomination_days: int = 15
-    driver_nomination_basis: str = "Regulations 2021, Type E note 9"
+    driver_nomination_basis: Basis = regulations_note("9")
     # LEGAL_RULES.md makes this reminder optional; off unless a rule set turns it on.
     remind_driver_nomination: bool = False
     # Note 3: unpaid within 30 days from service, the fine grows by half (total 150 %).
     surcharge_days: int = 30
     surcharge_rate: Decimal = Decimal("0.5")
-    surcharge_basis: str = "Regulations 2021, Type E note 3"
+    surcharge_basis: Basis = regulations_note("3")
     # Note 4: unpaid within 45 days, no longer payable out of court: prosecution. Note 3's
     # "15 more days" is counted as its parenthesis says, 45 days from service, not 15 days
     # from a 30-day period that art. 31 moved (README, "Where the code reads the law").
     prosecution_days: int = 45
-    prosecution_basis: str = "Regulations 2021, Type E note 4"
+    prosecution_basis: Basis = regulations_note("4")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +76,7 @@ class AdminFineRules:
     # count as closed unless the setting says otherwise (LEGAL_RULES.md, "Day counting").
     representations_working_days: int = 5
     closure_days_closed: bool = True
-    representations_basis: str = "Law 47(I)/2024, art. 23A(4), Annex II"
+    representations_basis: Basis = road_transport_article("23A(4)", annex="II")
     remind_representations: bool = False
     # Art. 23A(6): pay within 5 days from the date of the act imposing the fine. Six days or
     # fewer: Cap. 1 art. 31(δ) leaves Sundays and public holidays out of the count. The law
@@ -76,11 +84,11 @@ class AdminFineRules:
     # district office is closed on them (LEGAL_RULES.md is silent here; README, "Where the
     # code reads the law").
     payment_days: int = 5
-    payment_basis: str = "Law 47(I)/2024, art. 23A(6)"
+    payment_basis: Basis = road_transport_article("23A(6)")
     # Art. 23A(10): 30 days after the payment deadline (as art. 31 moved it), court action
     # as a civil debt.
     court_days_after_payment: int = 30
-    court_basis: str = "Law 47(I)/2024, art. 23A(10)"
+    court_basis: Basis = road_transport_article("23A(10)")
     # Art. 23A(3)(a): the fine by who is liable; (b): a new violation found within 2 years
     # of the first doubles it, a further one within the same period quadruples it. The
     # registry sends the amount; this tariff lets ingestion check it, never replace it.
@@ -117,29 +125,29 @@ class TaxRules:
     # smallest euro amount (LEGAL_RULES.md does not mention 8(2); README, "Where the code
     # reads the law").
     surcharge_rounds_up: bool = True
-    payment_basis: str = "Tax Collection Law, art. 4 and 8(1)"
+    payment_basis: Basis = tax_article("4", "8(1)")
     # Art. 9B: over EUR 3,000, bank accounts may be frozen (EUR 2,000 left untouched).
     bank_freeze_over: Decimal = Decimal("3000")
-    bank_freeze_basis: str = "Tax Collection Law, art. 9B"
+    bank_freeze_basis: Basis = tax_article("9B")
     # Art. 9Γ: over EUR 3,000, movable property may be forfeited.
     forfeiture_over: Decimal = Decimal("3000")
-    forfeiture_basis: str = "Tax Collection Law, art. 9Γ"
+    forfeiture_basis: Basis = tax_article("9C")
     # Art. 9Δ: over EUR 5,000 and unpaid more than 30 days after becoming payable: a charge
     # on immovable property; it applies even while instalments are paid on time.
     property_charge_over: Decimal = Decimal("5000")
     property_charge_days: int = 30
-    property_charge_basis: str = "Tax Collection Law, art. 9Δ"
+    property_charge_basis: Basis = tax_article("9D")
     # Objection windows once a measure is taken, each counted from its own event and shown
     # only when the registry reports it: 15 calendar days from the debtor being informed of
     # a freeze (9B(5)); 30 days from the seizure, after which the property is deemed
     # forfeited unless challenged in writing (9Γ(5)); 30 calendar days from the written
     # notice of a charge on immovable property (9Δ(4)).
     freeze_objection_days: int = 15
-    freeze_objection_basis: str = "Tax Collection Law, art. 9B(5)"
+    freeze_objection_basis: Basis = tax_article("9B(5)")
     forfeiture_objection_days: int = 30
-    forfeiture_objection_basis: str = "Tax Collection Law, art. 9Γ(5)"
+    forfeiture_objection_basis: Basis = tax_article("9C(5)")
     property_charge_objection_days: int = 30
-    property_charge_objection_basis: str = "Tax Collection Law, art. 9Δ(4)"
+    property_charge_objection_basis: Basis = tax_article("9D(4)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +155,10 @@ class CustomsRules:
     effective_from: date = SINCE_ALWAYS
     # Art. 94: not paid within 10 days of receiving the notice is an offence.
     offence_days: int = 10
-    offence_basis: str = "Customs Code 94(I)/2004, art. 94"
+    offence_basis: Basis = customs_article("94")
     # Art. 111: unpaid more than 60 days after payable: goods up to 3x the debt forfeited.
     forfeiture_days: int = 60
-    forfeiture_basis: str = "Customs Code 94(I)/2004, art. 111"
+    forfeiture_basis: Basis = customs_article("111")
     # Art. 112: a review may be requested within 60 days of the decision (it does not stop
     # enforcement). Art. 111A(1)(a)/111B(1)(a) exclude debts for which the periods of art. 112
     # and of art. 146 of the Constitution (recourse within 75 days of learning of the
@@ -160,23 +168,23 @@ class CustomsRules:
     review_days: int = 60
     recourse_days: int = 75
     bank_freeze_over: Decimal = Decimal("3000")
-    bank_freeze_basis: str = "Customs Code 94(I)/2004, art. 111A"
+    bank_freeze_basis: Basis = customs_article("111A")
     property_charge_over: Decimal = Decimal("5000")
-    property_charge_basis: str = "Customs Code 94(I)/2004, art. 111B"
+    property_charge_basis: Basis = customs_article("111B")
     # Art. 113: court action time-barred 6 years after notification.
     time_bar_years: int = 6
-    time_bar_basis: str = "Customs Code 94(I)/2004, art. 113"
+    time_bar_basis: Basis = customs_article("113")
     # Art. 52(1): 10 % surcharge on post-clearance assessments (waived under 52(2): the
     # registry then sends surcharge_rate 0).
     post_clearance_rate: Decimal = Decimal("0.10")
-    post_clearance_basis: str = "Customs Code 94(I)/2004, art. 52(1)"
+    post_clearance_basis: Basis = customs_article("52(1)")
     # Art. 52(3): the person liable to the 52(1) surcharge (and only they: not an ordinary
     # assessment, nor one whose surcharge 52(2) waived) pays yearly interest on amount +
     # surcharge from the due date, at rates set each year: the law gives no number, so it is
     # a setting; None = no interest computed. LEGAL_RULES.md states the interest without
     # the condition; the seed's 52(3) has it (README, "Where the code reads the law").
     interest_rate: Decimal | None = None
-    interest_basis: str = "Customs Code 94(I)/2004, art. 52(3)"
+    interest_basis: Basis = customs_article("52(3)")
 
 
 RuleSet = OutOfCourtFineRules | FineWarrantRules | AdminFineRules | TaxRules | CustomsRules

@@ -61,6 +61,10 @@ class DebtIn(Body):
     freeze_notified_on: Day | None = None  # 9B(5): the debtor informed of a bank freeze
     seized_on: Day | None = None  # 9Γ(5): the seizure (deemed forfeited after 30 days)
     charge_notified_on: Day | None = None  # 9Δ(4): written notice of a charge on property
+    # Out-of-court fines: the registry's first day of the surcharge and of prosecution;
+    # they win over the rulebook's dates.
+    surcharge_on: Day | None = None
+    prosecution_on: Day | None = None
     representative_id_type: PersonIdType | None = None
     representative_id_number: IdNumber | None = None
     representative_name: Text300 | None = None

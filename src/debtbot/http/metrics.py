@@ -68,6 +68,19 @@ class DatabaseFigures(Collector):
         lockouts.add_metric(["chat"], snapshot.locked_chats)
         lockouts.add_metric(["identifier"], snapshot.locked_identifiers)
         yield lockouts
+        unknown = GaugeMetricFamily(
+            "debtbot_debts_unknown_authority",
+            "Outstanding debts whose registry authority is not in authorities.toml",
+        )
+        unknown.add_metric([], snapshot.unknown_authority)
+        yield unknown
+        differ = GaugeMetricFamily(
+            "debtbot_debts_registry_dates_differ",
+            "Outstanding debts whose registry surcharge/prosecution dates differ from the "
+            "rulebook's",
+        )
+        differ.add_metric([], snapshot.registry_dates_differ)
+        yield differ
         yield from fleet_families(snapshot.fleet)
 
 

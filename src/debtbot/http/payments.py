@@ -63,9 +63,14 @@ class PaymentIn(Body):
 class PaymentOut(Reply):
     payment_id: int
     debt_id: int
-    status: Literal["paid", "partially_paid"]
+    # paid: the ledger reached what was due; overpaid: and more, refund_due is to be
+    # refunded; partially_paid: `remaining` is still due.
+    status: Literal["paid", "partially_paid", "overpaid"]
     amount: MoneyOut
     amount_due: MoneyOut
+    paid_total: MoneyOut
+    remaining: MoneyOut
+    refund_due: MoneyOut
     receipts: int
 
 
@@ -96,9 +101,15 @@ async def record(call: Call) -> PaymentOut:
     return PaymentOut(
         payment_id=result.payment_id,
         debt_id=result.debt_id,
-        status="paid" if result.settled else "partially_paid",
+        status=(
+            "overpaid" if result.refund_due > 0
+            else "paid" if result.settled else "partially_paid"
+        ),
         amount=result.amount,
         amount_due=result.amount_due,
+        paid_total=result.paid_total,
+        remaining=result.remaining,
+        refund_due=result.refund_due,
         receipts=result.receipts,
     )
 
@@ -130,10 +141,13 @@ OPERATIONS = [
         ),
         parse_body=False,
         description=(
-            "Signed callback. A replayed payment_id answers 409; less than the amount due "
-            "for an out-of-court fine answers 422 (Regulations 2021, Type E note 7) and "
-            "nothing is written. A full payment marks the debt paid, cancels its reminders "
-            "and queues a receipt to every linked chat in its language."
+            "Signed callback. A replayed payment_id answers 409; a payment for a debt that is "
+            "no longer outstanding (nothing is due) answers 409; less than the amount due "
+            "for an out-of-court fine answers 422 (Regulations 2021, Type E note 7); in each "
+            "case nothing is written. Other payments go to the debt's ledger: the debt is "
+            "paid once the parts reach what was due at the time (its reminders cancelled); "
+            "any excess is recorded as refund_due (status overpaid). Every payment queues a "
+            "receipt to each linked chat in its language: paid, remaining and by when."
         ),
     )
 ]

@@ -7,6 +7,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from debtbot import authorities
+from debtbot.domain import registry_dates
+from debtbot.domain.debts import Debt, DebtKind
 from debtbot.services.deps import Deps
 from debtbot.services.verify_identity import lock_expiry
 from debtbot.store import api as store
@@ -37,6 +40,11 @@ class Snapshot:
     verification: dict[tuple[str, bool], int]  # (method, succeeded) → attempts
     locked_chats: int
     locked_identifiers: int
+    # Outstanding debts whose `authority` matches nothing in authorities.toml (shown to the
+    # citizen as the registry wrote it, so possibly in another language).
+    unknown_authority: int = 0
+    # Outstanding debts whose registry dates differ from what the rulebook computes.
+    registry_dates_differ: int = 0
     fleet: dict[str, int] = field(default_factory=dict)  # services.fleet counters
 
 
@@ -50,6 +58,19 @@ async def metrics_snapshot(deps: Deps) -> Snapshot:
         # Failures older than two windows cannot hold a lock in force (verify_identity).
         by_chat, by_identifier = await store.recent_failures(session, since=now - 2 * window)
         counters = await fleet_store.counters(session)
+        by_authority = await store.open_debts_by_authority(session)
+        with_dates = await store.open_debts_with_registry_dates(session)
+    differ = sum(
+        1 for kind, reference, amount, served_on, surcharge_on, prosecution_on in with_dates
+        if registry_dates.differences(Debt(
+            DebtKind(kind), reference, amount, served_on, surcharge_on=surcharge_on,
+            prosecution_on=prosecution_on,
+        ))
+    )
+    unknown = sum(
+        count for value, count in by_authority.items()
+        if value and authorities.find(value) is None
+    )
 
     def locked(failures: dict, threshold: int) -> int:
         return sum(
@@ -62,5 +83,7 @@ async def metrics_snapshot(deps: Deps) -> Snapshot:
         verification,
         locked(by_chat, settings.verify_chat_failures),
         locked(by_identifier, settings.verify_identifier_failures),
+        unknown,
+        differ,
         counters,
     )

@@ -4,6 +4,7 @@ identities it has proven."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,7 +12,7 @@ from debtbot.i18n import LANGUAGES, language_from_telegram
 from debtbot.services.deps import Deps
 from debtbot.store import audit, citizens
 from debtbot.store import chats as chat_store
-from debtbot.store.db import transaction
+from debtbot.store.db import transaction, write_once
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +109,28 @@ async def set_active(deps: Deps, *, chat_id: int, active: bool) -> None:
         await chat_store.set_active(session, chat_id, active)
 
 
-async def forget_chat(deps: Deps, *, chat_id: int) -> None:
+# /forget edits at most this many earlier messages (Telegram limits edits per chat too).
+FORGET_EDITS = 30
+
+
+async def remember_debt_message(deps: Deps, *, chat_id: int, message_id: int) -> None:
+    """A message showing debts, with buttons, was sent: /forget will invalidate them."""
+    await write_once(
+        deps.sessions,
+        partial(citizens.remember_debt_message, chat_id=chat_id, message_id=message_id,
+                now=deps.clock()),
+    )
+
+
+async def forget_chat(deps: Deps, *, chat_id: int) -> list[int]:
     """Remove the chat's identities, dialogue and preferences and cancel its pending
-    messages. Failed verification attempts are kept: forgetting must not reset the guard."""
+    messages. Failed verification attempts are kept: forgetting must not reset the guard.
+    Returns the ids of the latest messages whose debt buttons are no longer valid."""
     async with transaction(deps.sessions) as session:
         removed, cancelled = await citizens.forget_chat(session, chat_id=chat_id)
+        messages = await citizens.take_debt_messages(
+            session, chat_id=chat_id, limit=FORGET_EDITS
+        )
         await audit.record(
             session,
             actor=f"chat:{chat_id}",
@@ -121,3 +139,4 @@ async def forget_chat(deps: Deps, *, chat_id: int) -> None:
             details={"identities": removed, "messages_cancelled": cancelled},
             at=deps.clock(),
         )
+    return messages

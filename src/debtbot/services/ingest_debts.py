@@ -29,8 +29,9 @@ from typing import Any, BinaryIO
 
 import phonenumbers
 
+from debtbot.domain import registry_dates
 from debtbot.domain.calendar import NICOSIA
-from debtbot.domain.debts import OPEN_STATUSES, DebtKind, DebtStatus, HolderType
+from debtbot.domain.debts import OPEN_STATUSES, Debt, DebtKind, DebtStatus, HolderType
 from debtbot.domain.identifiers import (
     PERSON_ID_TYPES,
     Identifier,
@@ -80,12 +81,14 @@ OPTIONAL_COLUMNS = (
     "finding_notice_on", "representative_id_type", "representative_id_number", "representative_name",
     "representative_date_of_birth", "representative_phone", "representative_role",
     "served_at", "freeze_notified_on", "seized_on", "charge_notified_on",
+    "surcharge_on", "prosecution_on",
 )
 # Tax Collection Law 9B(5), 9Γ(5), 9Δ(4): the dates a measure's objection window counts from.
 TAX_MEASURE_COLUMNS = ("freeze_notified_on", "seized_on", "charge_notified_on")
 KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
 LANGUAGES = ("el", "en", "tr")
 DEFAULT_BATCH_SIZE = 5000
+_DIFFERENCES_LISTED = 100  # per audit entry; the count holds them all
 MAX_AMOUNT = Decimal("100000000000")  # 10^11 euro: anything larger is a data error
 MAX_POINTS = 12
 MAX_LENGTHS = {"source": 64, "reference": 64, "authority": 200, "name": 300,
@@ -159,6 +162,11 @@ class DebtRecord:
     freeze_notified_on: date | None = None  # tax 9B(5)
     seized_on: date | None = None  # tax 9Γ(5)
     charge_notified_on: date | None = None  # tax 9Δ(4)
+    # The registry's own dates for an out-of-court fine (the first day the surcharge
+    # applies, the first day it is no longer payable out of court): they win over the
+    # rulebook's.
+    surcharge_on: date | None = None
+    prosecution_on: date | None = None
     representative: Holder | None = None  # a person acting for a company holder
     representative_role: str = ""
     line: int = 0
@@ -187,6 +195,7 @@ _OPTIONAL_CHECKED = (
     "due_on", "status", "points", "surcharge_rate", "post_clearance",
     "enforcement_suspended", "instalments_on_time", "finding_notice_on",
     "representative_id_number", "representative_id_type", "served_at", *TAX_MEASURE_COLUMNS,
+    "surcharge_on", "prosecution_on",
 )
 _CHOICES: dict[type, dict[str, Any]] = {
     enum: {item.value: item for item in enum}
@@ -513,7 +522,7 @@ _CENT = Decimal("0.01")
 _RARE_COLUMNS = (
     "surcharge_rate", "post_clearance", "enforcement_suspended", "instalments_on_time",
     "finding_notice_on", "representative_id_number", "representative_id_type", "served_at",
-    *TAX_MEASURE_COLUMNS,
+    *TAX_MEASURE_COLUMNS, "surcharge_on", "prosecution_on",
 )
 _NAME_MAX = MAX_LENGTHS["name"]
 
@@ -720,6 +729,12 @@ def validate_record(
         if measures[column] is not None and kind is not DebtKind.TAX:
             row.warnings.append(f"line {row.line}: {column} is for tax debts; ignored")
             measures[column] = None
+    surcharge_on = row.date("surcharge_on", earliest=1990) if "surcharge_on" in given else None
+    prosecution_on = (
+        row.date("prosecution_on", earliest=1990) if "prosecution_on" in given else None
+    )
+    if surcharge_on is not None or prosecution_on is not None:
+        _check_registry_dates(row, kind, served_on, surcharge_on, prosecution_on)
 
     representative: Holder | None = None
     role = ""
@@ -763,11 +778,36 @@ def validate_record(
         freeze_notified_on=measures["freeze_notified_on"],
         seized_on=measures["seized_on"],
         charge_notified_on=measures["charge_notified_on"],
+        surcharge_on=surcharge_on,
+        prosecution_on=prosecution_on,
         representative=representative,
         representative_role=role,
         line=line,
         warnings=tuple(row.warnings),
     )
+
+
+def _check_registry_dates(
+    row: Any, kind: DebtKind | None, served_on: date | None, surcharge_on: date | None,
+    prosecution_on: date | None,
+) -> None:
+    # The registry's surcharge and prosecution dates exist for out-of-court fines (Type E
+    # notes 3 and 4), and only make sense after service and in that order.
+    if kind is not None and kind is not DebtKind.OUT_OF_COURT_FINE:
+        name = "surcharge_on" if surcharge_on is not None else "prosecution_on"
+        row.fail(name, "is given only for out-of-court fines")
+        return
+    for name, day in (("surcharge_on", surcharge_on), ("prosecution_on", prosecution_on)):
+        if day is None:
+            continue
+        if served_on is None:
+            row.fail(name, "needs served_on: the legal periods run from the date of service")
+        elif day <= served_on:
+            row.fail(name, f"{day.isoformat()} is not after served_on "
+                     f"({served_on.isoformat()})")
+    if surcharge_on and prosecution_on and prosecution_on <= surcharge_on:
+        row.fail("prosecution_on", f"{prosecution_on.isoformat()} is not after surcharge_on "
+                 f"({surcharge_on.isoformat()})")
 
 
 # ---------------------------------------------------------------------------- writing
@@ -842,6 +882,8 @@ class PreparedBatch:
     # During a key rotation: the holders as the previous key hashes them.
     previous_persons: Previous | None = None
     previous_companies: Previous | None = None
+    # Debts whose registry dates differ from the rulebook's: {"debt", "surcharge_on": [...]}.
+    registry_dates_differ: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _holders_under(
@@ -941,6 +983,8 @@ def prepare_batch(
             "freeze_notified_on": record.freeze_notified_on,
             "seized_on": record.seized_on,
             "charge_notified_on": record.charge_notified_on,
+            "surcharge_on": record.surcharge_on,
+            "prosecution_on": record.prosecution_on,
         })
     rows.sort(key=_debt_key)  # the order the store writes them in (index pages in turn)
     previous_persons = previous_companies = None
@@ -958,7 +1002,25 @@ def prepare_batch(
         debts=stored_debts(dialect, rows),
         previous_persons=previous_persons,
         previous_companies=previous_companies,
+        registry_dates_differ=_registry_differences(records),
     )
+
+
+def _registry_differences(records: Sequence[DebtRecord]) -> list[dict[str, Any]]:
+    found = []
+    for record in records:
+        if record.surcharge_on is None and record.prosecution_on is None:
+            continue
+        debt = Debt(record.kind, record.reference, record.amount, record.served_on,
+                    surcharge_on=record.surcharge_on, prosecution_on=record.prosecution_on)
+        differ = registry_dates.differences(debt)
+        if differ:
+            found.append({
+                "debt": f"{record.source}:{record.reference}",
+                **{name: {"registry": given.isoformat(), "rulebook": computed.isoformat()}
+                   for name, (given, computed) in differ.items()},
+            })
+    return found
 
 
 _debt_key = itemgetter("source", "reference")
@@ -1007,6 +1069,16 @@ async def upsert_debts(
         hold = now + news_hold if news_hold is not None else None
         news = await plan_debt_news(session, deps.settings, changes, now=now, hold=hold)
         cancelled = await cancel_pending_outbox(session, changes.closed_ids)
+        if batch.registry_dates_differ:
+            # The registry's dates win, but a difference from the law's count is worth a look.
+            await audit.record(
+                session,
+                actor=actor,
+                action="debts.registry_dates_differ",
+                count=len(batch.registry_dates_differ),
+                details={"debts": batch.registry_dates_differ[:_DIFFERENCES_LISTED]},
+                at=deps.clock(),
+            )
         if audit_action:
             await audit.record(
                 session,

@@ -16,10 +16,11 @@ from functools import lru_cache
 from typing import Any
 
 from debtbot import texts
-from debtbot.domain.amounts import amount_due
 from debtbot.domain.calendar import local_date
 from debtbot.domain.debts import Debt, DebtStatus
-from debtbot.domain.milestones import Milestone, MilestoneKind, milestones, next_milestone
+from debtbot.domain.milestones import Milestone, MilestoneKind, milestones
+from debtbot.domain.registry_dates import registry_amount_due as amount_due
+from debtbot.domain.registry_dates import registry_next_milestone as next_milestone
 from debtbot.i18n import Translator
 from debtbot.services.reminder_text import _date, _esc
 
@@ -79,7 +80,7 @@ def _teaser(t: Translator, debt_id: int) -> dict[str, Any]:
 def _words(t: Translator) -> dict[str, str]:
     return {
         "due_now": t.gettext("Due now: <b>%(amount)s</b>"),
-        "then": t.gettext("The amount then becomes %(amount)s."),
+        "then": t.gettext("From the next day the amount is %(amount)s."),
         "pay": t.pgettext("button", "Pay %(amount)s"),
         "issued_by": t.gettext("Issued by: %(authority)s"),
         "new": "🆕 <b>" + _esc(t.gettext("New debt")) + "</b>: ",
@@ -91,7 +92,8 @@ def _words(t: Translator) -> dict[str, str]:
             "summoned to court."
         ),
         "unserved": t.gettext(
-            "The legal deadlines start to run once the notice has been served on you."
+            "The registry has not recorded when the notice was served on you, so I "
+            "cannot tell you its deadlines, nor whether it can be paid yet or costs more."
         ),
     }
 
@@ -140,8 +142,8 @@ def _state(
     lines = [words["due_now"] % {"amount": total}]
     if due.payable_from is not None and not due.payable:
         lines.append(
-            t.gettext("It can be paid online from %(time)s.")
-            % {"time": t.datetime(due.payable_from)}
+            t.gettext("It can be paid online from %(date)s.")
+            % {"date": t.date(local_date(due.payable_from))}
         )
     upcoming = _upcoming(debt, now)
     for milestone in upcoming:

@@ -44,7 +44,13 @@ from debtbot.domain.calendar import local_date, start_of_day
 from debtbot.domain.debts import Debt, DebtKind
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
 from debtbot.domain.milestones import MilestoneKind, milestones
-from debtbot.domain.reminders import due_reminders, remind_at, served_on_window
+from debtbot.domain.registry_dates import (
+    REGISTRY_COLUMNS,
+    registry_due_reminders,
+    registry_milestones,
+    registry_window,
+)
+from debtbot.domain.reminders import remind_at, served_on_window
 from debtbot.domain.rules import Rulebook
 from debtbot.i18n import translator
 from debtbot.services.deps import Deps
@@ -143,12 +149,17 @@ async def _candidates(
 ) -> list[Candidate]:
     ranges = served_on_window(plan.kind, plan.milestone, plan.lead, plan.start, plan.end,
                               rulebook=rulebook)
-    if not ranges:
+    registry: dict[str, Any] = {}
+    if plan.kind is DebtKind.OUT_OF_COURT_FINE and plan.milestone in REGISTRY_COLUMNS:
+        # The registry's dates win (issue #12): debts that carry one are found by it.
+        registry = {"registry_column": REGISTRY_COLUMNS[plan.milestone],
+                    "registry_range": registry_window(plan.lead, plan.start, plan.end)}
+    if not ranges and not registry:
         return []
     return await store.candidates(
         session, kind=plan.kind.value, clock=plan.clock, ranges=ranges,
         milestone=plan.milestone.value, lead_days=plan.lead.days, now=now,
-        skip_planned=skip_planned,
+        skip_planned=skip_planned, **registry,
     )
 
 
@@ -215,7 +226,7 @@ async def _plan_due(
         report.candidates += len(found)
         rows = []
         for candidate in found:
-            for due in due_reminders([candidate.debt], now, leads, rulebook=rulebook):
+            for due in registry_due_reminders([candidate.debt], now, leads, rulebook=rulebook):
                 if due.milestone.kind is plan.milestone and due.lead == plan.lead:
                     rows.append(_milestone_row(settings, candidate, plan, due.milestone,
                                                due.remind_at, now))
@@ -240,7 +251,7 @@ async def _record_missed(
         found = await _candidates(session, plan, now, rulebook)
         report.queries += 1
         for candidate in found:
-            for milestone in milestones(candidate.debt, rulebook=rulebook):
+            for milestone in registry_milestones(candidate.debt, rulebook=rulebook):
                 if milestone.kind is not plan.milestone or not milestone.reminder:
                     continue
                 moment = remind_at(milestone, plan.lead)
@@ -386,7 +397,7 @@ async def preview_reminders(
     async with deps.sessions() as session:
         for plan in _missed_plans(day, day, leads, rulebook):
             for candidate in await _candidates(session, plan, at, rulebook, skip_planned=False):
-                for milestone in milestones(candidate.debt, rulebook=rulebook):
+                for milestone in registry_milestones(candidate.debt, rulebook=rulebook):
                     if milestone.kind is not plan.milestone or not milestone.reminder:
                         continue
                     moment = remind_at(milestone, plan.lead)

@@ -6,11 +6,14 @@ in `X-Payment-Timestamp` and `body` the raw request body. A timestamp more than 
 from our clock is refused (a captured callback cannot be sent again later), and each provider
 payment id is accepted once (`payments.provider_ref` is unique): a replay is refused.
 
-A payment that covers what is due marks the debt paid, cancels its pending reminders and
-queues a receipt in each linked chat's language, all in one transaction with its audit entry.
-Out-of-court fines cannot be paid in part (Regulations 2021, Type E note 7): less than the
-amount due is refused and nothing is written. For other kinds a part payment is recorded and
-acknowledged, and the debt stays open until the registry says otherwise.
+Payments are a ledger per debt. Where the law allows part payment the parts add up, and the
+debt is paid once their sum reaches what was due when the last of them was made: it is
+marked paid, its pending reminders are cancelled. Out-of-court fines cannot be paid in part
+(Regulations 2021, Type E note 7): less than the amount due is refused and nothing is
+written. Whatever is paid beyond what was due is recorded on the payment (`refund_due`),
+flagged in the audit entry and told to the citizen. Each payment queues a receipt in each
+linked chat's language — what was paid, what remains and by when — all in one transaction
+with its audit entry.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import hashlib
 import hmac
 import html
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,10 +30,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 
 from debtbot import texts
-from debtbot.domain.amounts import amount_due
 from debtbot.domain.debts import DebtKind, DebtStatus
 from debtbot.domain.messages import OutboxPurpose
-from debtbot.i18n import translator
+from debtbot.domain.money import ZERO
+from debtbot.domain.registry_dates import registry_amount_due, registry_next_milestone
+from debtbot.i18n import Translator, translator
 from debtbot.services import outbox
 from debtbot.services.deps import Deps
 from debtbot.store import api as store
@@ -98,6 +102,9 @@ class PaymentRecorded:
     amount: Decimal
     amount_due: Decimal
     settled: bool  # the debt is now paid in full
+    paid_total: Decimal  # the debt's ledger, this payment included
+    remaining: Decimal
+    refund_due: Decimal  # paid beyond what was due, flagged for a refund
     receipts: int  # chats a receipt was queued for
     reminders_cancelled: int
 
@@ -129,30 +136,62 @@ def verify_signature(
     return datetime.fromtimestamp(int(timestamp), now.tzinfo)
 
 
-def _receipt(language: str, *, discreet: bool, kind: str, reference: str, amount: Decimal,
-             remaining: Decimal, paid_at: datetime, timezone: ZoneInfo) -> dict[str, Any]:
-    t = translator(language, timezone=timezone)
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a receipt tells: this payment, the ledger's total, what remains and by when,
+    and any excess to be refunded."""
+
+    kind: str
+    reference: str
+    amount: Decimal
+    paid_total: Decimal
+    remaining: Decimal
+    remaining_by: date | None  # the last day before the next milestone, if there is one
+    refund_due: Decimal
+    paid_at: datetime
+
+
+def render_receipt(t: Translator, receipt: Receipt, *, discreet: bool) -> dict[str, Any]:
+    """The receipt's outbox payload in the chat's language."""
     if discreet:  # a locked phone's preview shows neither amounts nor kinds
-        text = t.gettext("Payment received. Thank you.")
-    else:
-        values = {
-            "kind": html.escape(texts.kind_label(t, kind)),
-            "reference": html.escape(reference),
-            "amount": html.escape(t.money(amount)),
-            "when": html.escape(t.datetime(paid_at)),
-            "remaining": html.escape(t.money(remaining)),
-        }
-        if remaining > 0:
-            text = t.gettext(
-                "<b>Payment received</b>\n%(kind)s %(reference)s: %(amount)s paid on "
-                "%(when)s.\n%(remaining)s is still due."
-            ) % values
+        return {"text": t.gettext("Payment received. Thank you."), "buttons": [],
+                "disable_notification": False}
+    values = {
+        "kind": html.escape(texts.kind_label(t, receipt.kind)),
+        "reference": html.escape(receipt.reference),
+        "amount": html.escape(t.money(receipt.amount)),
+        "when": html.escape(t.datetime(receipt.paid_at)),
+        "remaining": html.escape(t.money(receipt.remaining)),
+        "total": html.escape(t.money(receipt.paid_total)),
+        "refund": html.escape(t.money(receipt.refund_due)),
+    }
+    lines = [
+        t.gettext("<b>Payment received</b>\n%(kind)s %(reference)s: %(amount)s paid on %(when)s.")
+        % values
+    ]
+    if receipt.paid_total != receipt.amount:
+        lines.append(t.gettext("Paid so far for this debt: %(total)s.") % values)
+    if receipt.remaining > 0:
+        if receipt.remaining_by is not None:
+            lines.append(
+                t.gettext("%(remaining)s is still due, by %(date)s.")
+                % {**values, "date": html.escape(t.date(receipt.remaining_by))}
+            )
         else:
-            text = t.gettext(
-                "<b>Payment received</b>\n%(kind)s %(reference)s: %(amount)s paid on "
-                "%(when)s.\nThis debt is settled; you will get no more reminders about it."
-            ) % values
-    return {"text": text, "buttons": [], "disable_notification": False}
+            lines.append(t.gettext("%(remaining)s is still due.") % values)
+    else:
+        lines.append(t.gettext(
+            "This debt is settled; you will get no more reminders about it."
+        ))
+    if receipt.refund_due > 0:
+        lines.append(t.gettext(
+            "You paid %(refund)s more than was due. It is recorded for a refund to you."
+        ) % values)
+    return {"text": "\n".join(lines), "buttons": [], "disable_notification": False}
+
+
+def _receipt(language: str, *, discreet: bool, receipt: Receipt, timezone: ZoneInfo) -> dict[str, Any]:
+    return render_receipt(translator(language, timezone=timezone), receipt, discreet=discreet)
 
 
 async def record_payment(
@@ -182,27 +221,43 @@ async def record_payment(
                 raise AmbiguousReference("Several registries use that reference: give source.")
             row = found[0]
             if row.status != DebtStatus.OUTSTANDING.value:
+                # Nothing is due on a settled or cancelled debt: a payment for it is refused
+                # (the provider checks what is due before it charges).
                 raise DebtNotOpen(f"The debt is {row.status}, not outstanding.")
-            # The domain decides, as /debts does: a fine whose last day fell on a Sunday or a
+            debt = debt_from_row(row)
+            # What was due when this payment was made: the ledger settles against that. The
+            # domain decides, as /debts does: a fine whose last day fell on a Sunday or a
             # public holiday is still payable, without surcharge where that applies, on the
             # next day that is neither (Cap. 1 art. 31).
-            due = amount_due(debt_from_row(row), paid_at, rulebook=deps.settings.rulebook)
+            due = registry_amount_due(debt, paid_at, rulebook=deps.settings.rulebook)
             if due.prosecution:
                 raise NotPayable("The fine can no longer be paid out of court.")
-            settled = amount >= due.total
-            if not settled and row.kind == DebtKind.OUT_OF_COURT_FINE.value:
+            earlier = await store.paid_so_far(session, row.id)
+            paid_total = earlier + amount
+            settled = paid_total >= due.total
+            # Regulations 2021, Type E note 7: an out-of-court fine is paid whole or not at all.
+            if amount < due.total - earlier and row.kind == DebtKind.OUT_OF_COURT_FINE.value:
                 raise PartialPaymentRefused(
                     f"An out-of-court fine cannot be paid in part: {due.total:.2f} is due."
                 )
+            refund_due = min(amount, max(paid_total - due.total, ZERO))
             payment = await store.add_payment(
                 session, provider_ref=provider_ref, debt_id=row.id, amount=amount,
                 paid_at=paid_at, received_at=now, token_id=token_id,
+                refund_due=refund_due or None,
             )
             cancelled = 0
             if settled:
                 await store.mark_debt_paid(session, row.id, now=now)
                 cancelled = await outbox.cancel_for_debt(session, row.id)
-            remaining = max(due.total - amount, Decimal("0.00"))
+            remaining = max(due.total - paid_total, ZERO)
+            upcoming = (registry_next_milestone(debt, paid_at, rulebook=deps.settings.rulebook)
+                        if remaining else None)
+            receipt = Receipt(
+                kind=row.kind, reference=row.reference, amount=amount, paid_total=paid_total,
+                remaining=remaining, remaining_by=upcoming.last_day if upcoming else None,
+                refund_due=refund_due, paid_at=paid_at,
+            )
             chats = await store.chats_of_holder(
                 session, person_id=row.person_id, company_id=row.company_id
             )
@@ -213,9 +268,8 @@ async def record_payment(
                     chat_id=chat.chat_id,
                     purpose=OutboxPurpose.RECEIPT,
                     payload=_receipt(
-                        chat.language, discreet=chat.discreet, kind=row.kind,
-                        reference=row.reference, amount=amount, remaining=remaining,
-                        paid_at=paid_at, timezone=deps.settings.tz,
+                        chat.language, discreet=chat.discreet, receipt=receipt,
+                        timezone=deps.settings.tz,
                     ),
                     not_before=now,
                     debt_id=row.id,
@@ -228,7 +282,8 @@ async def record_payment(
                 subject=f"debt:{row.id}",
                 count=1,
                 details={"payment": payment.id, "settled": settled, "receipts": len(chats),
-                         "reminders_cancelled": cancelled},
+                         "reminders_cancelled": cancelled, "paid_total": str(paid_total),
+                         "refund_due": str(refund_due)},
             )
     except IntegrityError:  # the same provider id, recorded concurrently
         raise Replayed("This payment was already recorded.") from None
@@ -238,6 +293,9 @@ async def record_payment(
         amount=amount,
         amount_due=due.total,
         settled=settled,
+        paid_total=paid_total,
+        remaining=remaining,
+        refund_due=refund_due,
         receipts=len(chats),
         reminders_cancelled=cancelled,
     )

@@ -15,10 +15,10 @@ from functools import lru_cache
 from typing import Any
 
 from debtbot import texts
-from debtbot.domain.amounts import amount_due
 from debtbot.domain.calendar import local_date
 from debtbot.domain.debts import Debt
 from debtbot.domain.milestones import Milestone
+from debtbot.domain.registry_dates import registry_amount_due as amount_due
 from debtbot.i18n import Translator
 
 
@@ -41,11 +41,19 @@ def _days_left(t: Translator, last_day: date, today: date) -> str:
     n = (last_day - today).days
     if n <= 0:
         return t.gettext("The last day is today, %(date)s.") % {"date": _esc(_date(t, last_day))}
+    if n == 1:
+        return t.gettext("The last day is tomorrow, %(date)s.") % {"date": _esc(_date(t, last_day))}
     return t.ngettext(
         "The last day is %(date)s, in %(n)d day.",
         "The last day is %(date)s, in %(n)d days.",
         n,
     ) % {"date": _esc(_date(t, last_day)), "n": n}
+
+
+def _basis(t: Translator, milestone: Milestone) -> str:
+    return t.gettext("(legal basis: %(basis)s)") % {
+        "basis": _esc(texts.legal_basis(t, milestone.legal_basis))
+    }
 
 
 def _footer(t: Translator) -> str:
@@ -92,17 +100,20 @@ def render_milestone_reminder(
         t.gettext("Due now: <b>%(amount)s</b>") % {"amount": _esc(_money(t, due.total))},
         _days_left(t, milestone.last_day, today),
         t.gettext("After that day: %(consequence)s")
-        % {"consequence": _esc(texts.milestone_consequence(t, str(milestone.kind)))},
+        % {"consequence": _esc(texts.deadline_consequence(
+            t, str(debt.kind), str(milestone.kind),
+            surcharged=milestone.amount_after is not None,
+        ))},
     ]
     if milestone.amount_after is not None and milestone.amount_after != due.total:
         lines.append(
-            t.gettext("The amount then becomes %(amount)s.")
+            t.gettext("From the next day the amount is %(amount)s.")
             % {"amount": _esc(_money(t, milestone.amount_after))}
             + " "
-            + t.gettext("(legal basis: %(basis)s)") % {"basis": _esc(milestone.legal_basis)}
+            + _basis(t, milestone)
         )
     else:
-        lines.append(t.gettext("(legal basis: %(basis)s)") % {"basis": _esc(milestone.legal_basis)})
+        lines.append(_basis(t, milestone))
     lines.append(_footer(t))
     payable = due.payable and not due.prosecution
     buttons = _pay_button(t, pay_url if payable else None, _money(t, due.total))

@@ -7,8 +7,9 @@ API:
     async def purge_old_messages(deps, *, now: datetime | None = None) -> PurgeResult
         deletes outbox rows in a final state (sent, failed, blocked, cancelled, dropped) whose
         last event (sent, else claimed, else created) is older than retention_days, and audit
-        entries older than audit_retention_days, and the record of Telegram updates processed
-        more than a day ago (services.fleet); records "retention.purge" with the counts.
+        entries older than audit_retention_days, the remembered debt messages (for /forget)
+        older than retention_days, and the record of Telegram updates processed more than a
+        day ago (services.fleet); records "retention.purge" with the counts.
         Pending and in-flight rows are never touched, whatever their age.
     async def retention_job(deps) -> PurgeResult     the scheduler's entry point (daily).
 """
@@ -23,6 +24,7 @@ from debtbot.domain.messages import FINAL_STATUSES
 from debtbot.services import audit, fleet
 from debtbot.services.deps import Deps
 from debtbot.store import broadcasts as store
+from debtbot.store import citizens
 from debtbot.store.db import transaction
 
 BATCH = 10_000
@@ -62,7 +64,11 @@ async def purge_old_messages(deps: Deps, *, now: datetime | None = None) -> Purg
         deps, lambda session: store.delete_audit_before(session, before=audit_before, limit=BATCH)
     )
     updates = await fleet.purge_updates(deps, now=now)
-    details = {"messages": messages, "audit_entries": audit_entries}
+    # The /debts replies /forget would mark "no longer valid": kept as long as messages are.
+    async with transaction(deps.sessions) as session:
+        debt_messages = await citizens.purge_debt_messages(session, before=messages_before)
+    details = {"messages": messages, "audit_entries": audit_entries,
+               "debt_messages": debt_messages}
     if updates:
         details["updates"] = updates
     await audit.record_now(

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -16,10 +17,16 @@ from urllib.parse import quote, urlsplit
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from debtbot.domain.amounts import AmountDue, amount_due
-from debtbot.domain.debts import Debt
-from debtbot.domain.milestones import Milestone, next_milestone
+from debtbot.domain.amounts import AmountDue
+from debtbot.domain.calendar import local_date
+from debtbot.domain.debts import Debt, DebtKind
+from debtbot.domain.milestones import Milestone, clock_date
 from debtbot.domain.money import ZERO
+from debtbot.domain.registry_dates import (
+    registry_amount_due,
+    registry_milestones,
+    registry_next_milestone,
+)
 from debtbot.i18n import language_from_telegram
 from debtbot.services import chats
 from debtbot.services.chats import ChatView
@@ -43,6 +50,24 @@ class DebtLine:
     due: AmountDue
     next_milestone: Milestone | None
     pay_url: str | None  # None: not payable now, or no allowed payment page for its kind
+    debt: Debt | None = None  # the whole debt, for the detail view
+    today: date | None = None  # the local day the line was worked out on
+    # An out-of-court fine whose service date the registry has not recorded: no clock runs,
+    # so the bot can tell neither whether payment has opened (note 1) nor whether the
+    # surcharge applies (note 3): no deadline, no Pay button.
+    no_clock: bool = False
+
+    @property
+    def pay_url_allowed(self) -> bool:
+        """Payable now, as far as the bot can tell (what the Pay button and totals use)."""
+        due = self.due
+        return due.payable and not due.prosecution and not (
+            self.no_clock and self.kind == DebtKind.OUT_OF_COURT_FINE.value
+        )
+
+    @property
+    def milestones(self) -> tuple[Milestone, ...]:
+        return () if self.debt is None else registry_milestones(self.debt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +132,11 @@ def _line(
     if debt is None:
         debt = debt_from_row(row)  # type: ignore[arg-type]
     rulebook = settings.rulebook
-    due = amount_due(debt, now, rulebook=rulebook)
-    pay = due.payable and not due.prosecution
+    due = registry_amount_due(debt, now, rulebook=rulebook)
+    no_clock = clock_date(debt) is None and debt.kind in _CLOCKED_KINDS
+    pay = due.payable and not due.prosecution and not (
+        no_clock and debt.kind is DebtKind.OUT_OF_COURT_FINE
+    )
     return DebtLine(
         debt_id=row.id,
         kind=row.kind,
@@ -117,9 +145,19 @@ def _line(
         holder_name=holder_name,
         served_on=row.served_on,
         due=due,
-        next_milestone=next_milestone(debt, now, rulebook=rulebook),
+        next_milestone=registry_next_milestone(debt, now, rulebook=rulebook),
         pay_url=payment_url(settings, kind=row.kind, reference=row.reference) if pay else None,
+        debt=debt,
+        today=local_date(now, settings.tz),
+        no_clock=no_clock,
     )
+
+
+# Kinds whose legal clock starts when the notice is served (or, for tax, on its due date); a
+# warrant has no statutory countdown.
+_CLOCKED_KINDS = frozenset(
+    {DebtKind.OUT_OF_COURT_FINE, DebtKind.ADMIN_FINE, DebtKind.CUSTOMS, DebtKind.TAX}
+)
 
 
 async def _holders(
@@ -199,9 +237,7 @@ def _report(settings: Settings, found: citizens.ChatDebts | None, now: datetime)
     # A fine past its out-of-court window has no amount the citizen can pay any more (the
     # court sets what follows): it is listed, but not added to the totals.
     total_due = sum((line.due.total for line in lines if not line.due.prosecution), ZERO)
-    payable = sum(
-        (line.due.total for line in lines if line.due.payable and not line.due.prosecution), ZERO
-    )
+    payable = sum((line.due.total for line in lines if line.pay_url_allowed), ZERO)
     return DebtReport(verified=True, lines=lines, total_due=total_due, total_payable_now=payable)
 
 
@@ -218,3 +254,35 @@ async def debt_for_chat(deps: Deps, *, chat_id: int, debt_id: int) -> DebtLine |
     if not debt_from_row(row).is_open:
         return None
     return _line(deps.settings, row, _holder_name(row, persons, companies), now)
+
+
+class CalendarRefusal(StrEnum):
+    NOT_FOUND = "not_found"  # not this chat's (or no such debt)
+    CLOSED = "closed"  # paid, cancelled or withdrawn: nothing to add
+    NO_DEADLINES = "no_deadlines"  # no clock runs, or every deadline has passed
+
+
+async def debt_for_calendar(
+    deps: Deps, *, chat_id: int, debt_id: int
+) -> DebtLine | CalendarRefusal:
+    """One of the chat's debts with deadlines still ahead, for a calendar file."""
+    now = deps.clock()
+    async with transaction(deps.sessions) as session:
+        persons, companies = await _holders(session, chat_id)
+        row = await debt_store.debt_by_id(session, debt_id) if persons or companies else None
+    if row is None or not _belongs(row, persons, companies):
+        return CalendarRefusal.NOT_FOUND
+    if not debt_from_row(row).is_open:
+        return CalendarRefusal.CLOSED
+    line = _line(deps.settings, row, _holder_name(row, persons, companies), now)
+    if line.no_clock or not upcoming_milestones(line):
+        return CalendarRefusal.NO_DEADLINES
+    return line
+
+
+def upcoming_milestones(line: DebtLine) -> tuple[Milestone, ...]:
+    """The milestones that have not taken effect yet."""
+    upcoming = line.next_milestone
+    if upcoming is None:
+        return ()
+    return tuple(m for m in line.milestones if m.takes_effect >= upcoming.takes_effect)

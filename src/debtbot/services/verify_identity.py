@@ -42,12 +42,13 @@ from typing import Any
 import phonenumbers
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from debtbot.domain.dates import InvalidDate, parse_date_of_birth
+from debtbot.domain.dates import InvalidDate, looks_like_date, parse_date_of_birth
 from debtbot.domain.identifiers import (
     PERSON_ID_TYPES,
     IdType,
     InvalidIdentifier,
     normalise_identifier,
+    recognise,
 )
 from debtbot.services import signin
 from debtbot.services.deps import Deps
@@ -67,6 +68,7 @@ __all__ = [
     "mint_link_token",
     "purge_stale",
     "redeem_link_token",
+    "restart_if_under_way",
     "start_verification",
     "submit_contact",
     "submit_text",
@@ -112,6 +114,11 @@ class VerificationReply:
     locked_until: datetime | None = None
     signin_url: str | None = None  # "Sign in with CY Login", when it is configured
     cy_login: bool = False  # CY Login is there to mention (where no button can go)
+    # /start came while a dialogue was under way and began it again (how to say it, not
+    # what happened: left out of equality).
+    restarted: bool = field(default=False, compare=False)
+    id_type: str | None = None  # the document the step asks about
+    choices: tuple[str, ...] = ()  # CHOOSE_ID_TYPE after an ambiguous number: these only
 
 
 class _Conflict(Exception):
@@ -358,9 +365,25 @@ async def start_verification(
         url = await signin.offer(
             session, deps, chat_id=chat_id, now=now, bot_username=bot_username
         )
-        return VerificationReply(Outcome.ASK, step=Step.CHOOSE_HOLDER, signin_url=url)
+        return VerificationReply(
+            Outcome.ASK, step=Step.CHOOSE_HOLDER, signin_url=url,
+            restarted=dialogue.step is not None,
+        )
 
     return await _run(deps, chat_id, action)
+
+
+async def restart_if_under_way(deps: Deps, *, chat_id: int) -> VerificationReply | None:
+    """/start in a verified chat: begin again if a dialogue is under way, else None."""
+
+    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+        if dialogue.step is None:
+            return VerificationReply(Outcome.NO_DIALOGUE)
+        await _save(session, chat_id, dialogue, Step.CHOOSE_HOLDER, {}, now)
+        return VerificationReply(Outcome.ASK, step=Step.CHOOSE_HOLDER, restarted=True)
+
+    reply = await _run(deps, chat_id, action)
+    return None if reply.outcome is Outcome.NO_DIALOGUE else reply
 
 
 async def choose_holder(deps: Deps, *, chat_id: int, holder: str) -> VerificationReply:
@@ -388,6 +411,12 @@ async def choose_id_type(deps: Deps, *, chat_id: int, id_type: str) -> Verificat
             return VerificationReply(Outcome.NO_DIALOGUE)
         if id_type not in {kind.value for kind in PERSON_ID_TYPES}:
             return _invalid(dialogue.step, "bad_choice")
+        candidates = dialogue.data.get("candidates") or {}
+        if id_type in candidates:  # the number was typed first: its hash for this kind
+            return await _person_hash(
+                session, deps, chat_id, dialogue, id_type,
+                [str(h) for h in candidates[id_type]], now,
+            )
         data = {"holder": "person", "id_type": id_type}
         await _save(session, chat_id, dialogue, Step.ID_NUMBER, data, now)
         return _ask(Step.ID_NUMBER)
@@ -422,10 +451,63 @@ async def submit_text(deps: Deps, *, chat_id: int, text: str | None) -> Verifica
             return await _company_number(session, deps, chat_id, dialogue, text, now)
         if step is Step.NOTICE_REFERENCE:
             return await _notice_reference(session, deps, chat_id, dialogue, text, now)
-        # A button step (holder, document type) or the contact step: typing cannot answer it.
+        if step in (Step.CHOOSE_HOLDER, Step.CHOOSE_ID_TYPE):
+            return await _typed_number(session, deps, chat_id, dialogue, text, now)
+        # The contact step: typing cannot answer it.
         return _ask(step)
 
     return await _run(deps, chat_id, action)
+
+
+# Why a number does not fit the document chosen, by document.
+_WRONG_SHAPE = {
+    IdType.ID_CARD.value: "bad_id_card",
+    IdType.ARC.value: "bad_arc",
+    IdType.PASSPORT.value: "bad_passport",
+    IdType.COMPANY_REG.value: "bad_company_number",
+}
+
+
+def _wrong_shape(step: Step, id_type: str | None) -> VerificationReply:
+    problem = _WRONG_SHAPE.get(id_type or "", "bad_identifier")
+    return VerificationReply(Outcome.INVALID_INPUT, step=step, problem=problem, id_type=id_type)
+
+
+async def _typed_number(
+    session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
+    now: datetime,
+) -> VerificationReply:
+    """A number typed where a button was expected (straight after /start): its kind is read
+    from its shape; asked only when the shape fits more than one (an ID card or an ARC)."""
+    step = dialogue.step
+    assert step is not None
+    if looks_like_date(text):
+        return _invalid(step, "date_first")
+    kinds = recognise(text)
+    if dialogue.data.get("holder") == "person":
+        kinds = tuple(kind for kind in kinds if kind is not IdType.COMPANY_REG)
+    if not kinds:
+        return _invalid(step, "not_a_number")
+    if kinds == (IdType.COMPANY_REG,):
+        company = _Dialogue(dialogue.version, Step.COMPANY_NUMBER, {"holder": "company"})
+        return await _company_number(session, deps, chat_id, company, text, now)
+    keyring = deps.settings.keyring
+    if len(kinds) == 1:
+        identifier = normalise_identifier(kinds[0], text)
+        return await _person_hash(
+            session, deps, chat_id, dialogue, identifier.id_type.value,
+            list(keyring.identifier_hashes(identifier)), now,
+        )
+    # Only the keyed hashes are kept while the citizen says which document it is.
+    candidates = {
+        kind.value: list(keyring.identifier_hashes(normalise_identifier(kind, text)))
+        for kind in kinds
+    }
+    data = {"holder": "person", "candidates": candidates}
+    await _save(session, chat_id, dialogue, Step.CHOOSE_ID_TYPE, data, now)
+    return VerificationReply(
+        Outcome.ASK, step=Step.CHOOSE_ID_TYPE, choices=tuple(kind.value for kind in kinds)
+    )
 
 
 async def _person_number(
@@ -433,13 +515,26 @@ async def _person_number(
     now: datetime,
 ) -> VerificationReply:
     id_type = dialogue.data.get("id_type")
+    if looks_like_date(text):
+        return VerificationReply(
+            Outcome.INVALID_INPUT, step=Step.ID_NUMBER, problem="date_first", id_type=id_type
+        )
     try:
         identifier = normalise_identifier(str(id_type), text)
     except (InvalidIdentifier, ValueError):
-        return _invalid(Step.ID_NUMBER, "bad_identifier")
-    # The number as every key in use hashes it (the current key first): the row may not have
-    # moved to the current key yet. Only hashes go into the dialogue's row.
-    id_hashes = list(deps.settings.keyring.identifier_hashes(identifier))
+        return _wrong_shape(Step.ID_NUMBER, str(id_type))
+    return await _person_hash(
+        session, deps, chat_id, dialogue, identifier.id_type.value,
+        list(deps.settings.keyring.identifier_hashes(identifier)), now,
+    )
+
+
+async def _person_hash(
+    session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, id_type: str,
+    id_hashes: list[str], now: datetime,
+) -> VerificationReply:
+    """The number as every key in use hashes it (the current key first): the row may not have
+    moved to the current key yet. Only hashes go into the dialogue's row."""
     id_hash = id_hashes[0]
     refused = await _refuse_if_locked(
         session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
@@ -447,10 +542,7 @@ async def _person_number(
     )
     if refused:
         return refused
-    data = {
-        "holder": "person", "id_type": identifier.id_type.value, "id_hash": id_hash,
-        "id_hashes": id_hashes,
-    }
+    data = {"holder": "person", "id_type": id_type, "id_hash": id_hash, "id_hashes": id_hashes}
     await _save(session, chat_id, dialogue, Step.DATE_OF_BIRTH, data, now)
     return _ask(Step.DATE_OF_BIRTH)
 
@@ -487,10 +579,12 @@ async def _company_number(
     session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
     now: datetime,
 ) -> VerificationReply:
+    if looks_like_date(text):
+        return _invalid(Step.COMPANY_NUMBER, "date_first")
     try:
         identifier = normalise_identifier(IdType.COMPANY_REG, text)
     except (InvalidIdentifier, ValueError):
-        return _invalid(Step.COMPANY_NUMBER, "bad_identifier")
+        return _wrong_shape(Step.COMPANY_NUMBER, IdType.COMPANY_REG.value)
     reg_hashes = list(deps.settings.keyring.identifier_hashes(identifier))
     reg_hash = reg_hashes[0]
     refused = await _refuse_if_locked(
@@ -664,12 +758,13 @@ async def _check_person(
 
 
 async def cancel_verification(deps: Deps, *, chat_id: int) -> VerificationReply:
-    """Drop the dialogue (attempts already made still count). Always NO_DIALOGUE after."""
+    """Drop the dialogue (attempts already made still count). Always NO_DIALOGUE after;
+    `step` is the step that was under way (None: there was nothing to cancel)."""
 
     async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
         if dialogue.step is not None:
             await _end(session, chat_id, dialogue)
-        return VerificationReply(Outcome.NO_DIALOGUE)
+        return VerificationReply(Outcome.NO_DIALOGUE, step=dialogue.step)
 
     return await _run(deps, chat_id, action)
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,6 +79,7 @@ async def add_payment(
     paid_at: datetime,
     received_at: datetime,
     token_id: int | None,
+    refund_due: Decimal | None = None,
 ) -> Payment:
     row = Payment(
         provider_ref=provider_ref,
@@ -86,10 +88,20 @@ async def add_payment(
         paid_at=paid_at,
         received_at=received_at,
         token_id=token_id,
+        refund_due=refund_due,
     )
     session.add(row)
     await session.flush()  # the unique provider_ref fails here on a concurrent replay
     return row
+
+
+async def paid_so_far(session: AsyncSession, debt_id: int) -> Decimal:
+    """The sum of the payments already recorded for the debt (its ledger)."""
+    # The sum keeps the column's type: whole cents in SQL, a Decimal in euro here.
+    total = await session.scalar(
+        select(func.sum(Payment.amount)).where(Payment.debt_id == debt_id)
+    )
+    return Decimal("0.00") if total is None else Decimal(total).quantize(Decimal("0.01"))
 
 
 async def mark_debt_paid(session: AsyncSession, debt_id: int, *, now: datetime) -> None:
@@ -137,6 +149,27 @@ async def outbox_counts(session: AsyncSession) -> dict[tuple[str, str], int]:
         )
     )
     return {(purpose, status): count for purpose, status, count in rows}
+
+
+async def open_debts_by_authority(session: AsyncSession) -> dict[str, int]:
+    """Outstanding debts by the registry's `authority` value (a few dozen distinct values)."""
+    rows = await session.execute(
+        select(DebtRow.authority, func.count())
+        .where(DebtRow.status == "outstanding")
+        .group_by(DebtRow.authority)
+    )
+    return {authority or "": count for authority, count in rows}
+
+
+async def open_debts_with_registry_dates(session: AsyncSession) -> list[Any]:
+    """Outstanding debts that carry the registry's own surcharge or prosecution date."""
+    rows = await session.execute(
+        select(DebtRow.kind, DebtRow.reference, DebtRow.amount, DebtRow.served_on,
+               DebtRow.surcharge_on, DebtRow.prosecution_on)
+        .where(DebtRow.status == "outstanding")
+        .where((DebtRow.surcharge_on.is_not(None)) | (DebtRow.prosecution_on.is_not(None)))
+    )
+    return list(rows)
 
 
 async def verification_counts(session: AsyncSession) -> dict[tuple[str, bool], int]:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    insert,
     null,
     select,
     union_all,
@@ -36,6 +37,7 @@ from debtbot.store.models import (
     ChatLink,
     Company,
     Conversation,
+    DebtMessage,
     DebtRow,
     OutboxMessage,
     Person,
@@ -437,7 +439,7 @@ DEBT_COLUMNS = (
     "id", "kind", "reference", "authority", "person_id", "company_id", "amount", "served_on",
     "due_on", "status", "source", "points", "surcharge_rate", "post_clearance",
     "enforcement_suspended", "instalments_on_time", "finding_notice_on", "served_at",
-    "freeze_notified_on", "seized_on", "charge_notified_on",
+    "freeze_notified_on", "seized_on", "charge_notified_on", "surcharge_on", "prosecution_on",
 )
 CHAT_COLUMNS = ("language", "discreet", "active", "reminders_enabled", "last_seen_at")
 
@@ -587,6 +589,53 @@ async def forget_chat(session: AsyncSession, *, chat_id: int) -> tuple[int, int]
         .execution_options(synchronize_session=False)
     )
     return removed.rowcount or 0, cancelled.rowcount or 0  # type: ignore[attr-defined]
+
+
+REMEMBER_DEBT_MESSAGE = insert(DebtMessage.__table__).values(
+    chat_id=bindparam("chat_id"), message_id=bindparam("message_id"), sent_at=bindparam("now")
+)
+
+
+async def remember_debt_message(
+    connection: AsyncConnection, *, chat_id: int, message_id: int, now: datetime
+) -> None:
+    """A message with debts and buttons went to the chat (one statement, autocommitted)."""
+    await execute_once(
+        connection, REMEMBER_DEBT_MESSAGE,
+        {"chat_id": chat_id, "message_id": message_id, "now": now},
+    )
+
+
+async def take_debt_messages(session: AsyncSession, *, chat_id: int, limit: int) -> list[int]:
+    """The chat's latest messages with debts and buttons (the /debts replies remembered, and
+    the reminders sent), newest first; the remembered ones are forgotten."""
+    remembered = await session.scalars(
+        select(DebtMessage.message_id).where(DebtMessage.chat_id == chat_id)
+    )
+    reminders = await session.scalars(
+        select(OutboxMessage.telegram_message_id).where(
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.purpose == "reminder",
+            OutboxMessage.telegram_message_id.is_not(None),
+        )
+    )
+    found = sorted({*remembered.all(), *(m for m in reminders.all() if m)}, reverse=True)
+    await session.execute(
+        delete(DebtMessage)
+        .where(DebtMessage.chat_id == chat_id)
+        .execution_options(synchronize_session=False)
+    )
+    return [int(message_id) for message_id in found[:limit]]
+
+
+async def purge_debt_messages(session: AsyncSession, *, before: datetime) -> int:
+    """Forget the debt messages sent before `before` (their buttons are left as they are)."""
+    removed = await session.execute(
+        delete(DebtMessage)
+        .where(DebtMessage.sent_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return removed.rowcount or 0  # type: ignore[attr-defined]
 
 
 async def purge_stale(

@@ -36,6 +36,17 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+# Connections each engine keeps open (and may add on top, briefly). The bot works on at most
+# `pool_size(url)` updates at once, so an update never waits for a connection.
+SQLITE_POOL_SIZE, SQLITE_OVERFLOW = 20, 10
+POSTGRES_POOL_SIZE, POSTGRES_OVERFLOW = 10, 10
+
+
+def pool_size(url: str) -> int:
+    """The connections an engine for `url` keeps open."""
+    return SQLITE_POOL_SIZE if is_sqlite(url) else POSTGRES_POOL_SIZE
+
+
 def create_engine(
     url: str, *, echo: bool = False, ping_idle_after: float = PING_IDLE_AFTER
 ) -> AsyncEngine:
@@ -48,7 +59,7 @@ def create_engine(
             # Enough kept open for the bot's concurrent updates: with 5 (the default) a busy
             # bot closed and reopened connections all the time (900 in 5,000 /debts), each
             # a new driver thread and its PRAGMAs.
-            pool_size=20, max_overflow=10,
+            pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_OVERFLOW,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -64,7 +75,9 @@ def create_engine(
             cursor.close()
 
         return engine
-    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10)
+    engine = create_async_engine(
+        url, echo=echo, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_OVERFLOW
+    )
     _ping_when_idle(engine, ping_idle_after)
     return engine
 

@@ -31,11 +31,12 @@ FIELDS = (
     "kind", "authority", "person_id", "company_id", "amount", "served_on", "due_on", "status",
     "points", "surcharge_rate", "post_clearance", "enforcement_suspended", "instalments_on_time",
     "finding_notice_on", "served_at", "freeze_notified_on", "seized_on", "charge_notified_on",
+    "surcharge_on", "prosecution_on",
 )
 KEEP_IF_NONE = frozenset(
     {"due_on", "status", "points", "surcharge_rate", "post_clearance", "enforcement_suspended",
      "instalments_on_time", "finding_notice_on", "served_at", "freeze_notified_on", "seized_on",
-     "charge_notified_on"}
+     "charge_notified_on", "surcharge_on", "prosecution_on"}
 )
 DEFAULTS: dict[str, Any] = {
     "status": DebtStatus.OUTSTANDING.value, "post_clearance": False, "enforcement_suspended": False,

@@ -14,6 +14,7 @@ DEBT_COLUMNS = (
     DebtRow.surcharge_rate, DebtRow.post_clearance, DebtRow.enforcement_suspended,
     DebtRow.instalments_on_time, DebtRow.finding_notice_on, DebtRow.served_at,
     DebtRow.freeze_notified_on, DebtRow.seized_on, DebtRow.charge_notified_on,
+    DebtRow.surcharge_on, DebtRow.prosecution_on,
 )
 
 
@@ -37,4 +38,6 @@ def debt_from_row(row: DebtRow) -> Debt:
         freeze_notified_on=row.freeze_notified_on,
         seized_on=row.seized_on,
         charge_notified_on=row.charge_notified_on,
+        surcharge_on=row.surcharge_on,
+        prosecution_on=row.prosecution_on,
     )

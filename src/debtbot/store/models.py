@@ -119,6 +119,9 @@ class DebtRow(Timestamped, Base):
     freeze_notified_on: Mapped[date | None] = mapped_column(Date)  # tax 9B(5)
     seized_on: Mapped[date | None] = mapped_column(Date)  # tax 9Γ(5)
     charge_notified_on: Mapped[date | None] = mapped_column(Date)  # tax 9Δ(4)
+    # The registry's own dates, when it sends them: they win over the rulebook's.
+    surcharge_on: Mapped[date | None] = mapped_column(Date)
+    prosecution_on: Mapped[date | None] = mapped_column(Date)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -305,6 +308,19 @@ class Payment(Base):
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     token_id: Mapped[int | None] = mapped_column(Integer)
+    # Paid beyond what was due at the time: to be refunded (the citizen is told).
+    refund_due: Mapped[Decimal | None] = mapped_column(Cents)
+
+
+class DebtMessage(Base):
+    """A message the bot sent a chat with debts and buttons on it: /forget turns its
+    buttons into "no longer valid"."""
+
+    __tablename__ = "debt_messages"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class StaffMember(Timestamped, Base):

@@ -82,6 +82,8 @@ def candidates_statement(
     skip_planned: bool = True,
     dialect: str = "postgresql",
     audience: str = "reminders",
+    registry_column: str | None = None,
+    registry_range: tuple[date, date] | None = None,
 ) -> Any:
     """One query: the open debts of `kind` whose clock date is in the ranges (a MATERIALIZED
     CTE, so the database starts from that index range and not from millions of links), then
@@ -91,6 +93,13 @@ def candidates_statement(
     windows = [clock_column.between(low, high) for low, high in ranges]
     if dates:
         windows.append(clock_column.in_(list(dates)))
+    if registry_column is not None:
+        # The registry's own date for this milestone wins: a debt that has one is found by it,
+        # not by its clock date.
+        registry = DebtRow.__table__.c[registry_column]
+        windows = [and_(or_(*windows) if windows else literal(False), registry.is_(None))]
+        if registry_range is not None:
+            windows.append(registry.between(*registry_range))
     due = (
         select(*DEBT_COLUMNS, DebtRow.person_id, DebtRow.company_id)
         .where(

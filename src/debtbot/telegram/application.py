@@ -1,8 +1,10 @@
 """The python-telegram-bot Application: built from Deps, one module per feature.
 
 `build_application(deps)` points PTB at `settings.telegram_api_url` (Telegram, a Local Bot
-API Server, or the fake one in tests), handles updates concurrently (state lives in the
-database, so any instance and any task can take any update) and registers every feature,
+API Server, or the fake one in tests), handles a bounded number of updates concurrently
+(state lives in the database, so any instance and any task can take any update; the bound
+keeps a burst waiting in the queue rather than timing out on database connections) and
+registers every feature,
 then the fallbacks and the error handler. Running it (polling or webhook) is app.py's job.
 """
 
@@ -15,6 +17,8 @@ from telegram.request import BaseRequest
 
 from debtbot.i18n import LANGUAGES, translator
 from debtbot.services.deps import Deps
+from debtbot.settings import Settings
+from debtbot.store.db import pool_size
 from debtbot.telegram import (
     chat_member,
     debts,
@@ -38,7 +42,7 @@ FEATURES = [
     start, verify, debts, language, privacy, forget, help, staff_commands, reminders, chat_member,
 ]
 
-COMMANDS = ("start", "debts", "reminders", "language", "privacy", "forget", "help")
+COMMANDS = ("start", "debts", "reminders", "language", "privacy", "forget", "cancel", "help")
 
 
 class DebtbotApplication(Application):  # type: ignore[type-arg]
@@ -47,6 +51,18 @@ class DebtbotApplication(Application):  # type: ignore[type-arg]
     async def initialize(self) -> None:
         await super().initialize()
         await publish_commands(self)
+
+
+# Measured with bench/chat_bench.py: a few updates at once keep the event loop busy while one
+# waits for the database; many at once cost more in scheduling than they gain (README).
+AUTO_CONCURRENT_UPDATES = 8
+
+
+def concurrent_updates(settings: Settings) -> int:
+    """The updates worked on at once: the setting, else AUTO_CONCURRENT_UPDATES, never more
+    than the store's pool holds (an update would wait for a connection and could time out)."""
+    wanted = settings.concurrent_updates or AUTO_CONCURRENT_UPDATES
+    return max(1, min(wanted, pool_size(settings.database_url)))
 
 
 def build_application(
@@ -65,7 +81,7 @@ def build_application(
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .request(request or JsonRequest())
-        .concurrent_updates(True)
+        .concurrent_updates(concurrent_updates(settings))
         .context_types(ContextTypes(context=BotContext))
         .defaults(
             Defaults(
@@ -94,6 +110,7 @@ def command_menu(language: str) -> list[BotCommand]:
         "language": t.pgettext("command", "Change the language"),
         "privacy": t.pgettext("command", "Discreet mode"),
         "forget": t.pgettext("command", "Unlink this chat and delete your data"),
+        "cancel": t.pgettext("command", "Leave the current dialogue"),
         "help": t.pgettext("command", "Help and legal notice"),
     }
     return [BotCommand(name, descriptions[name]) for name in COMMANDS]

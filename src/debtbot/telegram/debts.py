@@ -7,11 +7,15 @@ phone's preview never shows an amount or a kind of debt.
 
 from __future__ import annotations
 
-from telegram import Update
+import contextlib
+
+from telegram import InputFile, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from debtbot.services import show_debts
-from debtbot.telegram import keyboards, render
+from debtbot.services import chats, show_debts
+from debtbot.telegram import calendar_file, keyboards, render
 from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext, telegram_language
 from debtbot.telegram.replies import answer_button, send
 
@@ -30,9 +34,13 @@ async def debts_command(update: Update, context: BotContext) -> None:
         await send(update, render.Reply(render.not_verified(turn.t)))
         return
     if turn.chat.discreet:
-        await send(update, render.discreet_teaser(turn.t, keyboards.debts_page_data(1)))
-        return
-    await send(update, render.debts_page(turn.t, report, 1))
+        sent = await send(update, render.discreet_teaser(turn.t, keyboards.debts_page_data(1)))
+    else:
+        sent = await send(update, render.debts_page(turn.t, report, 1))
+    if report.lines:  # its buttons (Pay, Details) stop being valid after /forget
+        await chats.remember_debt_message(
+            context.deps, chat_id=chat.id, message_id=sent.message_id
+        )
 
 
 async def page_pressed(update: Update, context: BotContext) -> None:
@@ -65,7 +73,32 @@ async def debt_pressed(update: Update, context: BotContext) -> None:
     await answer_button(update, render.single_debt(turn.t, line))
 
 
+async def calendar_pressed(update: Update, context: BotContext) -> None:
+    """`debt:ics:<id>`: the debt's upcoming deadlines as an .ics file, or why there is none."""
+    turn = await context.turn(update)
+    match = keyboards.DEBT_CALENDAR.match(update.callback_query.data or "")  # type: ignore[union-attr]
+    assert match is not None
+    found = await show_debts.debt_for_calendar(
+        context.deps, chat_id=turn.chat_id, debt_id=int(match["debt_id"])
+    )
+    if isinstance(found, show_debts.CalendarRefusal):
+        await answer_button(update, render.Reply(render.no_calendar(turn.t, found)), edit=False)
+        return
+    with contextlib.suppress(BadRequest):
+        await update.callback_query.answer()  # type: ignore[union-attr]
+    content = calendar_file.calendar_file(turn.t, found, now=context.deps.clock())
+    await context.bot.send_document(
+        chat_id=turn.chat_id,
+        document=InputFile(content, filename=calendar_file.filename(found)),
+        caption=render.calendar_caption(turn.t, found),
+        parse_mode=ParseMode.HTML,
+    )
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("debts", debts_command, filters=PRIVATE_MESSAGE))
     application.add_handler(CallbackQueryHandler(page_pressed, pattern=keyboards.DEBTS_PAGE))
     application.add_handler(CallbackQueryHandler(debt_pressed, pattern=keyboards.DEBT_SHOW))
+    application.add_handler(
+        CallbackQueryHandler(calendar_pressed, pattern=keyboards.DEBT_CALENDAR)
+    )

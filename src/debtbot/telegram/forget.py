@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from debtbot.services import chats
@@ -44,7 +46,7 @@ async def forget_pressed(update: Update, context: BotContext) -> None:
     if match["answer"] == "no":
         await answer_button(update, render.Reply(t.gettext("Nothing was changed.")))
         return
-    await chats.forget_chat(context.deps, chat_id=turn.chat_id)
+    messages = await chats.forget_chat(context.deps, chat_id=turn.chat_id)
     await answer_button(
         update,
         render.Reply(
@@ -54,8 +56,23 @@ async def forget_pressed(update: Update, context: BotContext) -> None:
             )
         ),
     )
+    # The earlier messages about debts keep their buttons on screen: mark them as no longer
+    # valid (their presses would be refused anyway; now they also look it).
+    stale = keyboards.stale_keyboard(t)
+    for message_id in messages:
+        with contextlib.suppress(TelegramError):
+            await context.bot.edit_message_reply_markup(
+                chat_id=turn.chat_id, message_id=message_id, reply_markup=stale
+            )
+
+
+async def stale_pressed(update: Update, context: BotContext) -> None:
+    """A button marked "no longer valid"."""
+    turn = await context.turn(update)
+    await answer_button(update, render.Reply(render.stale_button(turn.t)), edit=False)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("forget", forget_command, filters=PRIVATE_MESSAGE))
     application.add_handler(CallbackQueryHandler(forget_pressed, pattern=keyboards.FORGET))
+    application.add_handler(CallbackQueryHandler(stale_pressed, pattern=keyboards.STALE))

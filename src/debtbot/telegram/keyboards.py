@@ -22,10 +22,12 @@ from debtbot.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
 # Telegram allows 1-64 bytes of callback data; every pattern below stays well inside.
 DEBTS_PAGE = re.compile(r"^debts:page:(?P<page>[1-9]\d{0,3})$")
 DEBT_SHOW = re.compile(r"^debt:show:(?P<debt_id>[1-9]\d{0,11})$")
+DEBT_CALENDAR = re.compile(r"^debt:ics:(?P<debt_id>[1-9]\d{0,11})$")
 LANGUAGE = re.compile(r"^lang:(?P<language>el|en|tr)$")
 PRIVACY = re.compile(r"^privacy:(?P<state>on|off)$")
 FORGET = re.compile(r"^forget:(?P<answer>yes|no):(?P<asked_at>\d{1,12})$")
 VERIFY_START = re.compile(r"^verify:start$")
+STALE = re.compile(r"^stale$")
 VERIFY_CANCEL = re.compile(r"^verify:cancel$")
 VERIFY_HOLDER = re.compile(r"^verify:holder:(?P<holder>person|company)$")
 VERIFY_ID_TYPE = re.compile(r"^verify:id:(?P<id_type>id_card|arc|passport)$")
@@ -37,6 +39,10 @@ def debts_page_data(page: int) -> str:
 
 def debt_show_data(debt_id: int) -> str:
     return f"debt:show:{debt_id}"
+
+
+def debt_calendar_data(debt_id: int) -> str:
+    return f"debt:ics:{debt_id}"
 
 
 def inline(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup | None:
@@ -65,24 +71,18 @@ def holder_keyboard(t: Translator) -> InlineKeyboardMarkup:
     )
 
 
-def id_type_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    t.pgettext("button", "Cypriot identity card"), callback_data="verify:id:id_card"
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    t.pgettext("button", "Alien Registration Certificate (ARC)"),
-                    callback_data="verify:id:arc",
-                )
-            ],
-            [InlineKeyboardButton(t.pgettext("button", "Passport"), callback_data="verify:id:passport")],
-            [cancel_button(t)],
-        ]
-    )
+def id_type_keyboard(t: Translator, *, only: tuple[str, ...] = ()) -> InlineKeyboardMarkup:
+    labels = {
+        "id_card": t.pgettext("button", "Cypriot identity card"),
+        "arc": t.pgettext("button", "Alien Registration Certificate (ARC)"),
+        "passport": t.pgettext("button", "Passport"),
+    }
+    rows = [
+        [InlineKeyboardButton(label, callback_data=f"verify:id:{code}")]
+        for code, label in labels.items()
+        if not only or code in only
+    ]
+    return InlineKeyboardMarkup([*rows, [cancel_button(t)]])
 
 
 def signin_button(t: Translator, url: str) -> InlineKeyboardButton:
@@ -150,4 +150,11 @@ def forget_keyboard(t: Translator, *, asked_at: int) -> InlineKeyboardMarkup:
 def reveal_keyboard(t: Translator, callback_data: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(t.pgettext("button", "Show details"), callback_data=callback_data)]]
+    )
+
+
+def stale_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    """What the buttons of a message about debts become after /forget."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t.pgettext("button", "No longer valid"), callback_data="stale")]]
     )

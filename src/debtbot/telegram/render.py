@@ -21,20 +21,31 @@ from telegram import (
     ReplyKeyboardRemove,
 )
 
+from debtbot import authorities
+from debtbot.domain.calendar import local_date
+from debtbot.domain.legal import Basis, regulations_note
 from debtbot.i18n import Translator
 from debtbot.telegram import keyboards
-from debtbot.texts import kind_label, milestone_consequence, milestone_title
+from debtbot.texts import (
+    authority_name,
+    deadline_consequence,
+    how_to_object,
+    kind_label,
+    legal_basis,
+    milestone_title,
+    objection_bases,
+    opening_hours,
+    penalty_points,
+)
 
 if TYPE_CHECKING:
+    from debtbot.domain.milestones import Milestone
     from debtbot.services.show_debts import DebtLine, DebtReport
     from debtbot.services.verify_identity import VerificationReply
 
 PAGE_SIZE = 5
 MAX_MESSAGE = 4096
 _FIELD_LIMIT = 120
-# Kinds whose legal clock starts when the notice is served (tax runs from its due date and a
-# warrant has no statutory countdown).
-_SERVED_KINDS = frozenset({"out_of_court_fine", "admin_fine", "customs"})
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
@@ -58,6 +69,11 @@ def _date(t: Translator, day: date) -> str:
 
 def _datetime(t: Translator, moment: datetime) -> str:
     return html.escape(t.datetime(moment), quote=False)
+
+
+def _text(value: str) -> str:
+    # The bot's own words (from the catalogs): escaped, never cut.
+    return html.escape(value, quote=False)
 
 
 def esc(value: object, *, limit: int = _FIELD_LIMIT) -> str:
@@ -137,15 +153,26 @@ def welcome_back(t: Translator, names: list[str]) -> Reply:
     return Reply(text, markup)
 
 
-def ask(t: Translator, step: str, *, id_type: str | None = None) -> Reply:
+def ask(
+    t: Translator, step: str, *, id_type: str | None = None, choices: tuple[str, ...] = ()
+) -> Reply:
     """The question for a verification step, with the buttons or keyboard it needs."""
     from debtbot.services.verify_identity import Step
 
+    if step == Step.CHOOSE_ID_TYPE and choices:
+        return Reply(
+            t.gettext(
+                "Numbers like this one are used for identity cards and for ARCs. Which "
+                "document is it from?"
+            ),
+            keyboards.id_type_keyboard(t, only=choices),
+        )
     if step == Step.CHOOSE_HOLDER:
         return Reply(
             t.gettext(
                 "First I need to confirm who you are. Are you asking for yourself or for a "
-                "company you represent?"
+                "company you represent? You can also type the number of your identity card, "
+                "ARC, passport or company registration straight away."
             ),
             keyboards.holder_keyboard(t),
         )
@@ -201,6 +228,29 @@ def problem_text(t: Translator, problem: str | None) -> str:
             "That does not look like a valid number for this document. "
             "Please check it and type it again."
         ),
+        "bad_id_card": t.gettext(
+            "An identity card number has only digits, 4 to 10 of them. "
+            "Please check it and type it again."
+        ),
+        "bad_arc": t.gettext(
+            "An ARC number has 3 to 10 digits, sometimes after the letters ARC. "
+            "Please check it and type it again."
+        ),
+        "bad_passport": t.gettext(
+            "A passport number has 5 to 12 letters and digits. Please check it and type it again."
+        ),
+        "bad_company_number": t.gettext(
+            "A company registration number is a prefix such as HE followed by digits, for "
+            "example HE 123456. Please check it and type it again."
+        ),
+        "date_first": t.gettext(
+            "That looks like a date of birth. First I need the number of your document; "
+            "I will ask for the date of birth next."
+        ),
+        "not_a_number": t.gettext(
+            "Please choose one of the buttons, or type the number of your identity card, ARC, "
+            "passport or company registration."
+        ),
         "too_long": t.gettext(
             "That message is too long. Please send only what I asked for."
         ),
@@ -233,7 +283,10 @@ def _verification(
     from debtbot.services.verify_identity import Outcome, Step
 
     outcome = reply.outcome
-    follow_up = ask(t, reply.step, id_type=id_type) if reply.step else None
+    id_type = id_type or reply.id_type
+    follow_up = (
+        ask(t, reply.step, id_type=id_type, choices=reply.choices) if reply.step else None
+    )
 
     def with_follow_up(first: str) -> Reply:
         if follow_up is None:
@@ -241,13 +294,17 @@ def _verification(
         return Reply(f"{first}\n\n{follow_up.text}", follow_up.markup)
 
     if outcome == Outcome.ASK:
+        restart = t.gettext("We were in the middle of confirming who you are. Let us start again.")
         if reply.step == Step.CHOOSE_HOLDER and reply.signin_url and follow_up is not None:
+            text = t.gettext(
+                "First I need to confirm who you are. The quickest way is to sign in with "
+                "CY Login, the government's sign-in. Or tell me whether you are asking for "
+                "yourself or for a company you represent."
+            )
+            return Reply(f"{restart}\n\n{text}" if reply.restarted else text, follow_up.markup)
+        if reply.restarted and follow_up is not None:
             return Reply(
-                t.gettext(
-                    "First I need to confirm who you are. The quickest way is to sign in with "
-                    "CY Login, the government's sign-in. Or tell me whether you are asking for "
-                    "yourself or for a company you represent."
-                ),
+                restart + "\n\n" + follow_up.text,
                 follow_up.markup,
             )
         return follow_up or Reply(t.gettext("Please answer the question above."))
@@ -365,6 +422,15 @@ def cancelled(t: Translator) -> str:
     return t.gettext("Cancelled. Send /start whenever you want to try again.")
 
 
+def cancel_reply(t: Translator, reply: VerificationReply) -> Reply:
+    """/cancel: what was left, or that nothing was under way."""
+    from debtbot.services.verify_identity import Step
+
+    if reply.step is None:
+        return Reply(t.gettext("There is nothing to cancel."))
+    return Reply(cancelled(t), ReplyKeyboardRemove() if reply.step == Step.CONTACT else None)
+
+
 # --- debts -------------------------------------------------------------------------------
 
 
@@ -415,7 +481,12 @@ def debts_page(t: Translator, report: DebtReport, page: int) -> Reply:
         for index, line in enumerate(lines)
     ]
     text = "\n\n".join([header, *blocks])
-    rows = [[button] for line in lines if (button := pay_button(t, line)) is not None]
+    rows = []
+    for line in lines:
+        row = [details_button(t, line)]
+        if (button := pay_button(t, line)) is not None:
+            row.insert(0, button)
+        rows.append(row)
     navigation = []
     if page > 1:
         navigation.append(
@@ -434,13 +505,12 @@ def debts_page(t: Translator, report: DebtReport, page: int) -> Reply:
 
 
 def single_debt(t: Translator, line: DebtLine) -> Reply:
-    text = debt_block(t, line, number=None, show_holder=True)
-    button = pay_button(t, line)
-    return Reply(_fit(text), InlineKeyboardMarkup([[button]]) if button else None)
+    """The detail view of one debt (one tap from /debts, and the reveal of reminders)."""
+    return debt_detail(t, line)
 
 
 def pay_button(t: Translator, line: DebtLine) -> InlineKeyboardButton | None:
-    if not line.pay_url or line.due.prosecution or not line.due.payable:
+    if not line.pay_url or not line.pay_url_allowed:
         return None
     label = t.pgettext("button", "Pay %(amount)s · %(reference)s") % {
         "amount": _money(t, line.due.total),
@@ -449,53 +519,126 @@ def pay_button(t: Translator, line: DebtLine) -> InlineKeyboardButton | None:
     return InlineKeyboardButton(label, url=line.pay_url)
 
 
-def debt_block(t: Translator, line: DebtLine, *, number: int | None, show_holder: bool) -> str:
+def details_button(t: Translator, line: DebtLine) -> InlineKeyboardButton:
+    label = t.pgettext("button", "Details · %(reference)s") % {"reference": line.reference[:24]}
+    return InlineKeyboardButton(label, callback_data=keyboards.debt_show_data(line.debt_id))
+
+
+def day_text(t: Translator, day: date, today: date | None) -> str:
+    """A date as a person says it: "today, 23 November 2026", "tomorrow, …", or the date."""
+    if today is not None and day == today:
+        return t.gettext("today, %(date)s") % {"date": _date(t, day)}
+    if today is not None and day.toordinal() == today.toordinal() + 1:
+        return t.gettext("tomorrow, %(date)s") % {"date": _date(t, day)}
+    return _date(t, day)
+
+
+def basis_text(t: Translator, basis: Basis) -> str:
+    return t.gettext("(legal basis: %(basis)s)") % {"basis": _text(legal_basis(t, basis))}
+
+
+def authority_text(t: Translator, authority: str) -> str:
+    return esc(authority_name(t, authority))
+
+
+def _headline_milestone(line: DebtLine) -> Milestone | None:
+    # /debts names the next deadline that costs money or ends a way to pay; the detail view
+    # lists every one (naming the driver, representations, payment opening).
+    today_milestone = line.next_milestone
+    if today_milestone is None:
+        return None
+    for milestone in line.milestones:
+        if milestone.takes_effect < today_milestone.takes_effect:
+            continue
+        if str(milestone.kind) not in _SIDE_MILESTONES:
+            return milestone
+    return None
+
+
+_SIDE_MILESTONES = frozenset({"payable_from", "driver_nomination", "representations"})
+
+
+def _amount_rows(t: Translator, line: DebtLine) -> list[str]:
     due = line.due
-    title = f"<b>{esc(kind_label(t, line.kind))}</b>"
-    if number is not None:
-        title = f"<b>{number}.</b> {title}"
-    rows = [title, t.gettext("Reference: <code>%(reference)s</code>") % {"reference": esc(line.reference)}]
-    if line.authority:
-        rows.append(t.gettext("Issued by: %(authority)s") % {"authority": esc(line.authority)})
-    if show_holder and line.holder_name:
-        rows.append(t.gettext("In the name of: %(name)s") % {"name": esc(line.holder_name)})
-    if due.prosecution:
-        rows.append(
-            t.gettext("Amount on the notice: %(amount)s") % {"amount": _money(t, due.base)}
-        )
-        rows.append(
-            "⚠️ "
-            + t.gettext(
-                "This fine was not paid within the out-of-court period, so it can no longer "
-                "be paid out of court or online: the case has gone for criminal prosecution. "
-                "Contact your nearest police station to find out how to settle it; you may be "
-                "summoned to court."
-            )
-        )
-        return "\n".join(rows)
-    interest = getattr(due, "interest", None)
+    rows: list[str] = []
+    interest = due.interest
     if due.surcharge or interest:
         rows.append(t.gettext("Amount on the notice: %(amount)s") % {"amount": _money(t, due.base)})
     if due.surcharge:
         surcharge = t.gettext("Surcharge: %(amount)s") % {"amount": _money(t, due.surcharge)}
         if due.surcharge_basis:
-            surcharge += " " + t.gettext("(legal basis: %(basis)s)") % {
-                "basis": esc(due.surcharge_basis)
-            }
+            surcharge += " " + basis_text(t, due.surcharge_basis)
         rows.append(surcharge)
     if interest:
-        line_text = t.gettext("Interest: %(amount)s") % {"amount": _money(t, interest)}
-        if getattr(due, "interest_basis", None):
-            line_text += " " + t.gettext("(legal basis: %(basis)s)") % {
-                "basis": esc(due.interest_basis)
-            }
-        rows.append(line_text)
+        interest_text = t.gettext("Interest: %(amount)s") % {"amount": _money(t, interest)}
+        if due.interest_basis:
+            interest_text += " " + basis_text(t, due.interest_basis)
+        rows.append(interest_text)
     rows.append(t.gettext("Due now: <b>%(amount)s</b>") % {"amount": _money(t, due.total)})
-    if due.payable_from is not None and not due.payable:
+    if due.payable_from is not None and not due.payable and not line.no_clock:
+        opens = local_date(due.payable_from)
         rows.append(
-            t.gettext("It can be paid online from %(time)s.")
-            % {"time": _datetime(t, due.payable_from)}
+            t.gettext("It can be paid online from %(date)s.")
+            % {"date": day_text(t, opens, line.today)}
         )
+    return rows
+
+
+def _prosecuted_rows(t: Translator, line: DebtLine) -> list[str]:
+    return [
+        t.gettext("Amount on the notice: %(amount)s") % {"amount": _money(t, line.due.base)},
+        "⚠️ "
+        + t.gettext(
+            "This fine was not paid within the out-of-court period, so it can no longer "
+            "be paid out of court or online: the case has gone for criminal prosecution. "
+            "Contact your nearest police station to find out how to settle it; you may be "
+            "summoned to court."
+        ),
+    ]
+
+
+def _no_clock_text(t: Translator, line: DebtLine) -> str:
+    if str(line.kind) == "tax":
+        return t.gettext(
+            "The registry has not recorded the date this tax became payable, so I cannot "
+            "tell you its deadlines."
+        )
+    if str(line.kind) == "out_of_court_fine":
+        return t.gettext(
+            "The registry has not recorded when the notice was served on you, so I cannot "
+            "tell you its deadlines, nor whether it can be paid yet or costs more."
+        )
+    return t.gettext(
+        "The registry has not recorded when the notice was served on you, so I cannot "
+        "tell you its deadlines."
+    )
+
+
+def _consequence(t: Translator, line: DebtLine, milestone: Milestone) -> str:
+    return deadline_consequence(
+        t, str(line.kind), str(milestone.kind), surcharged=milestone.amount_after is not None
+    )
+
+
+def _title(t: Translator, line: DebtLine, number: int | None) -> list[str]:
+    title = f"<b>{esc(kind_label(t, line.kind))}</b>"
+    if number is not None:
+        title = f"<b>{number}.</b> {title}"
+    rows = [title, t.gettext("Reference: <code>%(reference)s</code>") % {"reference": esc(line.reference)}]
+    if line.authority:
+        rows.append(t.gettext("Issued by: %(authority)s") % {"authority": authority_text(t, line.authority)})
+    return rows
+
+
+def debt_block(t: Translator, line: DebtLine, *, number: int | None, show_holder: bool) -> str:
+    """One debt in /debts: the amount now, the next deadline and what really happens then."""
+    due = line.due
+    rows = _title(t, line, number)
+    if show_holder and line.holder_name:
+        rows.append(t.gettext("In the name of: %(name)s") % {"name": esc(line.holder_name)})
+    if due.prosecution:
+        return "\n".join(rows + _prosecuted_rows(t, line))
+    rows += _amount_rows(t, line)
     if str(line.kind) == "fine_warrant":
         rows.append(
             t.gettext(
@@ -503,27 +646,165 @@ def debt_block(t: Translator, line: DebtLine, *, number: int | None, show_holder
                 "nearest police station, which can also give you the details."
             )
         )
-    milestone = line.next_milestone
-    if milestone is not None and str(milestone.kind) != "payable_from":
+    if line.no_clock:
+        rows.append(_no_clock_text(t, line))
+        return "\n".join(rows)
+    milestone = _headline_milestone(line)
+    if milestone is not None:
         rows.append(
             "⏳ "
             + t.gettext("Next deadline: <b>%(date)s</b> (%(title)s). After that day: %(consequence)s")
             % {
-                "date": _date(t, milestone.last_day),
-                "title": esc(milestone_title(t, str(milestone.kind))),
-                "consequence": esc(milestone_consequence(t, str(milestone.kind))),
+                "date": day_text(t, milestone.last_day, line.today),
+                "title": _text(milestone_title(t, str(milestone.kind))),
+                "consequence": _text(_consequence(t, line, milestone)),
             }
         )
         if milestone.amount_after is not None and milestone.amount_after != due.total:
             rows.append(
-                t.gettext("The amount then becomes %(amount)s.")
+                t.gettext("From the next day the amount is %(amount)s.")
                 % {"amount": _money(t, milestone.amount_after)}
             )
-    elif milestone is None and line.served_on is None and str(line.kind) in _SERVED_KINDS:
-        rows.append(
-            t.gettext("The legal deadlines start to run once the notice has been served on you.")
-        )
     return "\n".join(rows)
+
+
+def debt_detail(t: Translator, line: DebtLine) -> Reply:
+    """Everything about one debt: service date, every deadline past and ahead with what
+    happens then, the amount now and after the next deadline, penalty points, how to object,
+    and where to go in person."""
+    due = line.due
+    debt = line.debt
+    kind = str(line.kind)
+    rows = _title(t, line, None)
+    if line.holder_name:
+        rows.append(t.gettext("In the name of: %(name)s") % {"name": esc(line.holder_name)})
+    if kind == "tax" and debt is not None and debt.due_on is not None:
+        rows.append(t.gettext("Payable since: %(date)s") % {"date": _date(t, debt.due_on)})
+    elif line.served_on is not None:
+        rows.append(t.gettext("Date of service: %(date)s") % {"date": _date(t, line.served_on)})
+    sections = ["\n".join(rows)]
+    if due.prosecution:
+        sections.append("\n".join(_prosecuted_rows(t, line)))
+    else:
+        amounts = _amount_rows(t, line)
+        upcoming = _headline_milestone(line)
+        if (upcoming is not None and upcoming.amount_after is not None
+                and upcoming.amount_after != due.total):
+            amounts.append(
+                t.gettext("From %(date)s: %(amount)s")
+                % {"date": day_text(t, local_date(upcoming.takes_effect), line.today),
+                   "amount": _money(t, upcoming.amount_after)}
+            )
+        sections.append("\n".join(amounts))
+    if line.no_clock:
+        sections.append(_no_clock_text(t, line))
+    elif line.milestones:
+        deadlines = ["<b>" + _text(t.gettext("Deadlines")) + "</b>"]
+        now_index = line.next_milestone
+        for milestone in line.milestones:
+            passed = now_index is None or milestone.takes_effect < now_index.takes_effect
+            values = {
+                "date": day_text(t, milestone.last_day, line.today),
+                "title": _text(milestone_title(t, str(milestone.kind))),
+                "consequence": _text(_consequence(t, line, milestone)),
+            }
+            if str(milestone.kind) == "payable_from":
+                text = (t.gettext("%(date)s: payment opened.") if passed
+                        else t.gettext("%(date)s: payment opens.")) % {
+                    "date": day_text(t, milestone.last_day, line.today)}
+            elif passed:
+                text = t.gettext("%(date)s, %(title)s (passed). After that day: %(consequence)s") % values
+            else:
+                text = t.gettext("%(date)s, %(title)s. After that day: %(consequence)s") % values
+            if milestone.amount_after is not None:
+                text += " " + t.gettext("From the next day the amount is %(amount)s.") % {
+                    "amount": _money(t, milestone.amount_after)}
+            text += " " + basis_text(t, milestone.legal_basis)
+            deadlines.append(("✓ " if passed else "⏳ ") + text)
+        sections.append("\n".join(deadlines))
+    elif kind == "fine_warrant":
+        sections.append(
+            t.gettext(
+                "A court has issued a warrant for this fine. You can pay it online or at your "
+                "nearest police station, which can also give you the details."
+            )
+        )
+    if kind == "out_of_court_fine":
+        sections.append(
+            "<b>" + _text(t.gettext("Penalty points")) + "</b>\n"
+            + _text(penalty_points(t, debt.points if debt else None)) + " "
+            + basis_text(t, regulations_note("6", "8"))
+        )
+    objection = how_to_object(t, kind)
+    if objection:
+        text = "<b>" + _text(t.gettext("To object or dispute")) + "</b>\n" + _text(objection)
+        for basis in objection_bases(kind):
+            text += " " + basis_text(t, basis)
+        sections.append(text)
+    place = _in_person(t, line)
+    if place:
+        sections.append(place)
+    rows_markup: list[list[InlineKeyboardButton]] = []
+    button = pay_button(t, line)
+    if button is not None:
+        rows_markup.append([button])
+    if not line.no_clock and any(
+        line.next_milestone is not None and m.takes_effect >= line.next_milestone.takes_effect
+        for m in line.milestones
+    ):
+        rows_markup.append([InlineKeyboardButton(
+            t.pgettext("button", "Add the deadlines to my calendar"),
+            callback_data=keyboards.debt_calendar_data(line.debt_id),
+        )])
+    rows_markup.append([InlineKeyboardButton(
+        t.pgettext("button", "◀ All my debts"), callback_data=keyboards.debts_page_data(1)
+    )])
+    return Reply(_fit("\n\n".join(sections)), keyboards.inline(rows_markup))
+
+
+def _in_person(t: Translator, line: DebtLine) -> str:
+    kind = str(line.kind)
+    # Warrants are executed by the police; admin fines are paid at the Road Transport
+    # Department's district offices (art. 23A(6)).
+    if kind == "fine_warrant":
+        found = authorities.police()
+    elif kind == "admin_fine":
+        found = authorities.find(line.authority) or authorities.by_code("rtd")
+    else:
+        found = authorities.find(line.authority)
+    if found is None or not (found.offices or found.phone or found.website):
+        return ""
+    rows = ["<b>" + _text(t.gettext("Where to go in person")) + "</b>", esc(found.name(t.language))]
+    for office in found.offices:
+        rows.append(
+            "• " + esc(office.place.get(t.language, office.place.get("en", "")))
+            + (" — " + esc(office.address.get(t.language, office.address.get("en", "")))
+               if office.address else "")
+            + " (" + _text(opening_hours(t, office.hours)) + ")"
+        )
+    if found.phone:
+        rows.append(t.gettext("Telephone: %(phone)s") % {"phone": esc(found.phone)})
+    if found.website:
+        rows.append(esc(found.website))
+    return "\n".join(rows)
+
+
+def no_calendar(t: Translator, refusal: str) -> str:
+    """Why no calendar file is sent (a paid or cancelled debt, no deadline ahead)."""
+    if refusal == "closed":
+        return t.gettext(
+            "This debt is no longer outstanding, so there are no deadlines to add to a calendar."
+        )
+    if refusal == "no_deadlines":
+        return t.gettext("This debt has no deadline ahead to add to a calendar.")
+    return stale_button(t)
+
+
+def calendar_caption(t: Translator, line: DebtLine) -> str:
+    return t.gettext(
+        "The deadlines of %(reference)s: open the file to add them to your calendar. "
+        "It reminds you the day before each."
+    ) % {"reference": esc(line.reference)}
 
 
 def discreet_teaser(t: Translator, callback_data: str) -> Reply:

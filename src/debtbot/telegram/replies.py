@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import contextlib
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from debtbot.telegram.render import Reply
 
 
-async def send(update: Update, reply: Reply) -> None:
+async def send(update: Update, reply: Reply) -> Message:
     chat = update.effective_chat
     assert chat is not None
-    await chat.send_message(reply.text, parse_mode=ParseMode.HTML, reply_markup=reply.markup)
+    return await chat.send_message(
+        reply.text, parse_mode=ParseMode.HTML, reply_markup=reply.markup
+    )
 
 
 async def answer_button(update: Update, reply: Reply, *, edit: bool = True) -> None:

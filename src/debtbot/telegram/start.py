@@ -31,6 +31,11 @@ async def start(update: Update, context: BotContext) -> None:
         await send(update, render.verification(t, reply, via="link"))
         return
     if turn.chat.verified:
+        # A second /start in the middle of adding a person or company begins it again.
+        restarted = await verify_identity.restart_if_under_way(context.deps, chat_id=turn.chat_id)
+        if restarted is not None:
+            await send(update, render.verification(t, restarted, via="command"))
+            return
         names = [identity.display_name for identity in turn.chat.identities]
         await send(update, render.welcome_back(t, names))
         return
@@ -38,6 +43,9 @@ async def start(update: Update, context: BotContext) -> None:
         context.deps, chat_id=turn.chat_id, bot_username=context.bot.username or ""
     )
     rendered = render.verification(t, reply, via="command")
+    if reply.restarted:  # a second /start mid-dialogue: no second welcome
+        await send(update, rendered)
+        return
     await send(update, render.Reply(f"{render.welcome(t)}\n\n{rendered.text}", rendered.markup))
 
 

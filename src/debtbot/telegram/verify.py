@@ -7,7 +7,13 @@ only turns presses and messages into service calls and the replies into messages
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from debtbot.services import verify_identity
 from debtbot.telegram import keyboards, render
@@ -56,6 +62,13 @@ async def cancel_pressed(update: Update, context: BotContext) -> None:
     await answer_button(update, render.Reply(render.cancelled(turn.t)))
 
 
+async def cancel_command(update: Update, context: BotContext) -> None:
+    """/cancel: leave whatever dialogue is under way."""
+    turn = await context.turn(update)
+    reply = await verify_identity.cancel_verification(context.deps, chat_id=turn.chat_id)
+    await send(update, render.cancel_reply(turn.t, reply))
+
+
 async def text_received(update: Update, context: BotContext) -> None:
     """A typed answer: whatever the current step expects (the service knows which)."""
     turn = await context.turn(update)
@@ -81,6 +94,7 @@ async def contact_received(update: Update, context: BotContext) -> None:
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
+    application.add_handler(CommandHandler("cancel", cancel_command, filters=PRIVATE_MESSAGE))
     application.add_handler(
         CallbackQueryHandler(start_pressed, pattern=keyboards.VERIFY_START)
     )
