@@ -15,6 +15,7 @@ from debtbot.services.verify_identity import (
     choose_id_type,
     restart_if_under_way,
     start_verification,
+    submit_contact,
     submit_text,
 )
 from debtbot.store.models import Conversation, VerificationAttempt
@@ -25,6 +26,13 @@ CHAT = 2101
 @pytest.fixture
 def deps(sessions, database_url):
     return make_deps(sessions, database_url)
+
+
+async def share_own_contact(deps):
+    """The last step for everyone (#15): the sender's own contact, then all is checked."""
+    return await submit_contact(
+        deps, chat_id=CHAT, phone="+35799123456", contact_user_id=77, sender_user_id=77
+    )
 
 
 async def _dialogue(sessions) -> Conversation | None:
@@ -44,7 +52,9 @@ async def test_an_id_number_typed_after_start_asks_only_which_document_then_the_
     stored = await _dialogue(sessions)
     assert "1234567" not in str(stored.data)  # only keyed hashes are kept
     assert (await choose_id_type(deps, chat_id=CHAT, id_type="id_card")).step is Step.DATE_OF_BIRTH
-    done = await submit_text(deps, chat_id=CHAT, text="23/11/1980")
+    asked = await submit_text(deps, chat_id=CHAT, text="23/11/1980")
+    assert (asked.outcome, asked.step) == (Outcome.ASK, Step.CONTACT)
+    done = await share_own_contact(deps)
     assert done.outcome is Outcome.VERIFIED
 
 
@@ -85,7 +95,8 @@ async def test_arabic_indic_and_full_width_digits_verify_like_ascii(deps, sessio
         await start_verification(deps, chat_id=CHAT)
         await submit_text(deps, chat_id=CHAT, text=number)
         await choose_id_type(deps, chat_id=CHAT, id_type="id_card")
-        reply = await submit_text(deps, chat_id=CHAT, text=born)
+        await submit_text(deps, chat_id=CHAT, text=born)
+        reply = await share_own_contact(deps)
         assert reply.outcome in (Outcome.VERIFIED, Outcome.ALREADY_LINKED)
     async with sessions() as session:
         attempts = (await session.scalars(select(VerificationAttempt))).all()

@@ -48,12 +48,12 @@ async def test_the_calendar_file_has_one_event_per_deadline_ahead_with_an_alarm(
     assert sent.file["filename"] == "deadlines-OC-10.ics"
     calendar = Calendar.from_ical(sent.file["content"])
     events = list(calendar.walk("VEVENT"))
-    # Naming the driver (28/11), the surcharge (13/12), prosecution (28/12); payment opened
-    # on 16/11 is past.
+    # Naming the driver (28/11), the surcharge (day 30 is Sunday 13/12: Cap. 1 art. 31 moves
+    # it to 14/12), prosecution (28/12); payment opened on 17/11 is past.
     starts = [event.decoded("dtstart") for event in events]
     assert starts == [
         datetime(2026, 11, 28, 9, 0, tzinfo=NICOSIA),
-        datetime(2026, 12, 13, 9, 0, tzinfo=NICOSIA),
+        datetime(2026, 12, 14, 9, 0, tzinfo=NICOSIA),
         datetime(2026, 12, 28, 9, 0, tzinfo=NICOSIA),
     ]
     assert all(str(event["dtstart"].params["TZID"]) == "Europe/Nicosia" for event in events)

@@ -34,21 +34,22 @@ async def test_a_day_10_camera_fine_shows_every_deadline_one_tap_from_debts(
     await add_debt(sessions, reference="OC-10", person_id=person, served_on=date(2026, 11, 13))
     async with running(deps, botapi):
         [report] = await say(botapi, CHAT, "/debts")
-        # /debts names the next deadline that costs money, not the driver nomination.
-        assert "Next deadline: 13 December 2026 (Surcharge)" in report.text
+        # /debts names the next deadline that costs money, not the driver nomination. Day 30
+        # is Sunday 13 December: Cap. 1 art. 31 moves the last day to Monday 14.
+        assert "Next deadline: 14 December 2026 (Surcharge)" in report.text
         await botapi.user_presses_button(CHAT, "Details · OC-10")
         [detail] = await botapi.wait_for_messages(CHAT)
     text = detail.text
     assert detail.edited
     assert "Date of service: 13 November 2026" in text
-    assert "✓ 16 November 2026: payment opened." in text
+    assert "✓ 17 November 2026: payment opened." in text  # note 1: from the end of the day
     assert ("⏳ 28 November 2026, Name the driver. After that day: The period for the "
             "registered owner to name the driver ends.") in text
-    assert ("⏳ 13 December 2026, Surcharge. After that day: A surcharge is added to the "
+    assert ("⏳ 14 December 2026, Surcharge. After that day: A surcharge is added to the "
             "amount. From the next day the amount is €150.00. (legal basis: Regulations 2021, "
             "form Type E, note 3)") in text
     assert "⏳ 28 December 2026, Prosecution." in text
-    assert "From 14 December 2026: €150.00" in text
+    assert "From 15 December 2026: €150.00" in text
     assert "Paying accepts the penalty points." in text
     assert "(legal basis: Regulations 2021, form Type E, notes 6 and 8)" in text
     assert "send Part II of the notice" in text and "within 15 days" in text
@@ -69,11 +70,14 @@ async def test_an_administrative_fine_says_the_department_goes_to_court_after_th
         await botapi.user_presses_button(CHAT, "Details · AF-1")
         [detail] = await botapi.wait_for_messages(CHAT)
     assert "Issued by: Road Transport Department" in report.text
-    assert ("Next deadline: 25 November 2026 (Payment deadline). After that day: The payment "
+    # Act on Friday 20 November: five days without Sunday 22 (Cap. 1 art. 31(δ)) end on
+    # Thursday 26; the court 30 days later is Saturday 26 December, a public holiday, then
+    # Sunday: Monday 28 December (art. 31(β)).
+    assert ("Next deadline: 26 November 2026 (Payment deadline). After that day: The payment "
             "period ends. If the fine is still unpaid 30 days later, the Road Transport "
             "Department goes to court to collect it as a civil debt.") in report.text
     assert "The payment deadline passes" not in report.text
-    assert "⏳ 25 December 2026, Court." in detail.text
+    assert "⏳ 28 December 2026, Court." in detail.text
     assert "(legal basis: Law 47(I)/2024, art. 23A(10))" in detail.text
     assert "representations" in detail.text and "written objection" in detail.text
     assert "Nicosia district office" in detail.text
