@@ -113,8 +113,12 @@ async def test_a_new_debt_is_told_at_once_in_the_chats_language_with_pay_and_dea
     # Served 19 November: payable since 23 November (note 1: 72 hours after the end of the day
     # of service); day 30 is Saturday 19 December, which Cap. 1 art. 31 does not move.
     assert "19 Δεκεμβρίου 2026" in text  # the last day before the surcharge
-    [[pay]] = message.payload["buttons"]
+    [[pay], [details, calendar]] = message.payload["buttons"]
     assert pay["url"].startswith("https://") and "OC-1" in pay["url"]
+    # The detail view and the calendar file, as /debts offers them (callback data included).
+    debt_id = message.debt_id
+    assert details == {"text": "Λεπτομέρειες · OC-1", "callback_data": f"debt:show:{debt_id}"}
+    assert calendar["callback_data"] == f"debt:ics:{debt_id}"
     assert message.not_before == NOW
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from citizen_harness import ID_CARD, Clock, add_person, link_person, make_deps
+from citizen_harness import ID_CARD, Clock, add_person, link_person, make_deps, press, running
 
 from debtbot.scheduler import build_scheduler
 from debtbot.services.ingest_debts import import_file
@@ -56,6 +56,12 @@ async def test_a_camera_fine_in_the_registry_file_reaches_the_holders_chat_in_gr
     assert "Νέα οφειλή" in message.text and "Εξώδικο πρόστιμο" in message.text
     assert "CAM-2611" in message.text and "300,00" in message.text
     assert "Επόμενη προθεσμία" in message.text
-    [label] = message.button_texts
-    assert label.startswith("Πληρωμή") and message.button(label)["url"].endswith("CAM-2611")
+    pay, details, calendar = message.button_texts
+    assert pay.startswith("Πληρωμή") and message.button(pay)["url"].endswith("CAM-2611")
+    assert details == "Λεπτομέρειες · CAM-2611" and "ημερολόγιό μου" in calendar
     assert botapi.messages(OTHER) == []
+
+    async with running(deps, botapi):  # the detail view, one tap from the news
+        shown = await press(botapi, CHAT, details)
+    detail = shown[-1].text
+    assert "CAM-2611" in detail and "20 Νοεμβρίου 2026" in detail  # its date of service

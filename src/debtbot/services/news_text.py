@@ -192,9 +192,26 @@ def render_new_debt(
         lines.append(words["issued_by"] % {"authority": _esc(debt.authority)})
     state, buttons = _state(t, debt, now, pay_url, short=compact)
     lines.extend(state)
+    if not compact:
+        buttons = [*buttons, _more(t, debt_id, debt, now)]
     if footer:
         lines.append(words["footer"])
     return _message(lines, buttons)
+
+
+def _more(t: Translator, debt_id: int, debt: Debt, now: datetime) -> list[dict[str, str]]:
+    """The detail view and, while a deadline is ahead, the calendar file: the same buttons
+    (and callback data, telegram.keyboards) as /debts and the detail view have."""
+    row = [{
+        "text": t.pgettext("button", "Details · %(reference)s") % {"reference": debt.reference[:24]},
+        "callback_data": f"debt:show:{debt_id}",
+    }]
+    if next_milestone(debt, now) is not None:
+        row.append({
+            "text": t.pgettext("button", "Add the deadlines to my calendar"),
+            "callback_data": f"debt:ics:{debt_id}",
+        })
+    return row
 
 
 def render_amount_corrected(
