@@ -1,6 +1,7 @@
-"""Sign in with CY Login, end to end: the chat's button, a browser following the redirects,
-a real OpenID provider on 127.0.0.1 (debtbot.devtools.oidc), the bot's HTTP server, and the
-outbox sender telling the chat. Nothing is faked inside the bot."""
+"""Sign in with CY Login, end to end: the chat's login_url button (the local Bot API server
+gives the URL Telegram would open, signed for the user who pressed it), a browser following
+the redirects, a real OpenID provider on 127.0.0.1 (debtbot.devtools.oidc), the bot's HTTP
+server, and the outbox sender telling the chat. Nothing is faked inside the bot."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 import pytest
@@ -26,7 +27,7 @@ from citizen_harness import (
 )
 from sqlalchemy import select
 
-from debtbot.devtools.botapi import FakeBotApi
+from debtbot.devtools.botapi import DEFAULT_TOKEN, FakeBotApi, login_data_hash
 from debtbot.devtools.oidc import FakeOidcProvider
 from debtbot.http.app import build_http_app, start_http_server
 from debtbot.services.deps import Deps
@@ -50,6 +51,13 @@ def free_port() -> int:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture
+async def botapi(clock) -> AsyncIterator[FakeBotApi]:
+    """The local Bot API server on the bot's clock: Telegram's auth_date is that time."""
+    async with FakeBotApi(token=DEFAULT_TOKEN, clock=lambda: clock.now.timestamp()) as api:
+        yield api
 
 
 @pytest.fixture
@@ -118,10 +126,13 @@ async def browse(url: str, *, stop_at: str | None = None) -> Visit:
 
 
 async def signin_button(botapi: FakeBotApi, chat_id: int = CHAT, *, language: str = "en",
-                        label: str = SIGN_IN_EN) -> str:
+                        label: str = SIGN_IN_EN, as_user: int | None = None) -> str:
+    """/start, then the user presses "Sign in with CY Login": the URL Telegram opens."""
     [welcome] = await say(botapi, chat_id, "/start", language_code=language)
     assert welcome.button_texts[0] == label  # offered first
-    return str(welcome.button(label)["url"])
+    button = welcome.button(label)
+    assert "url" not in button and button["login_url"]["request_write_access"] is False
+    return await botapi.user_opens_login_url(chat_id, welcome.message_id, label, as_user=as_user)
 
 
 async def told(botapi: FakeBotApi, chat_id: int = CHAT, *, within: float = 1.0) -> str:
@@ -157,6 +168,7 @@ async def test_signing_in_links_the_chat_and_both_the_chat_and_the_browser_say_s
     person_id = await add_person(sessions)
     url = await signin_button(bot.botapi, language="el", label=SIGN_IN_EL)
     assert url.startswith(f"{bot.public_url}/signin/cylogin?h=")  # the bot's own page first
+    assert parse_qs(urlsplit(url).query)["id"] == [str(CHAT)]  # Telegram's word on who pressed
 
     page = await browse(url)
     done = time.monotonic()
@@ -210,7 +222,7 @@ async def test_a_number_locked_by_guessing_can_still_sign_in_with_cy_login(bot, 
     [again] = await say(botapi, CHAT, "/start")
     assert "You can still sign in with CY Login now" in again.text
 
-    page = await browse(str(again.button(SIGN_IN_EN)["url"]))
+    page = await browse(await botapi.user_opens_login_url(CHAT, again.message_id, SIGN_IN_EN))
 
     assert page.status == 200
     assert "This chat is now linked to Andreas Georgiou" in await told(botapi)
@@ -264,6 +276,123 @@ async def test_an_id_token_that_does_not_hold_up_links_nothing(bot, sessions, pr
     assert await links(sessions) == []
     [result] = await audit_results(sessions)
     assert result.startswith("failed:")
+
+
+def with_query(url: str, **changes: str | None) -> str:
+    """The URL with query parameters replaced (None: removed)."""
+    parts = urlsplit(url)
+    query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+    for key, value in changes.items():
+        if value is None:
+            query.pop(key, None)
+        else:
+            query[key] = value
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+async def refused_and_nothing_started(bot, sessions, provider, page: Visit) -> None:
+    assert page.status == 403
+    assert "only works from the Telegram account that asked for it" in page.text
+    assert len(page.trail) == 1  # not sent on to CY Login
+    assert provider.recorded.authorize == []
+    assert await links(sessions) == []
+    with pytest.raises(TimeoutError):  # and the chat is told nothing
+        await told(bot.botapi, within=0.6)
+
+
+async def test_a_forwarded_button_pressed_by_someone_else_starts_nothing(
+    bot, sessions, provider
+):
+    """Login CSRF: the attacker's chat asks, forwards the button (or its link) to a victim; the
+    victim presses it. Telegram signs the victim's id in, and that is not the attacker's."""
+    await add_person(sessions)
+    victim = 7300
+    await say(bot.botapi, victim, "/start", language_code="el")  # a user of the bot too
+    [welcome] = await say(bot.botapi, CHAT, "/start", language_code="el")
+
+    url = await bot.botapi.user_opens_login_url(
+        CHAT, welcome.message_id, SIGN_IN_EL, as_user=victim
+    )
+    async with aiohttp.ClientSession() as browser, browser.get(url) as response:
+        page = Visit(response.status, await response.text(), [url])
+
+    assert page.status == 403
+    assert "λειτουργεί μόνο από τον λογαριασμό Telegram" in page.text  # the chat's language
+    assert parse_qs(urlsplit(url).query)["id"] == [str(victim)]
+    assert provider.recorded.authorize == []
+    assert await links(sessions) == [] and await links(sessions, victim) == []
+    assert await audit_results(sessions) == ["wrong_account:telegram_user"]
+    # Someone the bot never heard of, likewise.
+    stranger = await bot.botapi.user_opens_login_url(
+        CHAT, welcome.message_id, SIGN_IN_EL, as_user={"id": 9911, "first_name": "Eve"}
+    )
+    assert (await browse(stranger)).status == 403
+    # The chat's own user can still use the same button.
+    own = await bot.botapi.user_opens_login_url(CHAT, welcome.message_id, SIGN_IN_EL)
+    assert (await browse(own)).status == 200
+    assert await links(sessions) != []
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        {"hash": "0" * 64},
+        {"hash": "not-hex"},
+        {"id": "7300"},  # another user's id under this user's signature
+        {"first_name": "Mallory"},
+        {"auth_date": "9999999999"},
+        {"extra": "1"},  # a field Telegram did not sign
+    ],
+    ids=["zero_hash", "garbage_hash", "other_id", "other_name", "future_date", "added_field"],
+)
+async def test_login_data_that_telegram_did_not_sign_starts_nothing(
+    bot, sessions, provider, tamper
+):
+    await add_person(sessions)
+    url = with_query(await signin_button(bot.botapi), **tamper)
+
+    page = await browse(url)
+
+    await refused_and_nothing_started(bot, sessions, provider, page)
+    [result] = await audit_results(sessions)
+    assert result.startswith("wrong_account:telegram_")
+
+
+async def test_login_data_signed_with_another_bots_token_starts_nothing(
+    bot, sessions, provider
+):
+    url = await signin_button(bot.botapi)
+    fields = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()
+              if key not in ("h", "hash")}
+    forged = with_query(url, hash=login_data_hash(fields, "999:another-bots-token"))
+    await refused_and_nothing_started(bot, sessions, provider, await browse(forged))
+
+
+async def test_stale_login_data_starts_nothing(bot, sessions, provider, clock):
+    url = await signin_button(bot.botapi)
+    clock.advance(minutes=6)  # the handle still has 9 minutes; Telegram's auth_date is stale
+
+    page = await browse(url)
+
+    await refused_and_nothing_started(bot, sessions, provider, page)
+    assert await audit_results(sessions) == ["wrong_account:telegram_stale"]
+
+
+@pytest.mark.parametrize("missing", [("hash",), ("id",), ("auth_date",),
+                                     ("id", "first_name", "auth_date", "hash")])
+async def test_missing_login_data_starts_nothing(bot, sessions, provider, missing):
+    url = await signin_button(bot.botapi)
+
+    page = await browse(with_query(url, **dict.fromkeys(missing)))
+
+    await refused_and_nothing_started(bot, sessions, provider, page)
+
+
+async def test_login_data_given_twice_starts_nothing(bot, sessions, provider):
+    url = await signin_button(bot.botapi)
+    await refused_and_nothing_started(
+        bot, sessions, provider, await browse(f"{url}&id={CHAT + 1}")
+    )
 
 
 async def test_a_wrong_state_is_refused_and_tells_no_chat(bot, sessions):

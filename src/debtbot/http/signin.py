@@ -1,6 +1,7 @@
-"""Sign in with CY Login, the browser's side: the chat's button opens `/signin/cylogin`, which
-sends the browser to the provider; the provider sends it back to `/signin/cylogin/callback`.
-Each answers with a small page in the chat's language (services.signin does the work).
+"""Sign in with CY Login, the browser's side: the chat's login_url button opens
+`/signin/cylogin` with Telegram's login data for the pressing user, which (once that data
+holds up) sends the browser to the provider; the provider sends it back to
+`/signin/cylogin/callback`. Each answers with a small page in the chat's language (services.signin does the work).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _STATUS = {
     signin.Outcome.FAILED: 400,
     signin.Outcome.UNAVAILABLE: 503,
     signin.Outcome.NOT_CONFIGURED: 404,
+    signin.Outcome.WRONG_ACCOUNT: 403,
 }
 
 
@@ -65,6 +67,15 @@ def _texts(t: Translator, outcome: signin.Outcome) -> tuple[str, str]:
             t.gettext(
                 "This sign-in link has expired or has already been used. You can go back to "
                 "Telegram and send /start for a new one."
+            ),
+        )
+    if outcome is signin.Outcome.WRONG_ACCOUNT:
+        return (
+            t.gettext("This link is for another Telegram account"),
+            t.gettext(
+                "This sign-in link only works from the Telegram account that asked for it, "
+                "so nothing was linked. To sign in yourself, send /start to the bot from "
+                "your own Telegram account."
             ),
         )
     if outcome is signin.Outcome.NOT_CONFIGURED:
@@ -119,10 +130,19 @@ async def start(request: web.Request) -> web.StreamResponse:
     """The chat's button: on to the provider, or a page saying why not."""
     deps = request.app[DEPS_KEY]
     provider = request.app.get(PROVIDER_KEY)
-    handle = _param(request, "h") or ""
+    handle = _param(request, signin.SIGNIN_HANDLE_PARAM) or ""
     if provider is None:
         return _page(request, signin.Finished(signin.Outcome.NOT_CONFIGURED))
-    outcome = await signin.begin(deps, provider, handle=handle)
+    # What Telegram appended for the user who pressed the login_url button. A key given
+    # twice, or too long, makes the data unusable (the signature check then refuses it).
+    telegram = {
+        key: value for key, value in request.query.items()
+        if key != signin.SIGNIN_HANDLE_PARAM and len(value) <= _MAX_PARAM
+        and len(request.query.getall(key)) == 1
+    }
+    if len(telegram) > 16:
+        telegram = {}
+    outcome = await signin.begin(deps, provider, handle=handle, telegram=telegram)
     if isinstance(outcome, signin.Redirect):
         raise web.HTTPFound(outcome.url, headers={"Cache-Control": "no-store",
                                                   "Referrer-Policy": "no-referrer"})

@@ -225,6 +225,9 @@ class SignInRequest(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     handle: Mapped[str] = mapped_column(String(64), unique=True)  # in the button's link
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    # The Telegram user who asked (a private chat's id is its user's): only that user's
+    # press of the login_url button may go on to the provider.
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
     language: Mapped[str] = mapped_column(String(2), default="en")
     bot_username: Mapped[str] = mapped_column(String(64), default="")
     state: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -16,6 +16,7 @@ from debtbot.store.models import SignInRequest
 class Request:
     id: int
     chat_id: int
+    user_id: int | None  # the Telegram user who asked for it
     language: str
     bot_username: str
     nonce: str | None
@@ -23,16 +24,16 @@ class Request:
 
 
 def _request(row: SignInRequest) -> Request:
-    return Request(row.id, row.chat_id, row.language, row.bot_username, row.nonce,
+    return Request(row.id, row.chat_id, row.user_id, row.language, row.bot_username, row.nonce,
                    row.code_verifier)
 
 
 async def create(
-    session: AsyncSession, *, handle: str, chat_id: int, language: str, bot_username: str,
-    now: datetime, expires_at: datetime,
+    session: AsyncSession, *, handle: str, chat_id: int, user_id: int, language: str,
+    bot_username: str, now: datetime, expires_at: datetime,
 ) -> None:
     session.add(SignInRequest(
-        handle=handle, chat_id=chat_id, language=language, bot_username=bot_username[:64],
+        handle=handle, chat_id=chat_id, user_id=user_id, language=language, bot_username=bot_username[:64],
         created_at=now, expires_at=expires_at,
     ))
     await session.flush()

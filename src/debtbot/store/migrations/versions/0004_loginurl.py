@@ -1,0 +1,31 @@
+"""sign-in requests remember the Telegram user who asked for them
+
+"Sign in with CY Login" became a login_url button: Telegram signs the pressing user's id into
+the URL, and only the user who asked for the sign-in may go on to the provider. Requests made
+before this revision belonged to private chats, whose id is their user's id.
+
+Revision ID: 0004_loginurl
+Revises: 0003_signin
+Create Date: 2026-12-06 10:15:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004_loginurl"
+down_revision: str | None = "0003_signin"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("signin_requests") as batch:
+        batch.add_column(sa.Column("user_id", sa.BigInteger(), nullable=True))
+    op.execute("UPDATE signin_requests SET user_id = chat_id")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("signin_requests") as batch:
+        batch.drop_column("user_id")
