@@ -109,10 +109,18 @@ class Visit:
     trail: list[str]  # every URL the browser was sent to, in order
 
 
-async def browse(url: str, *, stop_at: str | None = None) -> Visit:
-    """A browser: follows redirects, one by one (so a test can stop before one)."""
+def new_browser() -> aiohttp.CookieJar:
+    """A browser's cookies (kept for 127.0.0.1 too), to carry from one `browse` to the next."""
+    return aiohttp.CookieJar(unsafe=True)
+
+
+async def browse(
+    url: str, *, stop_at: str | None = None, jar: aiohttp.CookieJar | None = None
+) -> Visit:
+    """A browser: follows redirects, one by one (so a test can stop before one). Each call is
+    a fresh browser unless `jar` carries one's cookies over."""
     trail = [url]
-    async with aiohttp.ClientSession() as browser:
+    async with aiohttp.ClientSession(cookie_jar=jar if jar is not None else new_browser()) as browser:
         for _ in range(10):
             if stop_at and trail[-1].startswith(stop_at):
                 return Visit(0, "", trail)
@@ -333,6 +341,43 @@ async def test_a_forwarded_button_pressed_by_someone_else_starts_nothing(
     assert await links(sessions) != []
 
 
+async def test_the_providers_link_passed_on_to_someone_else_links_nothing(
+    bot, sessions, provider
+):
+    """Login CSRF the classic way: the chat's user presses the button, copies CY Login's page
+    address (with our state) from the browser, and sends it to a victim, who signs in there.
+    The victim's browser comes back without the cookie of the browser that set out."""
+    await add_person(sessions)
+    attacker = new_browser()
+    url = await signin_button(bot.botapi)
+    at_provider = await browse(url, stop_at=f"{provider.issuer}/authorize", jar=attacker)
+    assert at_provider.trail[-1].startswith(f"{provider.issuer}/authorize")
+
+    page = await browse(at_provider.trail[-1], jar=new_browser())  # the victim's browser
+
+    assert page.status == 403
+    assert "only works from the Telegram account that asked for it" in page.text
+    assert provider.recorded.token == []  # the victim's code is never used
+    assert await links(sessions) == []
+    assert await audit_results(sessions) == ["wrong_account:browser"]
+    with pytest.raises(TimeoutError):
+        await told(bot.botapi, within=0.6)
+    # The state is spent: the attacker's own browser cannot finish with it either.
+    callback = page.trail[-1]
+    assert (await browse(callback, jar=attacker)).status == 400
+    assert await links(sessions) == []
+
+
+async def test_the_browser_cookie_is_bound_to_the_sign_in_pages_only(bot, provider):
+    jar = new_browser()
+    await browse(await signin_button(bot.botapi), stop_at=f"{provider.issuer}/authorize", jar=jar)
+    [cookie] = jar
+    assert cookie.key == "debtbot_signin"
+    assert cookie["path"] == "/signin/cylogin" and cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert cookie["secure"] == ""  # http in the tests; https in production (public_url)
+
+
 @pytest.mark.parametrize(
     "tamper",
     [
@@ -426,12 +471,13 @@ async def test_a_reused_state_is_refused_and_links_nothing_more(bot, sessions):
 async def test_a_state_from_an_earlier_press_of_the_button_is_void(bot, sessions, provider):
     await add_person(sessions)
     url = await signin_button(bot.botapi)
-    earlier = await browse(url, stop_at=f"{bot.public_url}/signin/cylogin/callback")
-    later = await browse(url)  # pressed again: a new state replaces the first
+    jar = new_browser()
+    earlier = await browse(url, stop_at=f"{bot.public_url}/signin/cylogin/callback", jar=jar)
+    later = await browse(url, jar=jar)  # pressed again: a new state replaces the first
     assert later.status == 200
     await told(bot.botapi)
 
-    replay = await browse(earlier.trail[-1])
+    replay = await browse(earlier.trail[-1], jar=jar)
 
     assert replay.status == 400
     assert len(await links(sessions)) == 1
@@ -447,13 +493,15 @@ async def test_a_replayed_code_is_refused_by_the_provider_and_links_nothing(
     await told(bot.botapi, 5902)
     spent_code = parse_qs(urlsplit(first.trail[2]).query)["code"][0]
     # This chat's own trip, with the spent code put in place of its own.
+    jar = new_browser()
     stopped = await browse(
-        await signin_button(bot.botapi), stop_at=f"{bot.public_url}/signin/cylogin/callback"
+        await signin_button(bot.botapi), stop_at=f"{bot.public_url}/signin/cylogin/callback",
+        jar=jar,
     )
     state = parse_qs(urlsplit(stopped.trail[-1]).query)["state"][0]
 
     page = await browse(
-        f"{bot.public_url}/signin/cylogin/callback?code={spent_code}&state={state}"
+        f"{bot.public_url}/signin/cylogin/callback?code={spent_code}&state={state}", jar=jar
     )
 
     assert page.status == 400
@@ -488,12 +536,14 @@ async def test_provider_down_before_the_trip_tells_the_citizen_to_use_the_other_
 
 async def test_provider_gone_at_the_token_endpoint_links_nothing(bot, sessions, provider):
     await add_person(sessions)
+    jar = new_browser()
     stopped = await browse(
-        await signin_button(bot.botapi), stop_at=f"{bot.public_url}/signin/cylogin/callback"
+        await signin_button(bot.botapi), stop_at=f"{bot.public_url}/signin/cylogin/callback",
+        jar=jar,
     )
     await provider.stop()  # not even a connection
 
-    page = await browse(stopped.trail[-1])
+    page = await browse(stopped.trail[-1], jar=jar)
 
     assert page.status == 503
     assert (await told(bot.botapi)).startswith("CY Login cannot be reached at the moment")

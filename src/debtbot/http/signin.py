@@ -16,6 +16,8 @@ from debtbot.services import signin
 from debtbot.settings import Settings
 
 PROVIDER_KEY = web.AppKey("oidc_provider", signin.Provider)
+# Binds a trip to the provider to the browser that set out (services.signin.begin).
+BROWSER_COOKIE = "debtbot_signin"
 _MAX_PARAM = 512
 _STATUS = {
     signin.Outcome.SIGNED_IN: 200,
@@ -144,8 +146,17 @@ async def start(request: web.Request) -> web.StreamResponse:
         telegram = {}
     outcome = await signin.begin(deps, provider, handle=handle, telegram=telegram)
     if isinstance(outcome, signin.Redirect):
-        raise web.HTTPFound(outcome.url, headers={"Cache-Control": "no-store",
-                                                  "Referrer-Policy": "no-referrer"})
+        found = web.HTTPFound(outcome.url, headers={"Cache-Control": "no-store",
+                                                    "Referrer-Policy": "no-referrer"})
+        settings = deps.settings
+        # Lax: sent on the provider's top-level redirect back to the callback, not on
+        # requests other sites make.
+        found.set_cookie(
+            BROWSER_COOKIE, outcome.browser, path=signin.SIGNIN_PATH, httponly=True,
+            samesite="Lax", secure=settings.public_url.startswith("https://"),
+            max_age=settings.signin_ttl_minutes * 60,
+        )
+        raise found
     return _page(request, outcome)
 
 
@@ -160,8 +171,11 @@ async def callback(request: web.Request) -> web.StreamResponse:
         state=_param(request, "state") or "",
         code=_param(request, "code"),
         error=_param(request, "error"),
+        browser=request.cookies.get(BROWSER_COOKIE),
     )
-    return _page(request, finished)
+    response = _page(request, finished)
+    response.del_cookie(BROWSER_COOKIE, path=signin.SIGNIN_PATH)
+    return response
 
 
 def install(app: web.Application, settings: Settings) -> None:

@@ -9,7 +9,9 @@
    the one who asked (`telegram_login_user`): a button or link forwarded to someone else
    must not link the first chat to the second person (login CSRF). Then it makes a fresh
    state, nonce and PKCE verifier, keeps them with the request, and sends the browser to the
-   provider's authorization endpoint (from its discovery document).
+   provider's authorization endpoint (from its discovery document), with a cookie that binds
+   the trip to that browser: a provider link copied from the address bar and sent to someone
+   else comes back without it (login CSRF again, the classic way).
 3. The provider sends the browser back to `{public_url}/signin/cylogin/callback` with a code
    and the state (`complete`). The state is spent once; the code is exchanged at the token
    endpoint with the verifier and the client's secret; the ID token is checked with Authlib
@@ -104,6 +106,7 @@ class Outcome(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Redirect:
     url: str
+    browser: str  # the cookie the browser must bring back to the callback
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +390,7 @@ async def begin(
         return Finished(Outcome.WRONG_ACCOUNT, request.language, request.bot_username)
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     code_verifier = secrets.token_urlsafe(64)  # 86 characters: RFC 7636 wants 43-128
+    browser = secrets.token_urlsafe(32)
     try:
         url = await provider.authorization_url(
             state=state, nonce=nonce, code_verifier=code_verifier, language=request.language
@@ -395,16 +399,22 @@ async def begin(
         return await _unsuccessful(deps, request, Outcome.UNAVAILABLE, str(exc), now)
     async with transaction(deps.sessions) as session:
         await store.set_state(
-            session, request.id, state=state, nonce=nonce, code_verifier=code_verifier
+            session, request.id, state=state, nonce=nonce, code_verifier=code_verifier,
+            browser_hash=_browser_hash(browser),
         )
-    return Redirect(url)
+    return Redirect(url, browser)
+
+
+def _browser_hash(browser: str) -> str:
+    return hashlib.sha256(browser.encode()).hexdigest()
 
 
 async def complete(
-    deps: Deps, provider: Provider, *, state: str, code: str | None, error: str | None
+    deps: Deps, provider: Provider, *, state: str, code: str | None, error: str | None,
+    browser: str | None,
 ) -> Finished:
-    """The provider sent the browser back: spend the state, check the code and the ID token,
-    link the chat, and tell it."""
+    """The provider sent the browser back: spend the state, check that it is the browser that
+    left (`browser`: its cookie), check the code and the ID token, link the chat, and tell it."""
     if not deps.settings.oidc_enabled:
         return Finished(Outcome.NOT_CONFIGURED)
     now = deps.clock()
@@ -417,6 +427,20 @@ async def complete(
             )
     if request is None:
         return Finished(Outcome.EXPIRED)
+    if (
+        not browser or not browser.isascii() or request.browser_hash is None
+        or not hmac.compare_digest(_browser_hash(browser), request.browser_hash)
+    ):
+        # Another browser: the provider's link was passed on. The state is spent; the code is
+        # not used; the chat is not told (its user did not come back).
+        async with transaction(deps.sessions) as session:
+            await audit.record(
+                session, actor=f"chat:{request.chat_id}", action="verify.oidc", count=1,
+                details={"method": "oidc", "result": Outcome.WRONG_ACCOUNT.value,
+                         "reason": "browser"},
+                at=now,
+            )
+        return Finished(Outcome.WRONG_ACCOUNT, request.language, request.bot_username)
     if error or not code or request.nonce is None or request.code_verifier is None:
         reason = f"provider_{error}" if error else "no_code"
         return await _unsuccessful(deps, request, Outcome.FAILED, reason[:60], now)

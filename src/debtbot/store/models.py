@@ -233,6 +233,9 @@ class SignInRequest(Base):
     state: Mapped[str | None] = mapped_column(String(64), unique=True)
     nonce: Mapped[str | None] = mapped_column(String(64))
     code_verifier: Mapped[str | None] = mapped_column(String(128))
+    # SHA-256 of the cookie given to the browser that left for the provider: the callback
+    # must come back in that browser (a provider link forwarded to someone else does not).
+    browser_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

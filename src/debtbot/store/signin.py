@@ -21,11 +21,12 @@ class Request:
     bot_username: str
     nonce: str | None
     code_verifier: str | None
+    browser_hash: str | None = None
 
 
 def _request(row: SignInRequest) -> Request:
     return Request(row.id, row.chat_id, row.user_id, row.language, row.bot_username, row.nonce,
-                   row.code_verifier)
+                   row.code_verifier, row.browser_hash)
 
 
 async def create(
@@ -57,13 +58,15 @@ async def any_by_handle(session: AsyncSession, handle: str) -> Request | None:
 
 
 async def set_state(
-    session: AsyncSession, request_id: int, *, state: str, nonce: str, code_verifier: str
+    session: AsyncSession, request_id: int, *, state: str, nonce: str, code_verifier: str,
+    browser_hash: str,
 ) -> None:
     """A new trip to the provider: any state handed out before for this request is void."""
     await session.execute(
         update(SignInRequest)
         .where(SignInRequest.id == request_id)
-        .values(state=state, nonce=nonce, code_verifier=code_verifier)
+        .values(state=state, nonce=nonce, code_verifier=code_verifier,
+                browser_hash=browser_hash)
     )
 
 
