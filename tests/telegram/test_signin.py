@@ -368,6 +368,28 @@ async def test_the_providers_link_passed_on_to_someone_else_links_nothing(
     assert await links(sessions) == []
 
 
+async def test_a_pressed_buttons_url_opens_once(bot, sessions, provider, clock):
+    """The URL of a press, taken from the browser's history and sent to someone else within
+    Telegram's five minutes, is spent: it opened once already, in the presser's browser."""
+    await add_person(sessions)
+    [welcome] = await say(bot.botapi, CHAT, "/start")
+    url = await bot.botapi.user_opens_login_url(CHAT, welcome.message_id, SIGN_IN_EN)
+    first = await browse(url, stop_at=f"{provider.issuer}/authorize")  # the presser's browser
+    assert first.trail[-1].startswith(f"{provider.issuer}/authorize?")
+    clock.advance(minutes=1)
+
+    page = await browse(url)  # someone else's browser, with the same URL
+
+    assert page.status == 400 and "already been used" in page.text
+    assert len(page.trail) == 1  # not sent on to CY Login
+    assert await audit_results(sessions) == ["expired:telegram_replayed"]
+    assert await links(sessions) == []
+    # A new press works.
+    fresh = await bot.botapi.user_opens_login_url(CHAT, welcome.message_id, SIGN_IN_EN)
+    assert (await browse(fresh)).status == 200
+    assert len(await links(sessions)) == 1
+
+
 async def test_the_browser_cookie_is_bound_to_the_sign_in_pages_only(bot, provider):
     jar = new_browser()
     await browse(await signin_button(bot.botapi), stop_at=f"{provider.issuer}/authorize", jar=jar)
@@ -468,12 +490,17 @@ async def test_a_reused_state_is_refused_and_links_nothing_more(bot, sessions):
     assert len(await links(sessions)) == 1
 
 
-async def test_a_state_from_an_earlier_press_of_the_button_is_void(bot, sessions, provider):
+async def test_a_state_from_an_earlier_press_of_the_button_is_void(
+    bot, sessions, provider, clock
+):
     await add_person(sessions)
-    url = await signin_button(bot.botapi)
+    [welcome] = await say(bot.botapi, CHAT, "/start")
+    url = await bot.botapi.user_opens_login_url(CHAT, welcome.message_id, SIGN_IN_EN)
     jar = new_browser()
     earlier = await browse(url, stop_at=f"{bot.public_url}/signin/cylogin/callback", jar=jar)
-    later = await browse(url, jar=jar)  # pressed again: a new state replaces the first
+    clock.advance(seconds=2)
+    again = await bot.botapi.user_opens_login_url(CHAT, welcome.message_id, SIGN_IN_EN)
+    later = await browse(again, jar=jar)  # pressed again: a new state replaces the first
     assert later.status == 200
     await told(bot.botapi)
 

@@ -146,8 +146,8 @@ SIGNIN_HANDLE_PARAM = "h"  # ours in the button's URL; not part of what Telegram
 
 def telegram_login_user(
     fields: Mapping[str, str], *, bot_token: str, now: datetime
-) -> int:
-    """The Telegram user id that a login_url button's data vouches for.
+) -> tuple[int, int]:
+    """The Telegram user id that a login_url button's data vouches for, and its auth_date.
 
     Telegram Login Widget, "Checking authorization" (the data a login_url button appends is
     the same; Bot API, "LoginUrl"): the data-check-string is every received field but `hash`,
@@ -173,7 +173,7 @@ def telegram_login_user(
     age = now.timestamp() - auth_date
     if age > TELEGRAM_LOGIN_MAX_AGE.total_seconds() or age < -_LEEWAY:
         raise TelegramLoginRefused("telegram_stale")
-    return user_id
+    return user_id, auth_date
 
 
 def signin_url(settings: Settings, handle: str) -> str:
@@ -373,7 +373,7 @@ async def begin(
         language = known.language if known else None
         return Finished(Outcome.EXPIRED, language, known.bot_username if known else "")
     try:
-        user_id = telegram_login_user(
+        user_id, auth_date = telegram_login_user(
             telegram, bot_token=deps.settings.telegram_token, now=now
         )
         if request.user_id is None or user_id != request.user_id:
@@ -388,6 +388,17 @@ async def begin(
                 at=now,
             )
         return Finished(Outcome.WRONG_ACCOUNT, request.language, request.bot_username)
+    async with transaction(deps.sessions) as session:
+        fresh = await store.mark_opened(session, request.id, auth_date=auth_date)
+        if not fresh:
+            await audit.record(
+                session, actor=f"chat:{request.chat_id}", action="verify.oidc", count=1,
+                details={"method": "oidc", "result": Outcome.EXPIRED.value,
+                         "reason": "telegram_replayed"},
+                at=now,
+            )
+    if not fresh:  # a press's URL opened again (a reload, or taken from a history)
+        return Finished(Outcome.EXPIRED, request.language, request.bot_username)
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     code_verifier = secrets.token_urlsafe(64)  # 86 characters: RFC 7636 wants 43-128
     browser = secrets.token_urlsafe(32)

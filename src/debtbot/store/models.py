@@ -228,6 +228,8 @@ class SignInRequest(Base):
     # The Telegram user who asked (a private chat's id is its user's): only that user's
     # press of the login_url button may go on to the provider.
     user_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Telegram's auth_date of the last press that opened it: each press's data opens it once.
+    telegram_auth_date: Mapped[int | None] = mapped_column(BigInteger)
     language: Mapped[str] = mapped_column(String(2), default="en")
     bot_username: Mapped[str] = mapped_column(String(64), default="")
     state: Mapped[str | None] = mapped_column(String(64), unique=True)

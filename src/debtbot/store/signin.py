@@ -57,6 +57,21 @@ async def any_by_handle(session: AsyncSession, handle: str) -> Request | None:
     return None if row is None else _request(row)
 
 
+async def mark_opened(session: AsyncSession, request_id: int, *, auth_date: int) -> bool:
+    """Telegram's data of one press opens the page once: False if this press's data (or a
+    later one's) was used already, as when a signed URL is taken from a browser's history."""
+    result = await session.execute(
+        update(SignInRequest)
+        .where(
+            SignInRequest.id == request_id,
+            (SignInRequest.telegram_auth_date.is_(None))
+            | (SignInRequest.telegram_auth_date < auth_date),
+        )
+        .values(telegram_auth_date=auth_date)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
 async def set_state(
     session: AsyncSession, request_id: int, *, state: str, nonce: str, code_verifier: str,
     browser_hash: str,

@@ -2,7 +2,8 @@
 
 "Sign in with CY Login" became a login_url button: Telegram signs the pressing user's id into
 the URL, and only the user who asked for the sign-in may go on to the provider. Requests made
-before this revision belonged to private chats, whose id is their user's id. The browser that
+before this revision belonged to private chats, whose id is their user's id. Each press's
+data opens the page once (telegram_auth_date only grows). The browser that
 leaves for the provider is given a cookie (its hash kept here); the callback must bring it back.
 
 Revision ID: 0004_loginurl
@@ -24,6 +25,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("signin_requests") as batch:
         batch.add_column(sa.Column("user_id", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("telegram_auth_date", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("browser_hash", sa.String(length=64), nullable=True))
     op.execute("UPDATE signin_requests SET user_id = chat_id")
 
@@ -31,4 +33,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("signin_requests") as batch:
         batch.drop_column("browser_hash")
+        batch.drop_column("telegram_auth_date")
         batch.drop_column("user_id")
