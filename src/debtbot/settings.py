@@ -9,6 +9,7 @@ import logging
 from datetime import time
 from functools import cached_property
 from typing import Annotated
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -167,12 +168,18 @@ class Settings(BaseSettings):
     def refuse_if_unsafe(self) -> None:
         """Serving real people with a key anyone can read would make identity numbers
         recoverable from their hashes in seconds: refuse, outside development. Also warn of
-        a sign-in callback over plain http."""
+        a sign-in callback over plain http, and remind of BotFather's /setdomain."""
         if self.oidc_enabled and not self.public_url.startswith("https://"):
             log.warning(
                 "Sign in with CY Login is on but DEBTBOT_PUBLIC_URL (%s) is not https: set it "
                 "to the address people's browsers reach this server at over HTTPS.",
                 self.public_url,
+            )
+        if self.oidc_enabled:
+            log.warning(
+                "Sign in with CY Login is on: its button is a Telegram login button, so link "
+                "the domain of DEBTBOT_PUBLIC_URL (%s) to the bot with BotFather's /setdomain.",
+                urlsplit(self.public_url).hostname or self.public_url,
             )
         if not self.hash_key_is_development_default:
             return

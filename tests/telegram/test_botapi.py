@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import aiohttp
 import pytest
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LoginUrl, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (
@@ -22,6 +23,7 @@ from telegram.ext import (
     filters,
 )
 
+from debtbot.devtools.botapi import login_data_hash
 from debtbot.devtools.echo import build_echo_application
 from debtbot.devtools.load import run_load
 
@@ -268,6 +270,41 @@ async def test_the_fake_refuses_what_telegram_refuses(botapi, app_builder):
 
     assert botapi.screen(CHAT) == []
     assert botapi.messages(CHAT)[0].deleted
+
+
+async def test_a_login_url_button_opens_its_url_signed_for_whoever_presses_it(
+    botapi, app_builder
+):
+    application = app_builder().build()
+    await botapi.user_sends(CHAT, "hi", username="ann")
+    async with application:
+        login = LoginUrl("https://bot.example.cy/signin?h=abc", request_write_access=False)
+        markup = InlineKeyboardMarkup([
+            [InlineKeyboardButton("Sign in", login_url=login)],
+            [InlineKeyboardButton("Site", url="https://example.org/")],
+        ])
+        sent = await application.bot.send_message(CHAT, "Sign in?", reply_markup=markup)
+        with pytest.raises(BadRequest, match="(?i)login url"):
+            bad = InlineKeyboardMarkup([[InlineKeyboardButton("x", login_url=LoginUrl("nope"))]])
+            await application.bot.send_message(CHAT, "bad", reply_markup=bad)
+
+    opened = await botapi.user_opens_login_url(CHAT, sent.message_id, "Sign in")
+    forwarded = await botapi.user_opens_login_url(CHAT, sent.message_id, "Sign in", as_user=77)
+
+    [button] = botapi.screen(CHAT)[-1].buttons[0]
+    assert button["login_url"] == {"url": login.url, "request_write_access": False}
+    base, _, appended = opened.partition("&")
+    assert base == login.url  # the button's own query kept, Telegram's data after it
+    fields = dict(part.split("=", 1) for part in appended.split("&"))
+    assert (fields["id"], fields["first_name"], fields["username"]) == (str(CHAT), "Test", "ann")
+    assert abs(int(fields["auth_date"]) - time.time()) < 5
+    assert fields.pop("hash") == login_data_hash(fields, botapi.token)
+    assert "&id=77&" in forwarded
+    with pytest.raises(ValueError, match="not a login_url button"):
+        await botapi.user_opens_login_url(CHAT, sent.message_id, "Site")
+    # A press of a login_url button opens a page; nothing reaches the bot.
+    assert not any("callback_query" in update for update in botapi.queued_updates)
+    assert len(botapi.queued_updates) == 1  # only the "hi"
 
 
 async def test_wait_for_messages_names_what_came_when_too_little_did(botapi):

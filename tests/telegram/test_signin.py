@@ -1,6 +1,7 @@
-"""Sign in with CY Login, end to end: the chat's button, a browser following the redirects,
-a real OpenID provider on 127.0.0.1 (debtbot.devtools.oidc), the bot's HTTP server, and the
-outbox sender telling the chat. Nothing is faked inside the bot."""
+"""Sign in with CY Login, end to end: the chat's login_url button (the local Bot API server
+gives the URL Telegram would open, signed for the user who pressed it), a browser following
+the redirects, a real OpenID provider on 127.0.0.1 (debtbot.devtools.oidc), the bot's HTTP
+server, and the outbox sender telling the chat. Nothing is faked inside the bot."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 import pytest
@@ -26,7 +27,7 @@ from citizen_harness import (
 )
 from sqlalchemy import select
 
-from debtbot.devtools.botapi import FakeBotApi
+from debtbot.devtools.botapi import DEFAULT_TOKEN, FakeBotApi, login_data_hash
 from debtbot.devtools.oidc import FakeOidcProvider
 from debtbot.http.app import build_http_app, start_http_server
 from debtbot.services.deps import Deps
@@ -50,6 +51,13 @@ def free_port() -> int:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture
+async def botapi(clock) -> AsyncIterator[FakeBotApi]:
+    """The local Bot API server on the bot's clock: Telegram's auth_date is that time."""
+    async with FakeBotApi(token=DEFAULT_TOKEN, clock=lambda: clock.now.timestamp()) as api:
+        yield api
 
 
 @pytest.fixture
@@ -101,10 +109,18 @@ class Visit:
     trail: list[str]  # every URL the browser was sent to, in order
 
 
-async def browse(url: str, *, stop_at: str | None = None) -> Visit:
-    """A browser: follows redirects, one by one (so a test can stop before one)."""
+def new_browser() -> aiohttp.CookieJar:
+    """A browser's cookies (kept for 127.0.0.1 too), to carry from one `browse` to the next."""
+    return aiohttp.CookieJar(unsafe=True)
+
+
+async def browse(
+    url: str, *, stop_at: str | None = None, jar: aiohttp.CookieJar | None = None
+) -> Visit:
+    """A browser: follows redirects, one by one (so a test can stop before one). Each call is
+    a fresh browser unless `jar` carries one's cookies over."""
     trail = [url]
-    async with aiohttp.ClientSession() as browser:
+    async with aiohttp.ClientSession(cookie_jar=jar if jar is not None else new_browser()) as browser:
         for _ in range(10):
             if stop_at and trail[-1].startswith(stop_at):
                 return Visit(0, "", trail)
@@ -118,10 +134,13 @@ async def browse(url: str, *, stop_at: str | None = None) -> Visit:
 
 
 async def signin_button(botapi: FakeBotApi, chat_id: int = CHAT, *, language: str = "en",
-                        label: str = SIGN_IN_EN) -> str:
+                        label: str = SIGN_IN_EN, as_user: int | None = None) -> str:
+    """/start, then the user presses "Sign in with CY Login": the URL Telegram opens."""
     [welcome] = await say(botapi, chat_id, "/start", language_code=language)
     assert welcome.button_texts[0] == label  # offered first
-    return str(welcome.button(label)["url"])
+    button = welcome.button(label)
+    assert "url" not in button and button["login_url"]["request_write_access"] is False
+    return await botapi.user_opens_login_url(chat_id, welcome.message_id, label, as_user=as_user)
 
 
 async def told(botapi: FakeBotApi, chat_id: int = CHAT, *, within: float = 1.0) -> str:
@@ -157,6 +176,7 @@ async def test_signing_in_links_the_chat_and_both_the_chat_and_the_browser_say_s
     person_id = await add_person(sessions)
     url = await signin_button(bot.botapi, language="el", label=SIGN_IN_EL)
     assert url.startswith(f"{bot.public_url}/signin/cylogin?h=")  # the bot's own page first
+    assert parse_qs(urlsplit(url).query)["id"] == [str(CHAT)]  # Telegram's word on who pressed
 
     page = await browse(url)
     done = time.monotonic()
@@ -210,7 +230,7 @@ async def test_a_number_locked_by_guessing_can_still_sign_in_with_cy_login(bot, 
     [again] = await say(botapi, CHAT, "/start")
     assert "You can still sign in with CY Login now" in again.text
 
-    page = await browse(str(again.button(SIGN_IN_EN)["url"]))
+    page = await browse(await botapi.user_opens_login_url(CHAT, again.message_id, SIGN_IN_EN))
 
     assert page.status == 200
     assert "This chat is now linked to Andreas Georgiou" in await told(botapi)
@@ -266,6 +286,182 @@ async def test_an_id_token_that_does_not_hold_up_links_nothing(bot, sessions, pr
     assert result.startswith("failed:")
 
 
+def with_query(url: str, **changes: str | None) -> str:
+    """The URL with query parameters replaced (None: removed)."""
+    parts = urlsplit(url)
+    query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+    for key, value in changes.items():
+        if value is None:
+            query.pop(key, None)
+        else:
+            query[key] = value
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+async def refused_and_nothing_started(bot, sessions, provider, page: Visit) -> None:
+    assert page.status == 403
+    assert "only works from the Telegram account that asked for it" in page.text
+    assert len(page.trail) == 1  # not sent on to CY Login
+    assert provider.recorded.authorize == []
+    assert await links(sessions) == []
+    with pytest.raises(TimeoutError):  # and the chat is told nothing
+        await told(bot.botapi, within=0.6)
+
+
+async def test_a_forwarded_button_pressed_by_someone_else_starts_nothing(
+    bot, sessions, provider
+):
+    """Login CSRF: the attacker's chat asks, forwards the button (or its link) to a victim; the
+    victim presses it. Telegram signs the victim's id in, and that is not the attacker's."""
+    await add_person(sessions)
+    victim = 7300
+    await say(bot.botapi, victim, "/start", language_code="el")  # a user of the bot too
+    [welcome] = await say(bot.botapi, CHAT, "/start", language_code="el")
+
+    url = await bot.botapi.user_opens_login_url(
+        CHAT, welcome.message_id, SIGN_IN_EL, as_user=victim
+    )
+    async with aiohttp.ClientSession() as browser, browser.get(url) as response:
+        page = Visit(response.status, await response.text(), [url])
+
+    assert page.status == 403
+    assert "λειτουργεί μόνο από τον λογαριασμό Telegram" in page.text  # the chat's language
+    assert parse_qs(urlsplit(url).query)["id"] == [str(victim)]
+    assert provider.recorded.authorize == []
+    assert await links(sessions) == [] and await links(sessions, victim) == []
+    assert await audit_results(sessions) == ["wrong_account:telegram_user"]
+    # Someone the bot never heard of, likewise.
+    stranger = await bot.botapi.user_opens_login_url(
+        CHAT, welcome.message_id, SIGN_IN_EL, as_user={"id": 9911, "first_name": "Eve"}
+    )
+    assert (await browse(stranger)).status == 403
+    # The chat's own user can still use the same button.
+    own = await bot.botapi.user_opens_login_url(CHAT, welcome.message_id, SIGN_IN_EL)
+    assert (await browse(own)).status == 200
+    assert await links(sessions) != []
+
+
+async def test_the_providers_link_passed_on_to_someone_else_links_nothing(
+    bot, sessions, provider
+):
+    """Login CSRF the classic way: the chat's user presses the button, copies CY Login's page
+    address (with our state) from the browser, and sends it to a victim, who signs in there.
+    The victim's browser comes back without the cookie of the browser that set out."""
+    await add_person(sessions)
+    attacker = new_browser()
+    url = await signin_button(bot.botapi)
+    at_provider = await browse(url, stop_at=f"{provider.issuer}/authorize", jar=attacker)
+    assert at_provider.trail[-1].startswith(f"{provider.issuer}/authorize")
+
+    page = await browse(at_provider.trail[-1], jar=new_browser())  # the victim's browser
+
+    assert page.status == 403
+    assert "only works from the Telegram account that asked for it" in page.text
+    assert provider.recorded.token == []  # the victim's code is never used
+    assert await links(sessions) == []
+    assert await audit_results(sessions) == ["wrong_account:browser"]
+    with pytest.raises(TimeoutError):
+        await told(bot.botapi, within=0.6)
+    # The state is spent: the attacker's own browser cannot finish with it either.
+    callback = page.trail[-1]
+    assert (await browse(callback, jar=attacker)).status == 400
+    assert await links(sessions) == []
+
+
+async def test_a_pressed_buttons_url_opens_once(bot, sessions, provider, clock):
+    """The URL of a press, taken from the browser's history and sent to someone else within
+    Telegram's five minutes, is spent: it opened once already, in the presser's browser."""
+    await add_person(sessions)
+    [welcome] = await say(bot.botapi, CHAT, "/start")
+    url = await bot.botapi.user_opens_login_url(CHAT, welcome.message_id, SIGN_IN_EN)
+    first = await browse(url, stop_at=f"{provider.issuer}/authorize")  # the presser's browser
+    assert first.trail[-1].startswith(f"{provider.issuer}/authorize?")
+    clock.advance(minutes=1)
+
+    page = await browse(url)  # someone else's browser, with the same URL
+
+    assert page.status == 400 and "already been used" in page.text
+    assert len(page.trail) == 1  # not sent on to CY Login
+    assert await audit_results(sessions) == ["expired:telegram_replayed"]
+    assert await links(sessions) == []
+    # A new press works.
+    fresh = await bot.botapi.user_opens_login_url(CHAT, welcome.message_id, SIGN_IN_EN)
+    assert (await browse(fresh)).status == 200
+    assert len(await links(sessions)) == 1
+
+
+async def test_the_browser_cookie_is_bound_to_the_sign_in_pages_only(bot, provider):
+    jar = new_browser()
+    await browse(await signin_button(bot.botapi), stop_at=f"{provider.issuer}/authorize", jar=jar)
+    [cookie] = jar
+    assert cookie.key == "debtbot_signin"
+    assert cookie["path"] == "/signin/cylogin" and cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert cookie["secure"] == ""  # http in the tests; https in production (public_url)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        {"hash": "0" * 64},
+        {"hash": "not-hex"},
+        {"id": "7300"},  # another user's id under this user's signature
+        {"first_name": "Mallory"},
+        {"auth_date": "9999999999"},
+        {"extra": "1"},  # a field Telegram did not sign
+    ],
+    ids=["zero_hash", "garbage_hash", "other_id", "other_name", "future_date", "added_field"],
+)
+async def test_login_data_that_telegram_did_not_sign_starts_nothing(
+    bot, sessions, provider, tamper
+):
+    await add_person(sessions)
+    url = with_query(await signin_button(bot.botapi), **tamper)
+
+    page = await browse(url)
+
+    await refused_and_nothing_started(bot, sessions, provider, page)
+    [result] = await audit_results(sessions)
+    assert result.startswith("wrong_account:telegram_")
+
+
+async def test_login_data_signed_with_another_bots_token_starts_nothing(
+    bot, sessions, provider
+):
+    url = await signin_button(bot.botapi)
+    fields = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()
+              if key not in ("h", "hash")}
+    forged = with_query(url, hash=login_data_hash(fields, "999:another-bots-token"))
+    await refused_and_nothing_started(bot, sessions, provider, await browse(forged))
+
+
+async def test_stale_login_data_starts_nothing(bot, sessions, provider, clock):
+    url = await signin_button(bot.botapi)
+    clock.advance(minutes=6)  # the handle still has 9 minutes; Telegram's auth_date is stale
+
+    page = await browse(url)
+
+    await refused_and_nothing_started(bot, sessions, provider, page)
+    assert await audit_results(sessions) == ["wrong_account:telegram_stale"]
+
+
+@pytest.mark.parametrize("missing", [("hash",), ("id",), ("auth_date",),
+                                     ("id", "first_name", "auth_date", "hash")])
+async def test_missing_login_data_starts_nothing(bot, sessions, provider, missing):
+    url = await signin_button(bot.botapi)
+
+    page = await browse(with_query(url, **dict.fromkeys(missing)))
+
+    await refused_and_nothing_started(bot, sessions, provider, page)
+
+
+async def test_login_data_given_twice_starts_nothing(bot, sessions, provider):
+    url = await signin_button(bot.botapi)
+    await refused_and_nothing_started(
+        bot, sessions, provider, await browse(f"{url}&id={CHAT + 1}")
+    )
+
+
 async def test_a_wrong_state_is_refused_and_tells_no_chat(bot, sessions):
     await add_person(sessions)
     url = await signin_button(bot.botapi)
@@ -294,15 +490,21 @@ async def test_a_reused_state_is_refused_and_links_nothing_more(bot, sessions):
     assert len(await links(sessions)) == 1
 
 
-async def test_a_state_from_an_earlier_press_of_the_button_is_void(bot, sessions, provider):
+async def test_a_state_from_an_earlier_press_of_the_button_is_void(
+    bot, sessions, provider, clock
+):
     await add_person(sessions)
-    url = await signin_button(bot.botapi)
-    earlier = await browse(url, stop_at=f"{bot.public_url}/signin/cylogin/callback")
-    later = await browse(url)  # pressed again: a new state replaces the first
+    [welcome] = await say(bot.botapi, CHAT, "/start")
+    url = await bot.botapi.user_opens_login_url(CHAT, welcome.message_id, SIGN_IN_EN)
+    jar = new_browser()
+    earlier = await browse(url, stop_at=f"{bot.public_url}/signin/cylogin/callback", jar=jar)
+    clock.advance(seconds=2)
+    again = await bot.botapi.user_opens_login_url(CHAT, welcome.message_id, SIGN_IN_EN)
+    later = await browse(again, jar=jar)  # pressed again: a new state replaces the first
     assert later.status == 200
     await told(bot.botapi)
 
-    replay = await browse(earlier.trail[-1])
+    replay = await browse(earlier.trail[-1], jar=jar)
 
     assert replay.status == 400
     assert len(await links(sessions)) == 1
@@ -318,13 +520,15 @@ async def test_a_replayed_code_is_refused_by_the_provider_and_links_nothing(
     await told(bot.botapi, 5902)
     spent_code = parse_qs(urlsplit(first.trail[2]).query)["code"][0]
     # This chat's own trip, with the spent code put in place of its own.
+    jar = new_browser()
     stopped = await browse(
-        await signin_button(bot.botapi), stop_at=f"{bot.public_url}/signin/cylogin/callback"
+        await signin_button(bot.botapi), stop_at=f"{bot.public_url}/signin/cylogin/callback",
+        jar=jar,
     )
     state = parse_qs(urlsplit(stopped.trail[-1]).query)["state"][0]
 
     page = await browse(
-        f"{bot.public_url}/signin/cylogin/callback?code={spent_code}&state={state}"
+        f"{bot.public_url}/signin/cylogin/callback?code={spent_code}&state={state}", jar=jar
     )
 
     assert page.status == 400
@@ -359,12 +563,14 @@ async def test_provider_down_before_the_trip_tells_the_citizen_to_use_the_other_
 
 async def test_provider_gone_at_the_token_endpoint_links_nothing(bot, sessions, provider):
     await add_person(sessions)
+    jar = new_browser()
     stopped = await browse(
-        await signin_button(bot.botapi), stop_at=f"{bot.public_url}/signin/cylogin/callback"
+        await signin_button(bot.botapi), stop_at=f"{bot.public_url}/signin/cylogin/callback",
+        jar=jar,
     )
     await provider.stop()  # not even a connection
 
-    page = await browse(stopped.trail[-1])
+    page = await browse(stopped.trail[-1], jar=jar)
 
     assert page.status == 503
     assert (await told(bot.botapi)).startswith("CY Login cannot be reached at the moment")

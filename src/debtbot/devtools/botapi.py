@@ -31,6 +31,8 @@ In tests use the fixtures of tests/telegram/conftest.py: `botapi` (this server, 
     await api.user_presses_button(42, "Pay")                  # or user_presses(42, id, data)
     [edited] = await api.wait_for_messages(42)                # edits count as new messages
     await api.user_shares_contact(42, "+35799123456")          # contact.user_id == 42
+    url = await api.user_opens_login_url(42, message_id, "Sign in")  # a login_url button:
+                                                              # the URL Telegram opens, signed
     api.screen(42)                                            # what the chat shows now
 
 `wait_for_messages(chat_id, count)` returns every bot message sent or edited in that chat
@@ -78,6 +80,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import html
 import itertools
 import json
@@ -89,6 +93,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
@@ -99,6 +104,7 @@ __all__ = [
     "Call",
     "FakeBotApi",
     "RateLimits",
+    "login_data_hash",
 ]
 
 log = logging.getLogger(__name__)
@@ -344,6 +350,14 @@ class _Chat:
             if self.user.get(key):
                 chat[key] = self.user[key]
         return chat
+
+
+def login_data_hash(fields: dict[str, str], token: str) -> str:
+    """Telegram's signature of Login Widget (and login_url) data: hex HMAC-SHA256 of the
+    fields but `hash`, sorted, `key=value` joined by line feeds, under SHA256(bot token)."""
+    check = "\n".join(f"{key}={fields[key]}" for key in sorted(fields) if key != "hash")
+    secret = hashlib.sha256(token.encode()).digest()
+    return hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
 
 
 def _media_object(kind: str, message_id: int, file: dict[str, Any] | None) -> dict[str, Any]:
@@ -1193,9 +1207,13 @@ class FakeBotApi:
             url = str(button["url"])
             if not re.match(r"^(https?|tg)://[^\s]+$", url):
                 raise _bad_request(f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL")
+        elif "login_url" in button:
+            login = button["login_url"]
+            url = str(login.get("url", "")) if isinstance(login, dict) else ""
+            if not re.match(r"^https?://[^\s]+$", url):
+                raise _bad_request(f"inline keyboard button login URL '{url}' is invalid")
         elif not any(
-            key in button
-            for key in ("web_app", "login_url", "switch_inline_query", "copy_text", "pay")
+            key in button for key in ("web_app", "switch_inline_query", "copy_text", "pay")
         ):
             raise _bad_request('can\'t find field "callback_data" in an inline keyboard button')
 
@@ -1512,6 +1530,46 @@ class FakeBotApi:
         raise LookupError(
             f"chat {chat_id} shows no button {text!r}:\n{self.render_screen(chat_id)}"
         )
+
+    async def user_opens_login_url(
+        self,
+        chat_id: int,
+        message_id: int,
+        button_text: str,
+        *,
+        as_user: int | dict[str, Any] | None = None,
+    ) -> str:
+        """The user presses a login_url button: returns the URL Telegram opens in the browser.
+
+        That is the button's URL with the pressing user's Login Widget data appended (id,
+        first_name, last_name, username, auth_date, hash), signed with this bot's token as
+        Telegram does ("Checking authorization"). `as_user`: someone else pressing the
+        button (a user id, or a user object), as when it was forwarded to them; by default
+        the chat's own user. Nothing reaches the bot: no callback query.
+        """
+        chat = self._chats.get(chat_id)
+        message = chat.messages.get(message_id) if chat else None
+        if chat is None or message is None or message.deleted:
+            raise LookupError(f"chat {chat_id} shows no bot message {message_id}")
+        button = message.button(button_text)
+        login = button.get("login_url")
+        if not isinstance(login, dict):
+            raise ValueError(f"button {button_text!r} is not a login_url button: {button}")
+        if as_user is None:
+            user = chat.user
+        elif isinstance(as_user, dict):
+            user = as_user
+        else:
+            known = self._chats.get(as_user)
+            user = known.user if known else {"id": as_user, "first_name": "Other"}
+        fields = {"id": str(user["id"]), "first_name": str(user.get("first_name") or "")}
+        for key in ("last_name", "username", "photo_url"):
+            if user.get(key):
+                fields[key] = str(user[key])
+        fields["auth_date"] = str(int(self._clock()))
+        fields["hash"] = login_data_hash(fields, self.token)
+        url = str(login["url"])
+        return f"{url}{'&' if '?' in url else '?'}{urlencode(fields)}"
 
     def callback_answer(self, query_id: str) -> dict[str, Any] | None:
         """The bot's answerCallbackQuery parameters for the query, None if unanswered."""

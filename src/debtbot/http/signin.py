@@ -1,6 +1,7 @@
-"""Sign in with CY Login, the browser's side: the chat's button opens `/signin/cylogin`, which
-sends the browser to the provider; the provider sends it back to `/signin/cylogin/callback`.
-Each answers with a small page in the chat's language (services.signin does the work).
+"""Sign in with CY Login, the browser's side: the chat's login_url button opens
+`/signin/cylogin` with Telegram's login data for the pressing user, which (once that data
+holds up) sends the browser to the provider; the provider sends it back to
+`/signin/cylogin/callback`. Each answers with a small page in the chat's language (services.signin does the work).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from debtbot.services import signin
 from debtbot.settings import Settings
 
 PROVIDER_KEY = web.AppKey("oidc_provider", signin.Provider)
+# Binds a trip to the provider to the browser that set out (services.signin.begin).
+BROWSER_COOKIE = "debtbot_signin"
 _MAX_PARAM = 512
 _STATUS = {
     signin.Outcome.SIGNED_IN: 200,
@@ -24,6 +27,7 @@ _STATUS = {
     signin.Outcome.FAILED: 400,
     signin.Outcome.UNAVAILABLE: 503,
     signin.Outcome.NOT_CONFIGURED: 404,
+    signin.Outcome.WRONG_ACCOUNT: 403,
 }
 
 
@@ -65,6 +69,15 @@ def _texts(t: Translator, outcome: signin.Outcome) -> tuple[str, str]:
             t.gettext(
                 "This sign-in link has expired or has already been used. You can go back to "
                 "Telegram and send /start for a new one."
+            ),
+        )
+    if outcome is signin.Outcome.WRONG_ACCOUNT:
+        return (
+            t.gettext("This link is for another Telegram account"),
+            t.gettext(
+                "This sign-in link only works from the Telegram account that asked for it, "
+                "so nothing was linked. To sign in yourself, send /start to the bot from "
+                "your own Telegram account."
             ),
         )
     if outcome is signin.Outcome.NOT_CONFIGURED:
@@ -119,13 +132,31 @@ async def start(request: web.Request) -> web.StreamResponse:
     """The chat's button: on to the provider, or a page saying why not."""
     deps = request.app[DEPS_KEY]
     provider = request.app.get(PROVIDER_KEY)
-    handle = _param(request, "h") or ""
+    handle = _param(request, signin.SIGNIN_HANDLE_PARAM) or ""
     if provider is None:
         return _page(request, signin.Finished(signin.Outcome.NOT_CONFIGURED))
-    outcome = await signin.begin(deps, provider, handle=handle)
+    # What Telegram appended for the user who pressed the login_url button. A key given
+    # twice, or too long, makes the data unusable (the signature check then refuses it).
+    telegram = {
+        key: value for key, value in request.query.items()
+        if key != signin.SIGNIN_HANDLE_PARAM and len(value) <= _MAX_PARAM
+        and len(request.query.getall(key)) == 1
+    }
+    if len(telegram) > 16:
+        telegram = {}
+    outcome = await signin.begin(deps, provider, handle=handle, telegram=telegram)
     if isinstance(outcome, signin.Redirect):
-        raise web.HTTPFound(outcome.url, headers={"Cache-Control": "no-store",
-                                                  "Referrer-Policy": "no-referrer"})
+        found = web.HTTPFound(outcome.url, headers={"Cache-Control": "no-store",
+                                                    "Referrer-Policy": "no-referrer"})
+        settings = deps.settings
+        # Lax: sent on the provider's top-level redirect back to the callback, not on
+        # requests other sites make.
+        found.set_cookie(
+            BROWSER_COOKIE, outcome.browser, path=signin.SIGNIN_PATH, httponly=True,
+            samesite="Lax", secure=settings.public_url.startswith("https://"),
+            max_age=settings.signin_ttl_minutes * 60,
+        )
+        raise found
     return _page(request, outcome)
 
 
@@ -140,8 +171,11 @@ async def callback(request: web.Request) -> web.StreamResponse:
         state=_param(request, "state") or "",
         code=_param(request, "code"),
         error=_param(request, "error"),
+        browser=request.cookies.get(BROWSER_COOKIE),
     )
-    return _page(request, finished)
+    response = _page(request, finished)
+    response.del_cookie(BROWSER_COOKIE, path=signin.SIGNIN_PATH)
+    return response
 
 
 def install(app: web.Application, settings: Settings) -> None:

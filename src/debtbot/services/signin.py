@@ -1,10 +1,17 @@
 """Sign in with CY Login: OpenID Connect's authorization code flow with PKCE, state and nonce.
 
-1. /start (and the lock message) offers a button to `{public_url}/signin/cylogin?h=<handle>`,
-   a handle made for that chat (`offer`), valid DEBTBOT_SIGNIN_TTL_MINUTES.
-2. That endpoint (`begin`) makes a fresh state, nonce and PKCE verifier, keeps them with the
-   request, and sends the browser to the provider's authorization endpoint (from its
-   discovery document).
+1. /start (and the lock message) offers a login_url button to
+   `{public_url}/signin/cylogin?h=<handle>`, a handle made for that chat and its user
+   (`offer`), valid DEBTBOT_SIGNIN_TTL_MINUTES. Telegram opens it with the pressing user's
+   id, auth_date and hash appended (its Login Widget's data; the operator links the domain
+   to the bot with BotFather's /setdomain).
+2. That endpoint (`begin`) first checks Telegram's signature and that the user who pressed is
+   the one who asked (`telegram_login_user`): a button or link forwarded to someone else
+   must not link the first chat to the second person (login CSRF). Then it makes a fresh
+   state, nonce and PKCE verifier, keeps them with the request, and sends the browser to the
+   provider's authorization endpoint (from its discovery document), with a cookie that binds
+   the trip to that browser: a provider link copied from the address bar and sent to someone
+   else comes back without it (login CSRF again, the classic way).
 3. The provider sends the browser back to `{public_url}/signin/cylogin/callback` with a code
    and the state (`complete`). The state is spent once; the code is exchanged at the token
    endpoint with the verifier and the client's secret; the ID token is checked with Authlib
@@ -25,6 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import html
 import logging
 import secrets
@@ -90,11 +99,14 @@ class Outcome(StrEnum):
     FAILED = "failed"  # the provider refused, or its answer did not hold up
     UNAVAILABLE = "unavailable"  # the provider could not be reached
     NOT_CONFIGURED = "not_configured"
+    # Telegram did not vouch that the one who opened the link is the one who asked for it.
+    WRONG_ACCOUNT = "wrong_account"
 
 
 @dataclass(frozen=True, slots=True)
 class Redirect:
     url: str
+    browser: str  # the cookie the browser must bring back to the callback
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +130,54 @@ class ProviderRefused(Exception):
         self.reason = reason
 
 
+class TelegramLoginRefused(Exception):
+    """The login_url data did not hold up (`reason` is for the audit log only)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# How old Telegram's auth_date may be when the browser arrives: it is set as the button is
+# pressed, and the page opens at once.
+TELEGRAM_LOGIN_MAX_AGE = timedelta(minutes=5)
+SIGNIN_HANDLE_PARAM = "h"  # ours in the button's URL; not part of what Telegram signs
+
+
+def telegram_login_user(
+    fields: Mapping[str, str], *, bot_token: str, now: datetime
+) -> tuple[int, int]:
+    """The Telegram user id that a login_url button's data vouches for, and its auth_date.
+
+    Telegram Login Widget, "Checking authorization" (the data a login_url button appends is
+    the same; Bot API, "LoginUrl"): the data-check-string is every received field but `hash`,
+    sorted by key, as `key=value` joined by a line feed; the secret key is SHA256(bot token);
+    `hash` must be the hex HMAC-SHA256 of the data-check-string under that key. auth_date
+    (Unix time) tells how fresh it is. Raises TelegramLoginRefused otherwise.
+    """
+    if not bot_token:  # a key anyone could compute
+        raise TelegramLoginRefused("no_bot_token")
+    received = str(fields.get("hash", ""))
+    data = {key: str(value) for key, value in fields.items() if key != "hash"}
+    if not received or "id" not in data or "auth_date" not in data:
+        raise TelegramLoginRefused("telegram_missing")
+    check = "\n".join(f"{key}={data[key]}" for key in sorted(data))
+    secret = hashlib.sha256(bot_token.encode()).digest()
+    expected = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
+    if not received.isascii() or not hmac.compare_digest(expected, received.lower()):
+        raise TelegramLoginRefused("telegram_hash")
+    try:
+        user_id, auth_date = int(data["id"]), int(data["auth_date"])
+    except ValueError:
+        raise TelegramLoginRefused("telegram_missing") from None
+    age = now.timestamp() - auth_date
+    if age > TELEGRAM_LOGIN_MAX_AGE.total_seconds() or age < -_LEEWAY:
+        raise TelegramLoginRefused("telegram_stale")
+    return user_id, auth_date
+
+
 def signin_url(settings: Settings, handle: str) -> str:
-    return f"{settings.public_url}{SIGNIN_PATH}?{urlencode({'h': handle})}"
+    return f"{settings.public_url}{SIGNIN_PATH}?{urlencode({SIGNIN_HANDLE_PARAM: handle})}"
 
 
 def redirect_uri(settings: Settings) -> str:
@@ -278,14 +336,16 @@ class Provider:
 async def offer(
     session: AsyncSession, deps: Deps, *, chat_id: int, now: datetime, bot_username: str = ""
 ) -> str | None:
-    """The link for a chat's "Sign in with CY Login" button; None when it is not set up."""
+    """The link for a chat's "Sign in with CY Login" login_url button; None when it is not
+    set up. Handlers serve private chats only, whose id is their user's: that user alone
+    may use it."""
     settings = deps.settings
     if not settings.oidc_enabled:
         return None
     chat = await chat_store.get_chat(session, chat_id)
     handle = secrets.token_urlsafe(24)
     await store.create(
-        session, handle=handle, chat_id=chat_id,
+        session, handle=handle, chat_id=chat_id, user_id=chat_id,
         language=normalise_language(chat.language if chat else None),
         bot_username=bot_username, now=now,
         expires_at=now + timedelta(minutes=settings.signin_ttl_minutes),
@@ -296,8 +356,12 @@ async def offer(
 # --- the browser's trip -------------------------------------------------------------------
 
 
-async def begin(deps: Deps, provider: Provider, *, handle: str) -> Redirect | Finished:
-    """The button was opened: send the browser to the provider with a fresh state."""
+async def begin(
+    deps: Deps, provider: Provider, *, handle: str, telegram: Mapping[str, str]
+) -> Redirect | Finished:
+    """The button was opened: if Telegram vouches that the one who pressed it is the one who
+    asked for it (`telegram`: the login data appended to the URL), send the browser to the
+    provider with a fresh state."""
     if not deps.settings.oidc_enabled:
         return Finished(Outcome.NOT_CONFIGURED)
     now = deps.clock()
@@ -308,8 +372,36 @@ async def begin(deps: Deps, provider: Provider, *, handle: str) -> Redirect | Fi
             known = await store.any_by_handle(session, handle)
         language = known.language if known else None
         return Finished(Outcome.EXPIRED, language, known.bot_username if known else "")
+    try:
+        user_id, auth_date = telegram_login_user(
+            telegram, bot_token=deps.settings.telegram_token, now=now
+        )
+        if request.user_id is None or user_id != request.user_id:
+            raise TelegramLoginRefused("telegram_user")
+    except TelegramLoginRefused as refused:
+        # Nothing is started and the chat is not told: whoever opened this is not its user.
+        async with transaction(deps.sessions) as session:
+            await audit.record(
+                session, actor=f"chat:{request.chat_id}", action="verify.oidc", count=1,
+                details={"method": "oidc", "result": Outcome.WRONG_ACCOUNT.value,
+                         "reason": refused.reason},
+                at=now,
+            )
+        return Finished(Outcome.WRONG_ACCOUNT, request.language, request.bot_username)
+    async with transaction(deps.sessions) as session:
+        fresh = await store.mark_opened(session, request.id, auth_date=auth_date)
+        if not fresh:
+            await audit.record(
+                session, actor=f"chat:{request.chat_id}", action="verify.oidc", count=1,
+                details={"method": "oidc", "result": Outcome.EXPIRED.value,
+                         "reason": "telegram_replayed"},
+                at=now,
+            )
+    if not fresh:  # a press's URL opened again (a reload, or taken from a history)
+        return Finished(Outcome.EXPIRED, request.language, request.bot_username)
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     code_verifier = secrets.token_urlsafe(64)  # 86 characters: RFC 7636 wants 43-128
+    browser = secrets.token_urlsafe(32)
     try:
         url = await provider.authorization_url(
             state=state, nonce=nonce, code_verifier=code_verifier, language=request.language
@@ -318,16 +410,22 @@ async def begin(deps: Deps, provider: Provider, *, handle: str) -> Redirect | Fi
         return await _unsuccessful(deps, request, Outcome.UNAVAILABLE, str(exc), now)
     async with transaction(deps.sessions) as session:
         await store.set_state(
-            session, request.id, state=state, nonce=nonce, code_verifier=code_verifier
+            session, request.id, state=state, nonce=nonce, code_verifier=code_verifier,
+            browser_hash=_browser_hash(browser),
         )
-    return Redirect(url)
+    return Redirect(url, browser)
+
+
+def _browser_hash(browser: str) -> str:
+    return hashlib.sha256(browser.encode()).hexdigest()
 
 
 async def complete(
-    deps: Deps, provider: Provider, *, state: str, code: str | None, error: str | None
+    deps: Deps, provider: Provider, *, state: str, code: str | None, error: str | None,
+    browser: str | None,
 ) -> Finished:
-    """The provider sent the browser back: spend the state, check the code and the ID token,
-    link the chat, and tell it."""
+    """The provider sent the browser back: spend the state, check that it is the browser that
+    left (`browser`: its cookie), check the code and the ID token, link the chat, and tell it."""
     if not deps.settings.oidc_enabled:
         return Finished(Outcome.NOT_CONFIGURED)
     now = deps.clock()
@@ -340,6 +438,20 @@ async def complete(
             )
     if request is None:
         return Finished(Outcome.EXPIRED)
+    if (
+        not browser or not browser.isascii() or request.browser_hash is None
+        or not hmac.compare_digest(_browser_hash(browser), request.browser_hash)
+    ):
+        # Another browser: the provider's link was passed on. The state is spent; the code is
+        # not used; the chat is not told (its user did not come back).
+        async with transaction(deps.sessions) as session:
+            await audit.record(
+                session, actor=f"chat:{request.chat_id}", action="verify.oidc", count=1,
+                details={"method": "oidc", "result": Outcome.WRONG_ACCOUNT.value,
+                         "reason": "browser"},
+                at=now,
+            )
+        return Finished(Outcome.WRONG_ACCOUNT, request.language, request.bot_username)
     if error or not code or request.nonce is None or request.code_verifier is None:
         reason = f"provider_{error}" if error else "no_code"
         return await _unsuccessful(deps, request, Outcome.FAILED, reason[:60], now)

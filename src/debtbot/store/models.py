@@ -232,11 +232,19 @@ class SignInRequest(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     handle: Mapped[str] = mapped_column(String(64), unique=True)  # in the button's link
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    # The Telegram user who asked (a private chat's id is its user's): only that user's
+    # press of the login_url button may go on to the provider.
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Telegram's auth_date of the last press that opened it: each press's data opens it once.
+    telegram_auth_date: Mapped[int | None] = mapped_column(BigInteger)
     language: Mapped[str] = mapped_column(String(2), default="en")
     bot_username: Mapped[str] = mapped_column(String(64), default="")
     state: Mapped[str | None] = mapped_column(String(64), unique=True)
     nonce: Mapped[str | None] = mapped_column(String(64))
     code_verifier: Mapped[str | None] = mapped_column(String(128))
+    # SHA-256 of the cookie given to the browser that left for the provider: the callback
+    # must come back in that browser (a provider link forwarded to someone else does not).
+    browser_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -16,23 +16,25 @@ from debtbot.store.models import SignInRequest
 class Request:
     id: int
     chat_id: int
+    user_id: int | None  # the Telegram user who asked for it
     language: str
     bot_username: str
     nonce: str | None
     code_verifier: str | None
+    browser_hash: str | None = None
 
 
 def _request(row: SignInRequest) -> Request:
-    return Request(row.id, row.chat_id, row.language, row.bot_username, row.nonce,
-                   row.code_verifier)
+    return Request(row.id, row.chat_id, row.user_id, row.language, row.bot_username, row.nonce,
+                   row.code_verifier, row.browser_hash)
 
 
 async def create(
-    session: AsyncSession, *, handle: str, chat_id: int, language: str, bot_username: str,
-    now: datetime, expires_at: datetime,
+    session: AsyncSession, *, handle: str, chat_id: int, user_id: int, language: str,
+    bot_username: str, now: datetime, expires_at: datetime,
 ) -> None:
     session.add(SignInRequest(
-        handle=handle, chat_id=chat_id, language=language, bot_username=bot_username[:64],
+        handle=handle, chat_id=chat_id, user_id=user_id, language=language, bot_username=bot_username[:64],
         created_at=now, expires_at=expires_at,
     ))
     await session.flush()
@@ -55,14 +57,31 @@ async def any_by_handle(session: AsyncSession, handle: str) -> Request | None:
     return None if row is None else _request(row)
 
 
+async def mark_opened(session: AsyncSession, request_id: int, *, auth_date: int) -> bool:
+    """Telegram's data of one press opens the page once: False if this press's data (or a
+    later one's) was used already, as when a signed URL is taken from a browser's history."""
+    result = await session.execute(
+        update(SignInRequest)
+        .where(
+            SignInRequest.id == request_id,
+            (SignInRequest.telegram_auth_date.is_(None))
+            | (SignInRequest.telegram_auth_date < auth_date),
+        )
+        .values(telegram_auth_date=auth_date)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
 async def set_state(
-    session: AsyncSession, request_id: int, *, state: str, nonce: str, code_verifier: str
+    session: AsyncSession, request_id: int, *, state: str, nonce: str, code_verifier: str,
+    browser_hash: str,
 ) -> None:
     """A new trip to the provider: any state handed out before for this request is void."""
     await session.execute(
         update(SignInRequest)
         .where(SignInRequest.id == request_id)
-        .values(state=state, nonce=nonce, code_verifier=code_verifier)
+        .values(state=state, nonce=nonce, code_verifier=code_verifier,
+                browser_hash=browser_hash)
     )
 
 

@@ -14,6 +14,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
+    LoginUrl,
     ReplyKeyboardMarkup,
 )
 
@@ -86,8 +87,16 @@ def id_type_keyboard(t: Translator, *, only: tuple[str, ...] = ()) -> InlineKeyb
 
 
 def signin_button(t: Translator, url: str) -> InlineKeyboardButton:
-    """Opens the bot's own sign-in page, which sends the browser on to CY Login."""
-    return InlineKeyboardButton(t.pgettext("button", "Sign in with CY Login"), url=url)
+    """Opens the bot's own sign-in page, which sends the browser on to CY Login.
+
+    A login_url button: Telegram appends the pressing user's id, signed with the bot's token,
+    so the page can tell that the one who pressed it is the one who asked (a forwarded button
+    must not sign someone else into this chat). Its domain must be linked to the bot
+    (BotFather's /setdomain)."""
+    return InlineKeyboardButton(
+        t.pgettext("button", "Sign in with CY Login"),
+        login_url=LoginUrl(url=url, request_write_access=False),
+    )
 
 
 def cancel_button(t: Translator) -> InlineKeyboardButton:
