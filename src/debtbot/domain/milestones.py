@@ -15,6 +15,7 @@ million debts share a few thousand clocks.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -386,3 +387,25 @@ def next_milestone(
     found = milestones(debt, rulebook=rulebook)
     index = bisect_right(clock(debt, rulebook).boundaries, now)
     return found[index] if index < len(found) else None
+
+
+_PROBE_AMOUNT = Decimal("1000000000.00")  # over every amount threshold of every kind
+
+
+def milestone_kinds(
+    kind: DebtKind, today: date, rulebook: Rulebook, wanted: Callable[[Milestone], bool]
+) -> list[MilestoneKind]:
+    """The kinds of milestone that debts of `kind` can reach under any version of the rules in
+    force today or from an earlier or later version's start, those `wanted` picks, in the
+    order the law lists them (one probe debt per version, large enough for every threshold)."""
+    found: dict[MilestoneKind, None] = {}
+    probes = {today} | {
+        max(version.effective_from, date(1900, 1, 1)) for version in rulebook.versions(kind)
+    }
+    for day in sorted(probes):
+        probe = Debt(kind=kind, reference="", amount=_PROBE_AMOUNT, served_on=day, due_on=day,
+                     finding_notice_on=day)
+        for milestone in milestones(probe, rulebook=rulebook):
+            if wanted(milestone):
+                found.setdefault(milestone.kind)
+    return list(found)

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from debtbot.domain.calendar import local_date
 from debtbot.domain.debts import Debt, DebtKind, DebtStatus
 from debtbot.domain.messages import OutboxPurpose, Priority
-from debtbot.domain.milestones import MilestoneKind, milestones
+from debtbot.domain.milestones import MilestoneKind, milestone_kinds, milestones
 from debtbot.domain.reminders import served_on_window
 from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
 from debtbot.i18n import Translator, translator
@@ -65,7 +65,6 @@ THRESHOLDS = (
     MilestoneKind.OFFENCE, MilestoneKind.FORFEITURE, MilestoneKind.BANK_FREEZE_RISK,
     MilestoneKind.PROPERTY_CHARGE,
 )
-_PROBE_AMOUNT = Decimal("1000000000.00")
 
 
 def _row(
@@ -362,17 +361,7 @@ async def plan_closure_news(
 
 def threshold_milestones(kind: DebtKind, today: date, rulebook: Rulebook) -> list[MilestoneKind]:
     """The consequences of THRESHOLDS that debts of `kind` can reach under any rule version."""
-    found: dict[MilestoneKind, None] = {}
-    probes = {today} | {
-        max(version.effective_from, date(1900, 1, 1)) for version in rulebook.versions(kind)
-    }
-    for day in sorted(probes):
-        probe = Debt(kind=kind, reference="", amount=_PROBE_AMOUNT, served_on=day, due_on=day,
-                     finding_notice_on=day)
-        for milestone in milestones(probe, rulebook=rulebook):
-            if milestone.kind in THRESHOLDS:
-                found.setdefault(milestone.kind)
-    return list(found)
+    return milestone_kinds(kind, today, rulebook, lambda milestone: milestone.kind in THRESHOLDS)
 
 
 def threshold_label(kind: MilestoneKind) -> str:

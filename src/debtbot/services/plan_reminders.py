@@ -35,15 +35,14 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.calendar import local_date, start_of_day
-from debtbot.domain.debts import Debt, DebtKind
+from debtbot.domain.debts import DebtKind
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
-from debtbot.domain.milestones import MilestoneKind, milestones
+from debtbot.domain.milestones import MilestoneKind, milestone_kinds
 from debtbot.domain.registry_dates import (
     REGISTRY_COLUMNS,
     registry_due_reminders,
@@ -71,7 +70,6 @@ PLANNER_LOCK = 0x44656274  # pg advisory lock key ("Debt")
 BATCH = 1000
 WARRANT = "warrant"
 _WARRANT_YEARS = 20  # how far back a warrant's date of service may lie
-_PROBE_AMOUNT = Decimal("1000000000.00")
 
 
 @dataclass(slots=True)
@@ -108,17 +106,7 @@ def lead_times(settings: Settings) -> list[timedelta]:
 
 def reminder_milestones(kind: DebtKind, today: date, rulebook: Rulebook) -> list[MilestoneKind]:
     """The milestones of `kind` that any rule version reminds before."""
-    found: dict[MilestoneKind, None] = {}
-    probes = {today} | {
-        max(version.effective_from, date(1900, 1, 1)) for version in rulebook.versions(kind)
-    }
-    for day in sorted(probes):
-        probe = Debt(kind=kind, reference="", amount=_PROBE_AMOUNT, served_on=day, due_on=day,
-                     finding_notice_on=day)
-        for milestone in milestones(probe, rulebook=rulebook):
-            if milestone.reminder:
-                found.setdefault(milestone.kind)
-    return list(found)
+    return milestone_kinds(kind, today, rulebook, lambda milestone: milestone.reminder)
 
 
 def _due_plans(today: date, leads: list[timedelta], rulebook: Rulebook) -> list[_Plan]:
