@@ -16,7 +16,7 @@ from debtbot.domain.calendar import local_date, start_of_day
 from debtbot.domain.debts import Debt
 from debtbot.domain.milestones import Milestone, MilestoneKind, milestones
 from debtbot.domain.money import ZERO, to_cents
-from debtbot.domain.reminders import DueReminder, due_reminders, remind_at
+from debtbot.domain.reminders import DueReminder, due_reminders, reminders_due_for
 from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
 
 
@@ -121,17 +121,7 @@ def registry_due_reminders(
     due = due_reminders(plain, now, lead_times, rulebook=rulebook)
     leads = sorted(set(lead_times), reverse=True)
     for debt in debts:
-        if not _overrides(debt) or not debt.is_open:
-            continue
-        for milestone in registry_milestones(debt, rulebook=rulebook):
-            if not milestone.reminder or milestone.takes_effect <= now:
-                continue
-            chosen: DueReminder | None = None
-            for lead in leads:
-                moment = remind_at(milestone, lead)
-                if moment > now:
-                    break
-                chosen = DueReminder(debt, milestone, lead, moment)
-            if chosen is not None:
-                due.append(chosen)
+        if _overrides(debt) and debt.is_open:
+            found = registry_milestones(debt, rulebook=rulebook)
+            due.extend(reminders_due_for(debt, found, now, leads))
     return due

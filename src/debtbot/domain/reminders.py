@@ -48,19 +48,28 @@ def due_reminders(
     leads = sorted(set(lead_times), reverse=True)  # longest lead first = earliest remind_at
     due: list[DueReminder] = []
     for debt in debts:
-        if not debt.is_open:
+        if debt.is_open:
+            due.extend(reminders_due_for(debt, milestones(debt, rulebook=rulebook), now, leads))
+    return due
+
+
+def reminders_due_for(
+    debt: Debt, found: Iterable[Milestone], now: datetime, leads: Sequence[timedelta]
+) -> list[DueReminder]:
+    """Of `debt`'s milestones `found`, the reminders due now: per milestone ahead, the
+    shortest of `leads` (longest first) whose moment has come."""
+    due: list[DueReminder] = []
+    for milestone in found:
+        if not milestone.reminder or milestone.takes_effect <= now:
             continue
-        for milestone in milestones(debt, rulebook=rulebook):
-            if not milestone.reminder or milestone.takes_effect <= now:
-                continue
-            chosen: DueReminder | None = None
-            for lead in leads:
-                moment = remind_at(milestone, lead)
-                if moment > now:
-                    break
-                chosen = DueReminder(debt, milestone, lead, moment)
-            if chosen is not None:
-                due.append(chosen)
+        chosen: DueReminder | None = None
+        for lead in leads:
+            moment = remind_at(milestone, lead)
+            if moment > now:
+                break
+            chosen = DueReminder(debt, milestone, lead, moment)
+        if chosen is not None:
+            due.append(chosen)
     return due
 
 
