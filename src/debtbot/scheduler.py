@@ -66,7 +66,7 @@ async def run_sender(scheduler: DebtbotScheduler) -> None:
     if leadership is not None:
         async def lead(term: asyncio.Event) -> None:
             await sender.take_over()
-            await sender.run(term)
+            await sender.run(term, handing_over=lambda: not stop.is_set())
 
         try:
             await while_leading(leadership, stop, lead, restart_delay=RESTART_DELAY)

@@ -47,6 +47,7 @@ from debtbot.store import audit as audit_store
 from debtbot.store import chats as chat_store
 from debtbot.store import outbox as store
 from debtbot.store.db import transaction
+from debtbot.store.health import warn_unless_outage
 from debtbot.store.outbox import ClaimedMessage
 
 log = logging.getLogger(__name__)
@@ -398,6 +399,8 @@ class OutboxSender:
         self.stats = DeliveryStats()
         self._sleep = sleep
         self._inflight: set[asyncio.Task[None]] = set()
+        self._groups: dict[asyncio.Task[None], Group] = {}  # what each task in flight delivers
+        self._committed: set[asyncio.Task[None]] = set()  # its request has gone to Telegram
         self._wake = asyncio.Event()
         self._room = asyncio.Event()  # half the window is free again
         self._last_maintenance = float("-inf")
@@ -411,8 +414,16 @@ class OutboxSender:
 
     # -- the loop
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set, then finish what is in flight."""
+    async def run(
+        self, stop: asyncio.Event, *, handing_over: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Deliver until `stop` is set, then finish what is in flight.
+
+        `handing_over()` true when `stop` comes: this sender lost its lease and another
+        instance sends now. Only the messages already on their way to Telegram are finished
+        and recorded; the rest go back to 'pending' at once, for the new sender, instead of
+        going out from two instances at the same time (duplicates).
+        """
         log.info("outbox sender %s started", self.worker)
         try:
             while not stop.is_set():
@@ -426,6 +437,8 @@ class OutboxSender:
                 if claimed == 0 or len(self._inflight) > self.window // 2:
                     await self._idle(stop)
         finally:
+            if handing_over():
+                await self._hand_over()
             await self._drain()
             self.pacer.close()
             self.paid_pacer.close()
@@ -461,8 +474,27 @@ class OutboxSender:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
+        self._groups.pop(task, None)
+        self._committed.discard(task)
         if len(self._inflight) <= self.window // 2:
             self._room.set()
+
+    async def _hand_over(self) -> None:
+        """Stop what has not reached Telegram yet and release its claims (see `run`)."""
+        waiting = [task for task in self._inflight if task not in self._committed]
+        ids = [row_id for task in waiting for row_id in self._groups[task].ids]
+        for task in waiting:
+            task.cancel()
+        if waiting:
+            await asyncio.gather(*waiting, return_exceptions=True)
+        if not ids:
+            return
+        try:
+            await self._settle(ids, DeliveryStatus.PENDING, None)
+        except Exception as exc:  # the database away: the new sender's take-over releases them
+            warn_unless_outage(log, exc, "outbox: could not release %d claims on standing "
+                               "down (%s)", len(ids), type(exc).__name__)
+        log.info("outbox: lease lost; %d messages left to the new sender", len(waiting))
 
     async def _drain(self) -> None:
         if self._inflight:
@@ -530,6 +562,7 @@ class OutboxSender:
             self.gate.enter(group.chat_id)
             task = asyncio.create_task(self._deliver(group))
             self._inflight.add(task)
+            self._groups[task] = group
             task.add_done_callback(self._done)
         return len(rows)
 
@@ -555,6 +588,9 @@ class OutboxSender:
             if wait > 0:
                 await self._sleep(wait)
             await pacer.acquire(group.priority)
+            task = asyncio.current_task()
+            if task is not None:
+                self._committed.add(task)  # from here on it is finished and recorded
             try:
                 message_id = await self.send(group.message)
             except RetryAfter as exc:

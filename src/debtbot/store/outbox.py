@@ -243,7 +243,13 @@ async def mark_sent_many(
     worker: str,
     now: datetime,
 ) -> int:
-    """Mark many rows sent at once: (row id, telegram message id, attempts) each."""
+    """Mark many rows sent at once: (row id, telegram message id, attempts) each.
+
+    A row this worker claimed is marked; so is one that went back to 'pending' meanwhile (a
+    new active sender released the claims of the one it took over from, and is waiting out
+    the chat's interval before sending it again): it was delivered, so it is not sent twice.
+    A row another worker has claimed since is left to that worker.
+    """
     if not marks:
         return 0
     table = OutboxMessage.__table__
@@ -251,8 +257,8 @@ async def mark_sent_many(
         table.update()
         .where(
             table.c.id == bindparam("row_id"),
-            table.c.status == SENDING,
-            table.c.claimed_by == worker,
+            or_(and_(table.c.status == SENDING, table.c.claimed_by == worker),
+                table.c.status == PENDING),
         )
         .values(
             status=DeliveryStatus.SENT.value,
