@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import TypeVar
 
 from debtbot.services.delivery_counters import DeliveryCounters
 from debtbot.settings import Settings
+from debtbot.store.db import Sessions
+from debtbot.store.unit_of_work import Store, UnitOfWork
+
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -19,6 +23,22 @@ def utcnow() -> datetime:
 @dataclass(frozen=True, slots=True)
 class Deps:
     settings: Settings
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: Sessions
     clock: Callable[[], datetime] = field(default=utcnow)  # tests pass a fixed clock
     counters: DeliveryCounters = field(default_factory=DeliveryCounters)
+    store: Store = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "store", Store(self.sessions))
+
+    def uow(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """One transaction and its repositories (store.unit_of_work)."""
+        return self.store.uow()
+
+    async def read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """`work(uow)` that only reads, with no transaction (store.unit_of_work)."""
+        return await self.store.read(work)
+
+    async def write_once(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """`work(uow)`: one statement that writes and may safely run twice."""
+        return await self.store.write_once(work)

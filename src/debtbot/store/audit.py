@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.store.models import AuditEntry
+from debtbot.store.repository import Repository
 
 
 async def record(
@@ -53,3 +54,9 @@ async def entries(
         query = query.where(AuditEntry.at >= since)
     query = query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
     return list(await session.scalars(query))
+
+
+class AuditRepository(Repository):
+    """The audit log (audit_log): the only writer of its table."""
+
+    __slots__ = ()

@@ -39,6 +39,7 @@ from debtbot.store.models import (
     OutboxMessage,
     Person,
 )
+from debtbot.store.repository import Repository
 
 OPEN = "outstanding"
 
@@ -333,3 +334,9 @@ async def delete_audit_before(session: AsyncSession, *, before: datetime, limit:
         delete(AuditEntry).where(AuditEntry.id.in_(ids)).execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+class BroadcastRepository(Repository):
+    """Broadcasts, notices and their templates: the only writer of their tables."""
+
+    __slots__ = ()

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.store.bulk import dialect_name
 from debtbot.store.models import Chat, ChatLink
+from debtbot.store.repository import Repository
 
 CHATS = Chat.__table__
 LINKS = ChatLink.__table__
@@ -139,3 +140,10 @@ async def _insert_ignore(
         index_elements=list(keys), index_where=text(where) if where else None
     )
     await session.execute(statement.values(row))
+
+
+class ChatRepository(Repository):
+    """Chats and the identities they have proven (chats, chat_links, debt_messages): the only
+    writer of their tables."""
+
+    __slots__ = ()

@@ -24,6 +24,8 @@ from debtbot.store import sqlite
 
 T = TypeVar("T")
 
+Sessions = async_sessionmaker[AsyncSession]
+
 # A pooled connection unused for longer than this is checked (one round trip) before it is
 # handed out: server restarts, failovers and idle timeouts of proxies or NAT close the idle
 # ones. Checking every checkout instead (pool_pre_ping) costs three round trips (BEGIN, ping,

@@ -22,6 +22,7 @@ from debtbot.store.bulk import (
     update_by_id,
 )
 from debtbot.store.models import Company, DebtRow, OutboxMessage, Person
+from debtbot.store.repository import Repository
 
 DEBTS = DebtRow.__table__
 OUTBOX = OutboxMessage.__table__
@@ -264,3 +265,9 @@ async def _existing(
         for row_id, reference, *values in rows:
             found[(source, reference)] = (row_id, tuple(values))
     return found
+
+
+class DebtRepository(Repository):
+    """Persons, companies, their debts and payments: the only writer of their tables."""
+
+    __slots__ = ()

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from debtbot.store.health import warn_unless_outage
 from debtbot.store.models import FleetCounter, ProcessedUpdate
+from debtbot.store.repository import Repository
 
 log = logging.getLogger(__name__)
 
@@ -285,3 +286,9 @@ def single_instance(url: str) -> Iterator[None]:
 
 def parsed_name(url: str) -> str:
     return make_url(url).database or url
+
+
+class FleetRepository(Repository):
+    """Updates taken, the send budget and the fleet's counters: the only writer of their tables."""
+
+    __slots__ = ()

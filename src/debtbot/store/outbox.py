@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
 from debtbot.store.models import Chat, DebtRow, OutboxMessage
+from debtbot.store.repository import Repository
 
 PENDING = DeliveryStatus.PENDING.value
 SENDING = DeliveryStatus.SENDING.value
@@ -425,3 +426,9 @@ async def try_advisory_lock(session: AsyncSession, key: int) -> bool:
         return True
     result = await session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key})
     return bool(result.scalar_one())
+
+
+class OutboxRepository(Repository):
+    """What is to be sent (outbox) and the planner's state: the only writer of their tables."""
+
+    __slots__ = ()

@@ -23,6 +23,7 @@ from debtbot.store.models import (
     Person,
     StaffMember,
 )
+from debtbot.store.repository import Repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,3 +350,9 @@ async def audit_entries_with_prefix(
         query = query.where(AuditEntry.at >= since)
     query = query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
     return list(await session.scalars(query))
+
+
+class StaffRepository(Repository):
+    """Staff, console sessions and API tokens: the only writer of their tables."""
+
+    __slots__ = ()
