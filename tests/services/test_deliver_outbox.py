@@ -352,3 +352,28 @@ async def test_message_counters_count_as_it_happens_and_never_go_down(sessions, 
     result = await purge_old_messages(deps, now=NOON + timedelta(days=deps.settings.retention_days + 1))
     assert result.messages == 3 and await outbox_rows(sessions) == []
     assert deps.counters.snapshot()[0] == counted
+
+
+async def test_a_sender_that_hands_over_finishes_only_what_reached_telegram(sessions, botapi):
+    """The lease lost (another instance sends now): what is still waiting for its slot goes
+    back to pending at once, for the new sender, instead of going out from both."""
+    deps = _deps(sessions, botapi, send_rate_per_second=2.0)
+    for chat_id in range(1, 11):
+        await _queue(sessions, f"n{chat_id}", chat_id)
+    old = await _sender(deps)
+    stop = asyncio.Event()
+    running = asyncio.create_task(old.run(stop, handing_over=lambda: True))
+    await botapi.wait_for(lambda: botapi.calls_to("sendMessage"), timeout=10)
+    stop.set()
+    await asyncio.wait_for(running, 10)
+
+    first = {call.chat_id for call in botapi.calls_to("sendMessage")}
+    statuses = await _status(sessions)
+    assert 1 <= len(first) < 10
+    assert sorted(k for k, s in statuses.items() if s == "sent") == sorted(
+        f"n{chat_id}" for chat_id in first)
+    assert set(statuses.values()) == {"sent", "pending"}  # nothing left claimed
+
+    await (await _sender(deps)).deliver_due()  # the new sender: the rest, each once
+    sent = sorted(call.chat_id for call in botapi.calls_to("sendMessage"))
+    assert sent == list(range(1, 11))
