@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import time
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -16,7 +17,6 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from debtbot.domain.keys import Keyring
-from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
 
 DEVELOPMENT_HASH_KEY = "development-only-hash-key-change-me"
 
@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     payment_webhook_secret: str = ""
     http_max_body_bytes: int = 4 * 1024 * 1024
     timezone: str = "Europe/Nicosia"
+    # Rule versions the built-in law does not have yet (a TOML file, domain.rule_versions),
+    # read at start into Deps.rulebook (debtbot.rulebook).
+    rules_file: Path | None = None
 
     # Payments: a URL template per debt kind, `{reference}` filled in (URL-quoted). Only hosts
     # on the allow-list are ever linked, so a bad template cannot send citizens elsewhere.
@@ -131,6 +134,11 @@ class Settings(BaseSettings):
             return value.rstrip("/")
         return f"http://{info.data.get('http_host', '127.0.0.1')}:{info.data.get('http_port', 8080)}"
 
+    @field_validator("rules_file", mode="before")
+    @classmethod
+    def _no_rules_file(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("payment_hosts", "reminder_lead_days", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
@@ -139,14 +147,6 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-    @cached_property
-    def rulebook(self) -> Rulebook:
-        """The law's rule book with the values the law leaves to settings applied (built once:
-        caches are keyed on its identity; the defaults keep the shared DEFAULT_RULEBOOK)."""
-        return DEFAULT_RULEBOOK.with_settings(
-            closure_days_closed=None if self.closure_days_closed else False,
-        )
 
     @cached_property
     def keyring(self) -> Keyring:
