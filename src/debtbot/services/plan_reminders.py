@@ -355,7 +355,7 @@ async def plan_reminders(deps: Deps, *, now: datetime | None = None) -> PlanRepo
         report.news += news
         report.queries += queries
         # The "new debt" news a big file import left to be worded (services.plan_news).
-        report.news += await render_held_news(session, settings, now=now)
+        report.news += await render_held_news(session, settings, now=now, rulebook=rulebook)
         await store.end_sweep(session, now=now)
     report.seconds = time.perf_counter() - started
     log.info(
