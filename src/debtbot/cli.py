@@ -322,9 +322,11 @@ def shell(
     if language not in ("el", "en", "tr"):
         _echo_error("--language must be el, en or tr.")
         raise typer.Exit(2)
+    settings = _settings()
+    _rulebook(settings)  # a bad DEBTBOT_RULES_FILE: its one line, before the shell starts
     try:
         asyncio.run(
-            run_shell(_settings(), language=language, link=link, link_id_type=link_id_type)
+            run_shell(settings, language=language, link=link, link_id_type=link_id_type)
         )
     except KeyboardInterrupt:
         typer.echo("")  # Ctrl-C leaves the shell quietly; the temporary database is gone
