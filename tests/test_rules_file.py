@@ -4,6 +4,7 @@ line naming the file, the version and the field."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -74,13 +75,15 @@ def test_rules_show_prints_each_kinds_versions_with_dates_and_bases(environment,
     assert lines[-1] == (
         "From settings: reminder lead days 7, 1 (DEBTBOT_REMINDER_LEAD_DAYS); fine warrants "
         "reminded every 30 days (DEBTBOT_WARRANT_REMINDER_EVERY_DAYS); office closure days "
-        "closed (DEBTBOT_CLOSURE_DAYS_CLOSED)."
+        "closed (DEBTBOT_CLOSURE_DAYS_CLOSED); customs interest not computed "
+        "(DEBTBOT_CUSTOMS_INTEREST_RATE)."
     )
 
 
 def test_rules_show_without_a_file_is_the_built_in_law_and_the_settings(environment, monkeypatch):
     monkeypatch.setenv("DEBTBOT_WARRANT_REMINDER_EVERY_DAYS", "14")
     monkeypatch.setenv("DEBTBOT_REMINDER_LEAD_DAYS", "10,3")
+    monkeypatch.setenv("DEBTBOT_CUSTOMS_INTEREST_RATE", "0.04")
 
     result = invoke("rules", "show")
 
@@ -89,6 +92,7 @@ def test_rules_show_without_a_file_is_the_built_in_law_and_the_settings(environm
     assert "  debts served on any date (built in)" in result.stdout
     assert "reminder lead days 10, 3" in result.stdout
     assert "fine warrants reminded every 14 days" in result.stdout
+    assert "customs interest 0.04 a year" in result.stdout
 
 
 def test_rules_show_gives_the_example_files_basis_in_each_language(environment, monkeypatch):
@@ -176,13 +180,15 @@ def test_the_settings_that_are_rules_reach_the_rule_book(tmp_path: Path):
     path = tmp_path / "rules.toml"
     path.write_text(GOOD, encoding="utf-8")
     settings = Settings(warrant_reminder_every_days=14, reminder_lead_days=[10, 3],
-                        closure_days_closed=False, rules_file=path, _env_file=None)
+                        closure_days_closed=False, customs_interest_rate="0.04",
+                        rules_file=path, _env_file=None)
 
     rulebook = load_rulebook(settings)
 
     assert rulebook.fine_warrant(None).reminder_every_days == 14
     assert [lead.days for lead in rulebook.reminder_leads] == [10, 3]
     assert rulebook.admin_fine(None).closure_days_closed is False
+    assert rulebook.customs(None).interest_rate == Decimal("0.04")
     assert [v.surcharge_days for v in rulebook.out_of_court_fines] == [30, 90]
 
 

@@ -33,6 +33,7 @@ def with_settings(rulebook: Rulebook, settings: Settings) -> Rulebook:
         warrant_reminder_every_days=settings.warrant_reminder_every_days,
         closure_days_closed=settings.closure_days_closed,
         reminder_lead_days=tuple(settings.reminder_lead_days),
+        customs_interest_rate=settings.customs_interest_rate,
     )
 
 
@@ -99,7 +100,9 @@ def describe(rulebook: Rulebook, settings: Settings) -> list[str]:
                  f"{rulebook.fine_warrant(None).reminder_every_days} days "
                  "(DEBTBOT_WARRANT_REMINDER_EVERY_DAYS); office closure days "
                  + ("closed" if rulebook.admin_fine(None).closure_days_closed else "open")
-                 + " (DEBTBOT_CLOSURE_DAYS_CLOSED).")
+                 + " (DEBTBOT_CLOSURE_DAYS_CLOSED); customs interest "
+                 + _rate(rulebook.customs(None).interest_rate)
+                 + " (DEBTBOT_CUSTOMS_INTEREST_RATE).")
     return lines
 
 
@@ -118,7 +121,7 @@ def _values(rules: RuleSet, previous: RuleSet | None) -> list[tuple[str, str, Ba
         if name in ("effective_from", "basis") or name.endswith("_basis"):
             continue
         if name in SETTINGS_NOT_RULES:
-            continue  # shown once, under "From settings" (customs interest: no setting yet)
+            continue  # shown once, under "From settings"
         value = getattr(rules, name)
         if previous is not None and value == getattr(previous, name):
             continue
@@ -137,6 +140,10 @@ def _shown(value: object) -> str:
             return "{ " + ", ".join(f"{k} = {v}" for k, v in value) + " }"
         return "[" + ", ".join(str(v) for v in value) + "]"
     return str(value)
+
+
+def _rate(rate: object) -> str:
+    return "not computed" if rate is None else f"{rate} a year"
 
 
 def _cited(label: str, basis: Basis) -> list[str]:

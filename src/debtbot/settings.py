@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import time
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -109,6 +110,9 @@ class Settings(BaseSettings):
     # count as closed where a law speaks of an office's working days (LEGAL_RULES.md, "Day
     # counting": the reading safer for the citizen). False: they count as working days.
     closure_days_closed: bool = True
+    # Customs art. 52(3): the yearly interest rate on a post-clearance assessment plus its
+    # surcharge (0.04 = 4 %); the law gives no number. Empty: no interest is computed.
+    customs_interest_rate: Decimal | None = Field(default=None, ge=0)
 
     # Verification guard against guessing.
     verify_chat_failures: int = 5
@@ -134,9 +138,9 @@ class Settings(BaseSettings):
             return value.rstrip("/")
         return f"http://{info.data.get('http_host', '127.0.0.1')}:{info.data.get('http_port', 8080)}"
 
-    @field_validator("rules_file", mode="before")
+    @field_validator("rules_file", "customs_interest_rate", mode="before")
     @classmethod
-    def _no_rules_file(cls, value: object) -> object:
+    def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("payment_hosts", "reminder_lead_days", mode="before")

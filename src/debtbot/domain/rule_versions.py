@@ -57,7 +57,7 @@ RULES_BY_KIND: dict[DebtKind, type[RuleSet]] = {
 SETTINGS_NOT_RULES = {
     "reminder_every_days": "DEBTBOT_WARRANT_REMINDER_EVERY_DAYS",
     "closure_days_closed": "DEBTBOT_CLOSURE_DAYS_CLOSED",
-    "interest_rate": "the yearly rate of art. 52(3)",
+    "interest_rate": "DEBTBOT_CUSTOMS_INTEREST_RATE, the yearly rate of art. 52(3)",
 }
 # Names in the file that differ from the field's: hours read better than a duration.
 _FILE_NAMES = {"payable_after": "payable_after_hours"}
