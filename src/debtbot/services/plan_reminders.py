@@ -256,10 +256,10 @@ async def _record_missed(
 def _warrant_dates(day: date, rulebook: Rulebook) -> list[date]:
     """The dates of service whose warrants are reminded on `day`: every `reminder_every_days`
     of the version in force on that date of service."""
-    versions = rulebook.versions(DebtKind.FINE_WARRANT)
+    versions = rulebook.fine_warrants
     dates = []
     for index, rules in enumerate(versions):
-        every = rules.reminder_every_days  # type: ignore[union-attr]
+        every = rules.reminder_every_days
         if every <= 0:
             continue
         until = versions[index + 1].effective_from if index + 1 < len(versions) else date.max
