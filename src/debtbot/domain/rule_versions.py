@@ -118,8 +118,7 @@ def versions_from_document(
     versions: list[RuleSet] = []
     taken: dict[tuple[DebtKind, date], int] = {}
     for number, table in enumerate(tables, start=1):
-        rules = _version(number, table)
-        kind = next(k for k, cls in RULES_BY_KIND.items() if isinstance(rules, cls))
+        kind, rules = _version(number, table)
         where = _Where(number, kind, rules.effective_from)
         if (kind, rules.effective_from) in taken:
             raise where.error("effective_from", f"version {taken[kind, rules.effective_from]} "
@@ -141,7 +140,7 @@ class _Where:
         return RuleVersionError(f"{self.label}: {name}: {problem}")
 
 
-def _version(number: int, table: Any) -> RuleSet:
+def _version(number: int, table: Any) -> tuple[DebtKind, RuleSet]:
     where = _Where(number)
     if not isinstance(table, Mapping):
         raise RuleVersionError(f"{where.label}: must be a [[version]] table")
@@ -185,7 +184,7 @@ def _version(number: int, table: Any) -> RuleSet:
             cited[cites] = basis
     rules = replace(defaults, **values, **cited)
     _check(where, rules)
-    return rules
+    return kind, rules
 
 
 def _date(where: _Where, value: Any) -> date:
