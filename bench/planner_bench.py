@@ -43,8 +43,9 @@ from sqlalchemy import func, select, text
 
 from debtbot.domain.calendar import local_date
 from debtbot.domain.reminders import due_reminders
+from debtbot.rulebook import load_rulebook
 from debtbot.services.deps import Deps
-from debtbot.services.plan_reminders import lead_times, plan_reminders
+from debtbot.services.plan_reminders import plan_reminders
 from debtbot.settings import Settings
 from debtbot.store.db import create_engine, session_factory
 from debtbot.store.mapping import debt_from_row
@@ -179,7 +180,7 @@ async def naive(url: str) -> dict[str, object]:
     engine = create_engine(url)
     sessions = session_factory(engine)
     settings = Settings(database_url=url)
-    leads = lead_times(settings)
+    leads = load_rulebook(settings).reminder_leads
     started = time.perf_counter()
     chats_of_person: dict[int, list[int]] = defaultdict(list)
     chats_of_company: dict[int, list[int]] = defaultdict(list)

@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from aiohttp import web
 from telegram.ext import Application
 
+from debtbot.domain.rules import Rulebook
 from debtbot.http.app import build_http_app, webhook_path
+from debtbot.rulebook import load_rulebook
 from debtbot.scheduler import build_scheduler
 from debtbot.services import fleet
 from debtbot.services.deps import Deps
@@ -35,18 +37,19 @@ log = logging.getLogger(__name__)
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Run the bot, the scheduler and the HTTP API until `stop` is set (or SIGINT/SIGTERM).
 
-    Raises UnsafeSettings (the development hash key outside development) and
-    DatabaseUnavailable (no database within DEBTBOT_DB_STARTUP_WAIT_SECONDS) before serving.
+    Raises UnsafeSettings (the development hash key outside development), RulesFileError (a
+    DEBTBOT_RULES_FILE the rule book cannot take) and DatabaseUnavailable (no database within DEBTBOT_DB_STARTUP_WAIT_SECONDS) before serving.
     On SQLite a second instance on the same file is refused (AlreadyRunning). On PostgreSQL
     any number run side by side: one sends the outbox, one polls (each holding a lease, the
     others standing by to take over), all keep one pace and process each update once.
     """
     settings.refuse_if_unsafe()
+    rulebook = load_rulebook(settings)  # the law in force, checked before anything starts
     with single_instance(settings.database_url):
-        await _serve(settings, stop=stop)
+        await _serve(settings, rulebook, stop=stop)
 
 
-async def _serve(settings: Settings, *, stop: asyncio.Event | None) -> None:
+async def _serve(settings: Settings, rulebook: Rulebook, *, stop: asyncio.Event | None) -> None:
     engine = create_engine(settings.database_url)
     try:
         await wait_for_database(engine, settings.database_url, settings.db_startup_wait_seconds)
@@ -54,7 +57,7 @@ async def _serve(settings: Settings, *, stop: asyncio.Event | None) -> None:
     except BaseException:
         await engine.dispose()
         raise
-    deps = Deps(settings=settings, sessions=session_factory(engine))
+    deps = Deps(settings=settings, sessions=session_factory(engine), rulebook=rulebook)
     several = fleet.shared_database(deps)
     budgets = fleet.budgets(deps)  # one pace for the outbox and the replies of this process
     webhook = bool(settings.webhook_url)

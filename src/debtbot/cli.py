@@ -53,14 +53,28 @@ def _database_problem(settings: Settings, exc: Exception) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _rulebook(settings: Settings):  # type: ignore[no-untyped-def]
+    """The law in force (debtbot.rulebook); a bad DEBTBOT_RULES_FILE is one line and exit 1."""
+    from debtbot.rulebook import RulesFileError, load_rulebook
+
+    try:
+        return load_rulebook(settings)
+    except RulesFileError as error:
+        _echo_error(str(error))
+        raise typer.Exit(1) from None
+
+
 async def _with_deps(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:
     """Run `work(deps)` with an engine that is disposed of afterwards."""
     from debtbot.services.deps import Deps
     from debtbot.store.db import create_engine, session_factory
 
+    rulebook = _rulebook(settings)
     engine = create_engine(settings.database_url)
     try:
-        return await work(Deps(settings=settings, sessions=session_factory(engine)))
+        return await work(
+            Deps(settings=settings, sessions=session_factory(engine), rulebook=rulebook)
+        )
     finally:
         await engine.dispose()
 
@@ -89,6 +103,8 @@ def run(
     from debtbot.logging_setup import configure_logging
     from debtbot.settings import UnsafeSettings
     from debtbot.store.health import DatabaseUnavailable
+
+    _rulebook(settings)  # the law in force, checked before anything starts
 
     if local or not settings.telegram_token:
         from debtbot.shell import run_local
@@ -306,9 +322,11 @@ def shell(
     if language not in ("el", "en", "tr"):
         _echo_error("--language must be el, en or tr.")
         raise typer.Exit(2)
+    settings = _settings()
+    _rulebook(settings)  # a bad DEBTBOT_RULES_FILE: its one line, before the shell starts
     try:
         asyncio.run(
-            run_shell(_settings(), language=language, link=link, link_id_type=link_id_type)
+            run_shell(settings, language=language, link=link, link_id_type=link_id_type)
         )
     except KeyboardInterrupt:
         typer.echo("")  # Ctrl-C leaves the shell quietly; the temporary database is gone
@@ -715,6 +733,24 @@ def reminders_plan() -> None:
         return
     typer.echo(f"{report.planned} reminders planned, {report.dropped} recorded as missed "
                f"({report.seconds:.2f} s).")
+
+
+# ---------------------------------------------------------------------------- rules
+
+rules_app = typer.Typer(help="The law the bot applies: built in, and DEBTBOT_RULES_FILE.",
+                        no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("show")
+def rules_show() -> None:
+    """Print the rule versions in force per kind of debt, with their dates and legal bases
+    (the built-in law, DEBTBOT_RULES_FILE's versions, and the settings that are rules)."""
+    from debtbot.rulebook import describe
+
+    settings = _settings()
+    for line in describe(_rulebook(settings), settings):
+        typer.echo(line)
 
 
 # ---------------------------------------------------------------------------- entry point

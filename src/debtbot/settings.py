@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 from datetime import time
+from decimal import Decimal
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -16,7 +18,6 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from debtbot.domain.keys import Keyring
-from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
 
 DEVELOPMENT_HASH_KEY = "development-only-hash-key-change-me"
 
@@ -67,6 +68,9 @@ class Settings(BaseSettings):
     payment_webhook_secret: str = ""
     http_max_body_bytes: int = 4 * 1024 * 1024
     timezone: str = "Europe/Nicosia"
+    # Rule versions the built-in law does not have yet (a TOML file, domain.rule_versions),
+    # read at start into Deps.rulebook (debtbot.rulebook).
+    rules_file: Path | None = None
 
     # Payments: a URL template per debt kind, `{reference}` filled in (URL-quoted). Only hosts
     # on the allow-list are ever linked, so a bad template cannot send citizens elsewhere.
@@ -106,6 +110,9 @@ class Settings(BaseSettings):
     # count as closed where a law speaks of an office's working days (LEGAL_RULES.md, "Day
     # counting": the reading safer for the citizen). False: they count as working days.
     closure_days_closed: bool = True
+    # Customs art. 52(3): the yearly interest rate on a post-clearance assessment plus its
+    # surcharge (0.04 = 4 %); the law gives no number. Empty: no interest is computed.
+    customs_interest_rate: Decimal | None = Field(default=None, ge=0)
 
     # Verification guard against guessing.
     verify_chat_failures: int = 5
@@ -131,6 +138,11 @@ class Settings(BaseSettings):
             return value.rstrip("/")
         return f"http://{info.data.get('http_host', '127.0.0.1')}:{info.data.get('http_port', 8080)}"
 
+    @field_validator("rules_file", "customs_interest_rate", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("payment_hosts", "reminder_lead_days", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
@@ -139,14 +151,6 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-    @cached_property
-    def rulebook(self) -> Rulebook:
-        """The law's rule book with the values the law leaves to settings applied (built once:
-        caches are keyed on its identity; the defaults keep the shared DEFAULT_RULEBOOK)."""
-        return DEFAULT_RULEBOOK.with_settings(
-            closure_days_closed=None if self.closure_days_closed else False,
-        )
 
     @cached_property
     def keyring(self) -> Keyring:

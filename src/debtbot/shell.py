@@ -156,6 +156,7 @@ async def run_shell(
     """Run the bot against a local Bot API server and let the terminal play the user."""
     from debtbot.devtools import ptb
     from debtbot.devtools.botapi import FakeBotApi
+    from debtbot.rulebook import load_rulebook
     from debtbot.services.deps import Deps
     from debtbot.services.link_tokens import mint_link_token
     from debtbot.store.db import create_engine, session_factory
@@ -175,7 +176,8 @@ async def run_shell(
                 }
             )
             engine = create_engine(url)
-            deps = Deps(settings=shell_settings, sessions=session_factory(engine))
+            deps = Deps(settings=shell_settings, sessions=session_factory(engine),
+                        rulebook=load_rulebook(shell_settings))
             try:
                 count = await _seed(deps, Path(folder))
                 terminal.write(
@@ -220,11 +222,13 @@ async def run_local(
     SQLite file of its own (never the production database), with the terminal chat in front."""
     from debtbot.app import serve
     from debtbot.devtools.botapi import FakeBotApi
+    from debtbot.rulebook import load_rulebook
     from debtbot.services.deps import Deps
     from debtbot.store.db import create_engine, session_factory
     from debtbot.store.migrate import upgrade_database
 
     terminal = terminal or console()
+    rulebook = load_rulebook(settings)  # a bad DEBTBOT_RULES_FILE stops it before anything runs
     folder = folder or Path.cwd()
     database = folder / LOCAL_DATABASE
     url = f"sqlite+aiosqlite:///{database}"
@@ -239,7 +243,9 @@ async def run_local(
         await upgrade_database(url)
         engine = create_engine(url)
         try:
-            await _import_sample(Deps(settings=local, sessions=session_factory(engine)), folder)
+            await _import_sample(
+                Deps(settings=local, sessions=session_factory(engine), rulebook=rulebook), folder
+            )
         finally:
             await engine.dispose()
         stop = asyncio.Event()

@@ -14,6 +14,7 @@ from babel.dates import get_day_names
 from debtbot import authorities
 from debtbot.domain.legal import (
     Basis,
+    CitationText,
     Instrument,
     LegalBasis,
     customs_article,
@@ -131,6 +132,8 @@ def legal_basis(t: Translator, basis: Basis) -> str:
     """The citation in the reader's language: "Κανονισμοί 2021, Έντυπο Τύπου Ε, σημ. 3"."""
     if isinstance(basis, str):  # a rule version from a file, cited as free text
         return basis
+    if isinstance(basis, CitationText):  # ... or as text in each language
+        return basis.in_language(t.language)
     parts = [instrument_name(t, basis.instrument)]
     if basis.articles:
         articles = tuple(_numbering(t, article) for article in basis.articles)

@@ -18,6 +18,7 @@ from debtbot.domain.amounts import amount_due
 from debtbot.domain.calendar import local_date
 from debtbot.domain.debts import Debt, DebtKind
 from debtbot.domain.milestones import milestones, next_milestone
+from debtbot.domain.rules import DEFAULT_RULEBOOK
 from debtbot.i18n import LANGUAGES, translator
 from debtbot.services import record_payment
 from debtbot.services.reminder_text import render_milestone_reminder, render_warrant_reminder
@@ -91,13 +92,13 @@ def _screens(language: str) -> list[tuple[str, str, list[str]]]:
             if upcoming is not None:
                 payload = render_milestone_reminder(
                     t, debt_id=7, debt=debt, milestone=upcoming, now=now, pay_url=PAY_URL,
-                    discreet=False,
+                    discreet=False, rulebook=DEFAULT_RULEBOOK,
                 )
                 screens.append((f"reminder, {label}", payload["text"], _payload_labels(payload)))
         if debt.kind is DebtKind.FINE_WARRANT:
             payload = render_warrant_reminder(
                 t, debt_id=7, debt=debt, now=datetime(2026, 11, 23, tzinfo=UTC),
-                pay_url=PAY_URL, discreet=False,
+                pay_url=PAY_URL, discreet=False, rulebook=DEFAULT_RULEBOOK,
             )
             screens.append(("warrant reminder", payload["text"], _payload_labels(payload)))
         for remaining, by, refund in [

@@ -67,5 +67,26 @@ def customs_article(*articles: str) -> LegalBasis:
     return LegalBasis(Instrument.CUSTOMS_CODE_94_2004, articles=articles)
 
 
-# A rule version added from a file may cite its basis as free text: shown as given.
-Basis = LegalBasis | str
+@dataclass(frozen=True, slots=True)
+class CitationText:
+    """A citation given as text in each language (a rule version added from a rules file):
+    the reader's language, else English, else Greek."""
+
+    el: str = ""
+    en: str = ""
+    tr: str = ""
+
+    def __post_init__(self) -> None:
+        if not (self.el or self.en):
+            raise ValueError("a citation needs its Greek or English text")
+
+    def in_language(self, language: str) -> str:
+        return getattr(self, language, "") or self.en or self.el
+
+    def __str__(self) -> str:
+        return self.en or self.el
+
+
+# A rule version added from a file cites its basis as text: shown as given, in the reader's
+# language when the file gives it.
+Basis = LegalBasis | CitationText | str

@@ -1,8 +1,9 @@
 """The law's numbers as data: versioned rule sets, each with the date it takes effect.
 
 Laws change (in March 2025 Parliament was reported to have approved 90/105-day periods for
-out-of-court fines, LEGAL_RULES.md section 1). A change is one new version appended to a
-kind's tuple in `DEFAULT_RULEBOOK`, never an edit scattered through the code. Each debt is
+out-of-court fines, LEGAL_RULES.md section 1). A change is one new version: appended to a
+kind's tuple in `DEFAULT_RULEBOOK`, or added at start from the operator's DEBTBOT_RULES_FILE
+(domain.rule_versions), never an edit scattered through the code. Each debt is
 judged by the version in force on its clock date: the date of service (out-of-court fines,
 fine warrants, admin fines, customs) or the due date (tax, art. 4).
 
@@ -22,6 +23,8 @@ from typing import Any, Literal
 from debtbot.domain.debts import DebtKind
 from debtbot.domain.legal import (
     Basis,
+    Instrument,
+    LegalBasis,
     customs_article,
     regulations_note,
     road_transport_article,
@@ -37,6 +40,8 @@ AdminFineRole = Literal["driver", "owner", "intermediary"]
 @dataclass(frozen=True, slots=True)
 class OutOfCourtFineRules:
     effective_from: date = SINCE_ALWAYS
+    # The instrument that set this version's numbers; each consequence cites its own below.
+    basis: Basis = LegalBasis(Instrument.OUT_OF_COURT_REGULATIONS_2021)
     # Note 1: payable 24-72 hours after service; the bot promises the safe end of that range,
     # counted from the time of service when the registry gives it, else from the end of the
     # day of service (the latest the notice can have been served that day). Hours, not days:
@@ -64,6 +69,7 @@ class OutOfCourtFineRules:
 @dataclass(frozen=True, slots=True)
 class FineWarrantRules:
     effective_from: date = SINCE_ALWAYS
+    basis: Basis = "Cyprus Police announcement on fine warrants (JCCsmart)"
     # Police announcement: no statutory countdown; reminders are periodic (a setting).
     reminder_every_days: int = 30
 
@@ -71,6 +77,7 @@ class FineWarrantRules:
 @dataclass(frozen=True, slots=True)
 class AdminFineRules:
     effective_from: date = SINCE_ALWAYS
+    basis: Basis = road_transport_article("23A")
     # Art. 23A(4) and Annex II: representations within 5 working days of the finding notice.
     # Working days of the office: public-service closure days (Easter Tuesday, 24 December)
     # count as closed unless the setting says otherwise (LEGAL_RULES.md, "Day counting").
@@ -113,6 +120,7 @@ class AdminFineRules:
 @dataclass(frozen=True, slots=True)
 class TaxRules:
     effective_from: date = SINCE_ALWAYS
+    basis: Basis = LegalBasis(Instrument.TAX_COLLECTION_LAW)
     # Art. 4: payable when the tax's own deadline expires (due_on comes from the registry);
     # a due date on a Sunday or public holiday is met on the next day that is neither
     # (Cap. 1 art. 31(γ)). LEGAL_RULES.md: "the bot does not derive it" — it does not; it
@@ -153,6 +161,7 @@ class TaxRules:
 @dataclass(frozen=True, slots=True)
 class CustomsRules:
     effective_from: date = SINCE_ALWAYS
+    basis: Basis = LegalBasis(Instrument.CUSTOMS_CODE_94_2004)
     # Art. 94: not paid within 10 days of receiving the notice is an offence.
     offence_days: int = 10
     offence_basis: Basis = customs_article("94")
@@ -225,6 +234,9 @@ class Rulebook:
     admin_fines: tuple[AdminFineRules, ...] = (AdminFineRules(),)
     taxes: tuple[TaxRules, ...] = (TaxRules(),)
     customs_debts: tuple[CustomsRules, ...] = (CustomsRules(),)
+    # Reminders before each threshold, days ahead (LEGAL_RULES.md: lead times are settings,
+    # defaults 7 days and 1 day before). One list for every kind and version.
+    reminder_lead_days: tuple[int, ...] = (7, 1)
     _starts: dict[str, tuple[date, ...]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -232,6 +244,12 @@ class Rulebook:
             versions = _sorted(tuple(getattr(self, name)))
             object.__setattr__(self, name, versions)
             self._starts[name] = tuple(rules.effective_from for rules in versions)
+
+    @property
+    def reminder_leads(self) -> list[timedelta]:
+        """The lead times, longest first (whole days, positive)."""
+        return sorted({timedelta(days=d) for d in self.reminder_lead_days if d > 0},
+                      reverse=True)
 
     def _in_force(self, name: str, on: date | None) -> Any:
         versions = getattr(self, name)
@@ -275,38 +293,39 @@ class Rulebook:
         warrant_reminder_every_days: int | None = None,
         remind_driver_nomination: bool | None = None,
         closure_days_closed: bool | None = None,
+        reminder_lead_days: tuple[int, ...] | None = None,
     ) -> Rulebook:
         """The values the law leaves to settings, applied to every version of their kind.
 
-        Build the result once at start-up: caches are keyed on the rule book's identity.
+        Build the result once at start-up: caches are keyed on the rule book's identity, so
+        settings that change nothing give back this very rule book.
         """
         changes: dict[str, tuple[Any, ...]] = {}
+
+        def every_version(name: str, **values: Any) -> None:
+            versions = getattr(self, name)
+            changed = tuple(replace(rules, **values) for rules in versions)
+            if changed != versions:
+                changes[name] = changed
+
         if customs_interest_rate is not None:  # art. 52(3): rates set yearly
-            changes["customs_debts"] = tuple(
-                replace(rules, interest_rate=customs_interest_rate)
-                for rules in self.customs_debts
-            )
+            every_version("customs_debts", interest_rate=customs_interest_rate)
         if warrant_reminder_every_days is not None:
-            changes["fine_warrants"] = tuple(
-                replace(rules, reminder_every_days=warrant_reminder_every_days)
-                for rules in self.fine_warrants
-            )
+            every_version("fine_warrants", reminder_every_days=warrant_reminder_every_days)
         if remind_driver_nomination is not None:
-            changes["out_of_court_fines"] = tuple(
-                replace(rules, remind_driver_nomination=remind_driver_nomination)
-                for rules in self.out_of_court_fines
-            )
+            every_version("out_of_court_fines", remind_driver_nomination=remind_driver_nomination)
         if closure_days_closed is not None:  # LEGAL_RULES.md, "Day counting"
-            changes["admin_fines"] = tuple(
-                replace(rules, closure_days_closed=closure_days_closed)
-                for rules in self.admin_fines
-            )
+            every_version("admin_fines", closure_days_closed=closure_days_closed)
+        if reminder_lead_days is not None and tuple(reminder_lead_days) != self.reminder_lead_days:
+            changes["reminder_lead_days"] = tuple(reminder_lead_days)
         if not changes:
             return self  # the same rule book, so the caches keyed on it stay shared
         return replace(self, **changes)
 
 
-# The law as the seeds state it. A confirmed change is one more entry here, e.g.
+# The law as the seeds state it. A change not yet built in is a version in DEBTBOT_RULES_FILE
+# (domain.rule_versions; examples/rules-2025-amendment.toml); a confirmed one may become one
+# more entry here, e.g.
 #   out_of_court_fines=(OutOfCourtFineRules(),
 #                       OutOfCourtFineRules(effective_from=date(2025, 6, 1), surcharge_days=90,
 #                                           prosecution_days=105, surcharge_basis="...")),

@@ -65,7 +65,7 @@ async def metrics_snapshot(deps: Deps) -> Snapshot:
         if registry_dates.differences(Debt(
             DebtKind(kind), reference, amount, served_on, surcharge_on=surcharge_on,
             prosecution_on=prosecution_on,
-        ))
+        ), rulebook=deps.rulebook)
     )
     unknown = sum(
         count for value, count in by_authority.items()

@@ -104,6 +104,7 @@ from debtbot.domain.debts import DebtKind
 from debtbot.domain.identifiers import IdType, identifier_hash, normalise_identifier
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose, Priority
 from debtbot.domain.milestones import MilestoneKind, milestones, next_milestone
+from debtbot.domain.rules import Rulebook
 from debtbot.i18n import LANGUAGES, translator
 from debtbot.services import audit, notices, outbox
 from debtbot.services.deps import Deps
@@ -334,7 +335,7 @@ async def _load(session: Any, broadcast_id: int, *, for_update: bool = False) ->
 # --- segments --------------------------------------------------------------------------------
 
 
-def _debt_in_segment(segment: Segment, row: Any, now: datetime) -> bool:
+def _debt_in_segment(segment: Segment, row: Any, now: datetime, rulebook: Rulebook) -> bool:
     if segment.debt_kind and row.kind != segment.debt_kind:
         return False
     debt = debt_from_row(row)
@@ -342,20 +343,24 @@ def _debt_in_segment(segment: Segment, row: Any, now: datetime) -> bool:
         if debt.kind is DebtKind.FINE_WARRANT:
             return True
         return any(
-            m.kind in OVERDUE_MILESTONES and m.takes_effect <= now for m in milestones(debt)
+            m.kind in OVERDUE_MILESTONES and m.takes_effect <= now
+            for m in milestones(debt, rulebook=rulebook)
         )
-    return any(m.kind == segment.milestone and m.takes_effect <= now for m in milestones(debt))
+    return any(m.kind == segment.milestone and m.takes_effect <= now
+               for m in milestones(debt, rulebook=rulebook))
 
 
-async def _filter_by_clock(session: Any, segment: Segment, ids: list[int], now: datetime) -> list[int]:
+async def _filter_by_clock(
+    session: Any, segment: Segment, ids: list[int], now: datetime, rulebook: Rulebook
+) -> list[int]:
     keep: set[int] = set()
     for chat_id, row in await store.open_debts_of_chats(session, ids):
-        if chat_id not in keep and _debt_in_segment(segment, row, now):
+        if chat_id not in keep and _debt_in_segment(segment, row, now, rulebook):
             keep.add(chat_id)
     return [chat_id for chat_id in ids if chat_id in keep]
 
 
-async def _count(session: Any, segment: Segment, now: datetime) -> int:
+async def _count(session: Any, segment: Segment, now: datetime, rulebook: Rulebook) -> int:
     condition = store.segment_condition(segment.kind.value, segment.debt_kind)
     if not segment.needs_clock:
         return await store.count_chats(session, condition)
@@ -364,14 +369,14 @@ async def _count(session: Any, segment: Segment, now: datetime) -> int:
         ids = await store.chat_ids(session, condition, after=after, limit=BATCH_SIZE)
         if not ids:
             return total
-        total += len(await _filter_by_clock(session, segment, ids, now))
+        total += len(await _filter_by_clock(session, segment, ids, now, rulebook))
         after = ids[-1]
 
 
 async def dry_run(deps: Deps, *, segment: Segment) -> int:
     """How many chats the segment reaches now."""
     async with deps.sessions() as session:
-        return await _count(session, segment, deps.clock())
+        return await _count(session, segment, deps.clock(), deps.rulebook)
 
 
 # --- lifecycle -------------------------------------------------------------------------------
@@ -496,7 +501,8 @@ async def preview_broadcast(deps: Deps, *, broadcast_id: int) -> BroadcastPrevie
         if row.test_mode:
             count = len(await staff_store.test_recipients(session)) * len(LANGUAGES)
         elif row.kind == "segment":
-            count = await _count(session, Segment.from_dict(row.segment), deps.clock())
+            count = await _count(session, Segment.from_dict(row.segment), deps.clock(),
+                                 deps.rulebook)
         else:
             count = row.expected or 0
     shown: dict[str, Any] = dict(row.values or {})
@@ -530,7 +536,7 @@ async def approve_broadcast(
         if row.test_mode:
             expected = len(await staff_store.test_recipients(session)) * len(LANGUAGES)
         else:
-            expected = await _count(session, Segment.from_dict(row.segment), now)
+            expected = await _count(session, Segment.from_dict(row.segment), now, deps.rulebook)
         row.status = BroadcastStatus.APPROVED.value
         row.approved_by = actor.label
         row.approved_at = now
@@ -690,7 +696,7 @@ async def _plan_once(deps: Deps, broadcast_id: int, *, batch_size: int) -> int:
             if not ids:
                 row.planning_done = True
                 return 0
-            chosen = await _filter_by_clock(session, segment, ids, now)
+            chosen = await _filter_by_clock(session, segment, ids, now, deps.rulebook)
             queued = (
                 await store.queue_rows(session, where=store.chat_in(chosen), **common)
                 if chosen
@@ -1128,7 +1134,9 @@ def _per_recipient(bodies: dict[str, str]) -> bool:
     return any(name in used for name in RECIPIENT_VALUES)
 
 
-def recipient_values(names: list[str], debts: list[Any], now: datetime) -> dict[str, Any]:
+def recipient_values(
+    names: list[str], debts: list[Any], now: datetime, rulebook: Rulebook
+) -> dict[str, Any]:
     """{name}: the chat's first verified identity; {total_due}: what its open debts come to
     now; {next_deadline}: the last day before the nearest legal threshold among them."""
     values: dict[str, Any] = {}
@@ -1138,8 +1146,8 @@ def recipient_values(names: list[str], debts: list[Any], now: datetime) -> dict[
     deadlines = []
     for row in debts:
         debt = debt_from_row(row)
-        total += amount_due(debt, now).total
-        upcoming = next_milestone(debt, now)
+        total += amount_due(debt, now, rulebook=rulebook).total
+        upcoming = next_milestone(debt, now, rulebook=rulebook)
         if upcoming is not None:
             deadlines.append(upcoming.last_day)
     values["total_due"] = total
@@ -1157,14 +1165,15 @@ async def _plan_per_recipient(
     if not ids:
         row.planning_done = True
         return 0
-    chosen = await _filter_by_clock(session, segment, ids, now) if segment.needs_clock else ids
+    chosen = (await _filter_by_clock(session, segment, ids, now, deps.rulebook)
+              if segment.needs_clock else ids)
     facts = await store.recipient_facts(session, chosen)
     given = notices.check_values(row.values)
     queued = 0
     for chat_id in chosen:
         language, discreet, names, debts = facts[chat_id]
         lang = language if language in LANGUAGES else "en"
-        values = {**recipient_values(names, debts, now), **given}
+        values = {**recipient_values(names, debts, now, deps.rulebook), **given}
         text, _fallback = notices.text_for(row.bodies, lang, values, deps)
         queued += int(await outbox.enqueue(
             session,
@@ -1190,9 +1199,9 @@ async def sample_recipient_values(deps: Deps, *, segment: Segment) -> dict[str, 
         condition = store.segment_condition(segment.kind.value, segment.debt_kind)
         ids = await store.chat_ids(session, condition, after=None, limit=50)
         if segment.needs_clock:
-            ids = await _filter_by_clock(session, segment, ids, now)
+            ids = await _filter_by_clock(session, segment, ids, now, deps.rulebook)
         if not ids:
             return {}
         facts = await store.recipient_facts(session, ids[:1])
     _language, _discreet, names, debts = facts[ids[0]]
-    return recipient_values(names, debts, now)
+    return recipient_values(names, debts, now, deps.rulebook)

@@ -41,6 +41,7 @@ from debtbot.domain.identifiers import (
 )
 from debtbot.domain.keys import HashKey, Keyring
 from debtbot.domain.money import InvalidAmount, parse_amount
+from debtbot.domain.rules import Rulebook
 from debtbot.services.deps import Deps
 from debtbot.services.plan_news import (
     plan_closure_news,
@@ -955,7 +956,7 @@ def _previous(
 
 
 def prepare_batch(
-    records: Sequence[DebtRecord], keys: Keyring | str, *, dialect: str
+    records: Sequence[DebtRecord], keys: Keyring | str, *, dialect: str, rulebook: Rulebook
 ) -> PreparedBatch:
     keyring = Keyring.of(keys) if isinstance(keys, str) else keys
     persons, companies, representatives, holders = _holders_under(records, keyring.current)
@@ -1002,18 +1003,20 @@ def prepare_batch(
         debts=stored_debts(dialect, rows),
         previous_persons=previous_persons,
         previous_companies=previous_companies,
-        registry_dates_differ=_registry_differences(records),
+        registry_dates_differ=_registry_differences(records, rulebook),
     )
 
 
-def _registry_differences(records: Sequence[DebtRecord]) -> list[dict[str, Any]]:
+def _registry_differences(
+    records: Sequence[DebtRecord], rulebook: Rulebook
+) -> list[dict[str, Any]]:
     found = []
     for record in records:
         if record.surcharge_on is None and record.prosecution_on is None:
             continue
         debt = Debt(record.kind, record.reference, record.amount, record.served_on,
                     surcharge_on=record.surcharge_on, prosecution_on=record.prosecution_on)
-        differ = registry_dates.differences(debt)
+        differ = registry_dates.differences(debt, rulebook=rulebook)
         if differ:
             found.append({
                 "debt": f"{record.source}:{record.reference}",
@@ -1044,7 +1047,8 @@ async def upsert_debts(
     """
     batch = (
         records if isinstance(records, PreparedBatch)
-        else prepare_batch(records, deps.settings.keyring, dialect=dialect_of(deps.sessions))
+        else prepare_batch(records, deps.settings.keyring, dialect=dialect_of(deps.sessions),
+                           rulebook=deps.rulebook)
     )
     async with transaction(deps.sessions) as session:
         if not durable:
@@ -1067,7 +1071,8 @@ async def upsert_debts(
         # News of new and changed debts (issue #16), planned in this transaction; before the
         # closed debts' messages are cancelled, so a debt opened and closed unseen is no news.
         hold = now + news_hold if news_hold is not None else None
-        news = await plan_debt_news(session, deps.settings, changes, now=now, hold=hold)
+        news = await plan_debt_news(session, deps.settings, changes, now=now,
+                                    rulebook=deps.rulebook, hold=hold)
         cancelled = await cancel_pending_outbox(session, changes.closed_ids)
         if batch.registry_dates_differ:
             # The registry's dates win, but a difference from the law's count is worth a look.
@@ -1119,7 +1124,8 @@ async def cancel_debts(
     now = deps.clock()
     async with transaction(deps.sessions) as session:
         closed = await close_debts(session, list(dict.fromkeys(refs)), status=status, now=now)
-        news = await plan_closure_news(session, deps.settings, closed, now=now)
+        news = await plan_closure_news(session, deps.settings, closed, now=now,
+                                       rulebook=deps.rulebook)
         cancelled = await cancel_pending_outbox(session, closed)
         await audit.record(
             session,
@@ -1436,17 +1442,19 @@ async def import_file(
         await _write_batches(path, report, flush, today=today, source=source,
                              progress=progress, batch_size=batch_size,
                              keyring=deps.settings.keyring,
-                             dialect=dialect_of(deps.sessions))
+                             dialect=dialect_of(deps.sessions), rulebook=deps.rulebook)
     if batch_number == 0:
         # An import with nothing to write is still in the audit log.
-        await flush(prepare_batch([], deps.settings.keyring, dialect=dialect_of(deps.sessions)))
+        await flush(prepare_batch([], deps.settings.keyring, dialect=dialect_of(deps.sessions),
+                                  rulebook=deps.rulebook))
     else:
         await _refresh_statistics(deps)
     if holds:
         async with transaction(deps.sessions) as session:
             if report.repeated:
                 report.news -= await withhold_new_debt_news(session, report.repeated)
-            await release_held_news(session, deps.settings, holds=holds, now=deps.clock())
+            await release_held_news(session, deps.settings, holds=holds, now=deps.clock(),
+                                    rulebook=deps.rulebook)
     return report
 
 
@@ -1490,6 +1498,7 @@ async def _write_batches(
     batch_size: int,
     keyring: Keyring,
     dialect: str,
+    rulebook: Rulebook,
 ) -> None:
     # Reading, validating and preparing batches (a thread of its own) overlaps writing them:
     # the database's share of the work (the server, or SQLite's C code) runs meanwhile. The
@@ -1507,7 +1516,7 @@ async def _write_batches(
         )
         try:
             for batch in records:
-                prepared = prepare_batch(batch, keyring, dialect=dialect)
+                prepared = prepare_batch(batch, keyring, dialect=dialect, rulebook=rulebook)
                 while not slots.acquire(timeout=0.1):
                     if stop.is_set():
                         return

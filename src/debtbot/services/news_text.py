@@ -21,6 +21,7 @@ from debtbot.domain.debts import Debt, DebtStatus
 from debtbot.domain.milestones import Milestone, MilestoneKind, milestones
 from debtbot.domain.registry_dates import registry_amount_due as amount_due
 from debtbot.domain.registry_dates import registry_next_milestone as next_milestone
+from debtbot.domain.rules import Rulebook
 from debtbot.i18n import Translator
 from debtbot.services.reminder_text import _date, _esc
 
@@ -130,12 +131,13 @@ def render_discreet_digest(t: Translator) -> dict[str, Any]:
 
 
 def _state(
-    t: Translator, debt: Debt, now: datetime, pay_url: str | None, *, short: bool = False
+    t: Translator, debt: Debt, now: datetime, pay_url: str | None, *, rulebook: Rulebook,
+    short: bool = False,
 ) -> tuple[list[str], list[list[dict[str, str]]]]:
     """The amount now, the next deadline and what happens then, and the Pay button: the lines
     /debts shows for the debt (`short`: the deadline's date and name only)."""
     words = _words(t)
-    due = amount_due(debt, now)
+    due = amount_due(debt, now, rulebook=rulebook)
     if due.prosecution:
         return [words["prosecution"]], []
     total = _money(t, due.total)
@@ -145,7 +147,7 @@ def _state(
             t.gettext("It can be paid online from %(date)s.")
             % {"date": t.date(local_date(due.payable_from))}
         )
-    upcoming = _upcoming(debt, now)
+    upcoming = _upcoming(debt, now, rulebook)
     for milestone in upcoming:
         lines.append(_deadline(t, str(milestone.kind), milestone.last_day, short=short))
         if not short and milestone.amount_after is not None and milestone.amount_after != due.total:
@@ -155,15 +157,15 @@ def _state(
     return lines, _pay(t, pay_url if due.payable else None, total)
 
 
-def _upcoming(debt: Debt, now: datetime) -> list[Milestone]:
+def _upcoming(debt: Debt, now: datetime, rulebook: Rulebook) -> list[Milestone]:
     """The next deadline (as /debts shows it) and, when that one is not the kind reminded of
     (naming the driver, say), also the next that is (the surcharge): the one that costs."""
-    milestone = next_milestone(debt, now)
+    milestone = next_milestone(debt, now, rulebook=rulebook)
     if milestone is None:
         return []
     found = [] if milestone.kind is MilestoneKind.PAYABLE_FROM else [milestone]
     if not milestone.reminder:
-        for later in milestones(debt):
+        for later in milestones(debt, rulebook=rulebook):
             if later.takes_effect > milestone.takes_effect and later.reminder:
                 found.append(later)
                 break
@@ -176,7 +178,7 @@ def _message(lines: list[str], buttons: list[list[dict[str, str]]]) -> dict[str,
 
 def render_new_debt(
     t: Translator, *, debt_id: int, debt: Debt, now: datetime, pay_url: str | None,
-    discreet: bool, compact: bool = False, footer: bool = True,
+    discreet: bool, rulebook: Rulebook, compact: bool = False, footer: bool = True,
 ) -> dict[str, Any]:
     """A debt the registry has just recorded: what, who issued it, the amount now, the next
     deadline and its consequence, the Pay button. `compact` (several new debts for one chat
@@ -190,23 +192,25 @@ def render_new_debt(
     ]
     if debt.authority:
         lines.append(words["issued_by"] % {"authority": _esc(debt.authority)})
-    state, buttons = _state(t, debt, now, pay_url, short=compact)
+    state, buttons = _state(t, debt, now, pay_url, rulebook=rulebook, short=compact)
     lines.extend(state)
     if not compact:
-        buttons = [*buttons, _more(t, debt_id, debt, now)]
+        buttons = [*buttons, _more(t, debt_id, debt, now, rulebook)]
     if footer:
         lines.append(words["footer"])
     return _message(lines, buttons)
 
 
-def _more(t: Translator, debt_id: int, debt: Debt, now: datetime) -> list[dict[str, str]]:
+def _more(
+    t: Translator, debt_id: int, debt: Debt, now: datetime, rulebook: Rulebook
+) -> list[dict[str, str]]:
     """The detail view and, while a deadline is ahead, the calendar file: the same buttons
     (and callback data, telegram.keyboards) as /debts and the detail view have."""
     row = [{
         "text": t.pgettext("button", "Details · %(reference)s") % {"reference": debt.reference[:24]},
         "callback_data": f"debt:show:{debt_id}",
     }]
-    if next_milestone(debt, now) is not None:
+    if next_milestone(debt, now, rulebook=rulebook) is not None:
         row.append({
             "text": t.pgettext("button", "Add the deadlines to my calendar"),
             "callback_data": f"debt:ics:{debt_id}",
@@ -216,7 +220,7 @@ def _more(t: Translator, debt_id: int, debt: Debt, now: datetime) -> list[dict[s
 
 def render_amount_corrected(
     t: Translator, *, debt_id: int, debt: Debt, old_amount: Decimal, now: datetime,
-    pay_url: str | None, discreet: bool,
+    pay_url: str | None, discreet: bool, rulebook: Rulebook,
 ) -> dict[str, Any]:
     if discreet:
         return _teaser(t, debt_id)
@@ -225,7 +229,7 @@ def render_amount_corrected(
         t.gettext("The registry changed the amount from %(old)s to %(new)s.")
         % {"old": _esc(_money(t, old_amount)), "new": _esc(_money(t, debt.amount))},
     ]
-    state, buttons = _state(t, debt, now, pay_url)
+    state, buttons = _state(t, debt, now, pay_url, rulebook=rulebook)
     lines.extend(state)
     lines.append(_footer(t))
     return _message(lines, buttons)
@@ -233,7 +237,7 @@ def render_amount_corrected(
 
 def render_service_changed(
     t: Translator, *, debt_id: int, debt: Debt, recorded: bool, now: datetime,
-    pay_url: str | None, discreet: bool,
+    pay_url: str | None, discreet: bool, rulebook: Rulebook,
 ) -> dict[str, Any]:
     """The date of service was recorded (the clock starts) or moved (the clock changes)."""
     if discreet:
@@ -247,7 +251,7 @@ def render_service_changed(
             t.gettext("Date of service: %(date)s. The legal deadlines run from that day.")
             % {"date": _esc(_date(t, served))}
         )
-    state, buttons = _state(t, debt, now, pay_url)
+    state, buttons = _state(t, debt, now, pay_url, rulebook=rulebook)
     lines.extend(state)
     lines.append(_footer(t))
     return _message(lines, buttons)
@@ -287,7 +291,7 @@ def render_closed(
 
 def render_threshold(
     t: Translator, *, debt_id: int, debt: Debt, milestone: Milestone, now: datetime,
-    late: bool, pay_url: str | None, discreet: bool,
+    late: bool, pay_url: str | None, discreet: bool, rulebook: Rulebook,
 ) -> dict[str, Any]:
     """A consequence took effect today (or, `late`, on an earlier day while the bot was
     down): what changed and what can still be done."""
@@ -304,11 +308,11 @@ def render_threshold(
         lines.append("<i>" + t.gettext(
             "We could not tell you on the day: this took effect on %(date)s."
         ) % {"date": _esc(_date(t, local_date(milestone.takes_effect, t.timezone)))} + "</i>")
-    state, buttons = _state(t, debt, now, pay_url)
+    state, buttons = _state(t, debt, now, pay_url, rulebook=rulebook)
     lines.extend(state)
     if buttons:
         lines.append(t.gettext("You can still pay it online: press the button."))
-    elif not amount_due(debt, now).prosecution:
+    elif not amount_due(debt, now, rulebook=rulebook).prosecution:
         lines.append(t.gettext(
             "To settle it, contact the authority that issued it; /debts shows what you owe now."
         ))

@@ -445,7 +445,7 @@ async def resolve_recipient(deps: Deps, session: Any, query: RecipientQuery) -> 
         row, holder = debts[0]
         debt = debt_from_row(row)
         values: dict[str, Any] = {"name": holder.name, "reference": row.reference}
-        rulebook = deps.settings.rulebook
+        rulebook = deps.rulebook
         due = amount_due(debt, now, rulebook=rulebook)
         if debt.is_open:
             values["amount"] = due.total

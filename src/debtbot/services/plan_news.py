@@ -39,7 +39,7 @@ from debtbot.domain.debts import Debt, DebtKind, DebtStatus
 from debtbot.domain.messages import OutboxPurpose, Priority
 from debtbot.domain.milestones import MilestoneKind, milestone_kinds, milestones
 from debtbot.domain.reminders import served_on_window
-from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
+from debtbot.domain.rules import Rulebook
 from debtbot.i18n import Translator, translator
 from debtbot.services import news_text
 from debtbot.services.outbox import check_payload, delivery_time, outbox_row
@@ -99,6 +99,7 @@ async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
 class _Planner:
     settings: Settings
     now: datetime
+    rulebook: Rulebook
 
     hold: datetime | None = None  # a file import holds its news until it has finished
 
@@ -106,7 +107,7 @@ class _Planner:
         t = self.translator(r.language)
         payload = news_text.render_new_debt(
             t, debt_id=r.debt_id, debt=r.debt, now=self.now, pay_url=_pay(self.settings, r.debt),
-            discreet=r.discreet, compact=compact, footer=footer,
+            discreet=r.discreet, rulebook=self.rulebook, compact=compact, footer=footer,
         )
         payload.update(milestone="news.new", lead_days=0, language=t.language, news=True)
         return payload
@@ -168,7 +169,7 @@ class _Planner:
             old = (Decimal(change.old_amount_cents) / 100).quantize(Decimal("0.01"))
             payload = news_text.render_amount_corrected(
                 t, debt_id=r.debt_id, debt=debt, old_amount=old, now=self.now,
-                pay_url=_pay(self.settings, debt), discreet=r.discreet,
+                pay_url=_pay(self.settings, debt), discreet=r.discreet, rulebook=self.rulebook,
             )
             rows.append(self._held(_row(
                 self.settings, self.now,
@@ -180,6 +181,7 @@ class _Planner:
             payload = news_text.render_service_changed(
                 t, debt_id=r.debt_id, debt=debt, recorded=change.old_served_on is None,
                 now=self.now, pay_url=_pay(self.settings, debt), discreet=r.discreet,
+                rulebook=self.rulebook,
             )
             rows.append(self._held(_row(
                 self.settings, self.now,
@@ -192,7 +194,7 @@ class _Planner:
 
 async def plan_debt_news(
     session: AsyncSession, settings: Settings, changes: DebtChanges, *, now: datetime,
-    hold: datetime | None = None,
+    rulebook: Rulebook, hold: datetime | None = None,
 ) -> int:
     """Plan the news of one ingest batch, in its transaction. Returns the rows queued.
 
@@ -215,7 +217,7 @@ async def plan_debt_news(
         return 0
     new_keys = {key for key, _, _ in changes.new_open}
     moved_ids = set(moved)
-    planner = _Planner(settings, now, hold)
+    planner = _Planner(settings, now, rulebook, hold)
     rows: list[dict[str, Any]] = []
     if hold is not None:
         # A file import: the "new debt" rows are written now, under their keys, and worded
@@ -279,7 +281,8 @@ def _new_debt_payloads(
 
 
 async def render_held_news(
-    session: AsyncSession, settings: Settings, *, now: datetime, limit: int | None = None
+    session: AsyncSession, settings: Settings, *, now: datetime, rulebook: Rulebook,
+    limit: int | None = None,
 ) -> int:
     """Word the "new debt" news that file imports wrote (status held) and let it go: in the
     chat's language and mode as they are now, and only while it is still news (the debt
@@ -293,7 +296,7 @@ async def render_held_news(
         session, person_ids=persons, company_ids=companies, now=now, debt_ids=debt_ids,
     )
     by_pair = {(r.debt_id, r.chat_id): r for r in recipients if r.debt.is_open}
-    planner = _Planner(settings, now)
+    planner = _Planner(settings, now, rulebook)
     fresh = [by_pair[(debt_id, chat_id)] for _, debt_id, chat_id in held
              if (debt_id, chat_id) in by_pair]
     payloads = {(r.debt_id, r.chat_id): payload
@@ -312,7 +315,7 @@ async def render_held_news(
 
 async def release_held_news(
     session: AsyncSession, settings: Settings, *, holds: list[datetime], now: datetime,
-    word_at_once: int | None = None,
+    rulebook: Rulebook, word_at_once: int | None = None,
 ) -> int:
     """A file import has finished: the news it held goes out now (after quiet hours). Up
     to `word_at_once` "new debt" rows are worded now; more (a registry's first big file,
@@ -320,7 +323,7 @@ async def release_held_news(
     them and lets them go."""
     word_at_once = WORD_AT_ONCE if word_at_once is None else word_at_once
     if await store.held_count(session, limit=word_at_once + 1) <= word_at_once:
-        await render_held_news(session, settings, now=now)
+        await render_held_news(session, settings, now=now, rulebook=rulebook)
     return await store.release_held(
         session, holds=holds,
         release=delivery_time(now, deadline=None, start=settings.quiet_hours_start,
@@ -335,7 +338,8 @@ async def withhold_new_debt_news(session: AsyncSession, keys: Iterable[tuple[str
 
 
 async def plan_closure_news(
-    session: AsyncSession, settings: Settings, debt_ids: Iterable[int], *, now: datetime
+    session: AsyncSession, settings: Settings, debt_ids: Iterable[int], *, now: datetime,
+    rulebook: Rulebook,
 ) -> int:
     """Debts closed through the API's cancel: the same news as a closing import row."""
     ids = list(debt_ids)
@@ -350,7 +354,7 @@ async def plan_closure_news(
     recipients = await store.news_recipients(
         session, person_ids=persons, company_ids=companies, now=now, debt_ids=ids
     )
-    planner = _Planner(settings, now)
+    planner = _Planner(settings, now, rulebook)
     by_id = {c.debt_id: c for c in changes.news}
     rows = [row for r in recipients for row in planner.changed(r, by_id[r.debt_id], untold)]
     return await _insert(session, rows)
@@ -370,7 +374,7 @@ def threshold_label(kind: MilestoneKind) -> str:
 
 async def plan_threshold_news(
     session: AsyncSession, settings: Settings, *, first_day: date, today: date, now: datetime,
-    rulebook: Rulebook = DEFAULT_RULEBOOK,
+    rulebook: Rulebook,
 ) -> tuple[int, int]:
     """One message per debt, consequence and chat when the consequence took effect on a day
     in first_day..today (earlier days: told late, once). Returns (planned, queries)."""
@@ -400,7 +404,7 @@ async def plan_threshold_news(
                     payload = news_text.render_threshold(
                         t, debt_id=candidate.debt_id, debt=candidate.debt, milestone=milestone,
                         now=now, late=day < today, pay_url=_pay(settings, candidate.debt),
-                        discreet=candidate.discreet,
+                        discreet=candidate.discreet, rulebook=rulebook,
                     )
                     payload["late"] = day < today
                     rows.append(_row(

@@ -20,8 +20,11 @@ threshold is ahead (`due_reminders` semantics). Reminders whose threshold passed
 bot was down (their day lies between the previous sweep and today) are written as 'dropped'
 rows and counted in the audit log: the drop is recorded, nothing is sent.
 
-Fine warrants have no statutory countdown: a reminder every `warrant_reminder_every_days`
-from the date of service, until the warrant is settled or withdrawn.
+Fine warrants have no statutory countdown: a reminder every `reminder_every_days` of the
+rule version in force on the date of service (a setting, DEBTBOT_WARRANT_REMINDER_EVERY_DAYS),
+until the warrant is settled or withdrawn.
+
+The rule book, lead times included, is the one built at start (`deps.rulebook`).
 
 On PostgreSQL a transaction-scoped advisory lock makes a second planner skip the sweep; on
 SQLite the sweep's first statement takes the write lock.
@@ -99,11 +102,6 @@ class _Plan:
         return "due_on" if self.kind is DebtKind.TAX else "served_on"
 
 
-def lead_times(settings: Settings) -> list[timedelta]:
-    """The configured lead times, longest first (whole days, positive)."""
-    return sorted({timedelta(days=d) for d in settings.reminder_lead_days if d > 0}, reverse=True)
-
-
 def reminder_milestones(kind: DebtKind, today: date, rulebook: Rulebook) -> list[MilestoneKind]:
     """The milestones of `kind` that any rule version reminds before."""
     return milestone_kinds(kind, today, rulebook, lambda milestone: milestone.reminder)
@@ -153,7 +151,7 @@ async def _candidates(
 
 def _milestone_row(
     settings: Settings, candidate: Candidate, plan: _Plan, milestone: Any, moment: datetime,
-    now: datetime,
+    now: datetime, rulebook: Rulebook,
 ) -> dict[str, Any]:
     t = translator(candidate.language, timezone=settings.tz)
     payload = render_milestone_reminder(
@@ -164,6 +162,7 @@ def _milestone_row(
         now=now,
         pay_url=payment_url(settings, kind=plan.kind.value, reference=candidate.debt.reference),
         discreet=candidate.discreet,
+        rulebook=rulebook,
     )
     payload.update(milestone=plan.milestone.value, lead_days=plan.lead.days,
                    language=t.language)
@@ -217,7 +216,7 @@ async def _plan_due(
             for due in registry_due_reminders([candidate.debt], now, leads, rulebook=rulebook):
                 if due.milestone.kind is plan.milestone and due.lead == plan.lead:
                     rows.append(_milestone_row(settings, candidate, plan, due.milestone,
-                                               due.remind_at, now))
+                                               due.remind_at, now, rulebook))
             if len(rows) >= BATCH:
                 await _count(report, plan, await _insert(session, rows))
                 rows = []
@@ -254,24 +253,36 @@ async def _record_missed(
         )
 
 
-def _warrant_dates(day: date, every: int) -> list[date]:
-    count = _WARRANT_YEARS * 366 // every
-    return [day - timedelta(days=every * k) for k in range(1, count + 1)]
+def _warrant_dates(day: date, rulebook: Rulebook) -> list[date]:
+    """The dates of service whose warrants are reminded on `day`: every `reminder_every_days`
+    of the version in force on that date of service."""
+    versions = rulebook.fine_warrants
+    dates = []
+    for index, rules in enumerate(versions):
+        every = rules.reminder_every_days
+        if every <= 0:
+            continue
+        until = versions[index + 1].effective_from if index + 1 < len(versions) else date.max
+        for k in range(1, _WARRANT_YEARS * 366 // every + 1):
+            served = day - timedelta(days=every * k)
+            if rules.effective_from <= served < until:
+                dates.append(served)
+    return dates
 
 
 async def _plan_warrants(
     session: AsyncSession, settings: Settings, days: Iterable[date], now: datetime,
-    report: PlanReport, *, dry_run: bool = False,
+    report: PlanReport, rulebook: Rulebook, *, dry_run: bool = False,
 ) -> list[Candidate]:
-    every = settings.warrant_reminder_every_days
     seen: list[Candidate] = []
-    if every <= 0:
-        return seen
     for day in days:
         label = f"{WARRANT}-{day.isoformat()}"
+        dates = _warrant_dates(day, rulebook)
+        if not dates:
+            continue
         found = await store.candidates(
             session, kind=DebtKind.FINE_WARRANT.value, clock="served_on",
-            dates=_warrant_dates(day, every), milestone=label, lead_days=0, now=now,
+            dates=dates, milestone=label, lead_days=0, now=now,
             skip_planned=not dry_run,
         )
         report.queries += 1
@@ -286,9 +297,10 @@ async def _plan_warrants(
                 t, debt_id=candidate.debt_id, debt=candidate.debt, now=now,
                 pay_url=payment_url(settings, kind=DebtKind.FINE_WARRANT.value,
                                     reference=candidate.debt.reference),
-                discreet=candidate.discreet,
+                discreet=candidate.discreet, rulebook=rulebook,
             )
             payload.update(milestone=WARRANT, lead_days=0, language=t.language)
+            every = rulebook.fine_warrant(candidate.debt.served_on).reminder_every_days
             expires = start_of_day(day + timedelta(days=every), settings.tz)
             rows.append(outbox_row(
                 dedupe_key=reminder_key(candidate.debt_id, label, 0, candidate.chat_id),
@@ -309,16 +321,14 @@ async def _plan_warrants(
     return seen
 
 
-async def plan_reminders(
-    deps: Deps, *, now: datetime | None = None, rulebook: Rulebook | None = None
-) -> PlanReport:
+async def plan_reminders(deps: Deps, *, now: datetime | None = None) -> PlanReport:
     """One sweep: plan every reminder due now that is not planned yet; record the missed."""
     started = time.perf_counter()
     settings = deps.settings
-    rulebook = settings.rulebook if rulebook is None else rulebook
+    rulebook = deps.rulebook
     now = now or deps.clock()
     today = local_date(now, settings.tz)
-    leads = lead_times(settings)
+    leads = rulebook.reminder_leads
     report = PlanReport()
     async with transaction(deps.sessions) as session:
         if not await outbox_store.try_advisory_lock(session, PLANNER_LOCK):
@@ -338,14 +348,14 @@ async def plan_reminders(
         await _plan_due(session, settings, _due_plans(today, leads, rulebook), leads, now,
                         rulebook, report)
         days = [first_day + timedelta(days=n) for n in range((today - first_day).days + 1)]
-        await _plan_warrants(session, settings, days, now, report)
+        await _plan_warrants(session, settings, days, now, report, rulebook)
         news, queries = await plan_threshold_news(
             session, settings, first_day=first_day, today=today, now=now, rulebook=rulebook
         )
         report.news += news
         report.queries += queries
         # The "new debt" news a big file import left to be worded (services.plan_news).
-        report.news += await render_held_news(session, settings, now=now)
+        report.news += await render_held_news(session, settings, now=now, rulebook=rulebook)
         await store.end_sweep(session, now=now)
     report.seconds = time.perf_counter() - started
     log.info(
@@ -368,14 +378,12 @@ class PreviewLine:
     count: int
 
 
-async def preview_reminders(
-    deps: Deps, *, day: date, rulebook: Rulebook | None = None
-) -> list[PreviewLine]:
+async def preview_reminders(deps: Deps, *, day: date) -> list[PreviewLine]:
     """What the planner would send on local day `day`, per kind, language and milestone,
     with today's data and preferences, without writing anything."""
     settings = deps.settings
-    rulebook = settings.rulebook if rulebook is None else rulebook
-    leads = lead_times(settings)
+    rulebook = deps.rulebook
+    leads = rulebook.reminder_leads
     # The moment the day's reminders go out: when quiet hours end (reminders fall at 00:00).
     at = delivery_time(start_of_day(day, settings.tz), deadline=None,
                        start=settings.quiet_hours_start, end=settings.quiet_hours_end,
@@ -391,7 +399,7 @@ async def preview_reminders(
                     moment = remind_at(milestone, plan.lead)
                     if local_date(moment, settings.tz) == day and milestone.takes_effect > at:
                         counts[(plan.kind.value, candidate.language, plan.milestone.value)] += 1
-        for candidate in await _plan_warrants(session, settings, [day], at, report,
+        for candidate in await _plan_warrants(session, settings, [day], at, report, rulebook,
                                               dry_run=True):
             counts[(DebtKind.FINE_WARRANT.value, candidate.language, WARRANT)] += 1
     return [

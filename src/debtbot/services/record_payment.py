@@ -229,7 +229,7 @@ async def record_payment(
             # domain decides, as /debts does: a fine whose last day fell on a Sunday or a
             # public holiday is still payable, without surcharge where that applies, on the
             # next day that is neither (Cap. 1 art. 31).
-            due = registry_amount_due(debt, paid_at, rulebook=deps.settings.rulebook)
+            due = registry_amount_due(debt, paid_at, rulebook=deps.rulebook)
             if due.prosecution:
                 raise NotPayable("The fine can no longer be paid out of court.")
             earlier = await store.paid_so_far(session, row.id)
@@ -251,7 +251,7 @@ async def record_payment(
                 await store.mark_debt_paid(session, row.id, now=now)
                 cancelled = await outbox.cancel_for_debt(session, row.id)
             remaining = max(due.total - paid_total, ZERO)
-            upcoming = (registry_next_milestone(debt, paid_at, rulebook=deps.settings.rulebook)
+            upcoming = (registry_next_milestone(debt, paid_at, rulebook=deps.rulebook)
                         if remaining else None)
             receipt = Receipt(
                 kind=row.kind, reference=row.reference, amount=amount, paid_total=paid_total,

@@ -53,7 +53,7 @@ async def _view(
     now = deps.clock()
     snoozed = found.snoozed_until if found.snoozed_until and found.snoozed_until > now else None
     links = await chat_store.link_count(session, chat_id)
-    leads = tuple(sorted({d for d in deps.settings.reminder_lead_days if d > 0}, reverse=True))
+    leads = tuple(lead.days for lead in deps.rulebook.reminder_leads)  # what the planner uses
     return ReminderPreferences(
         chat_id=chat_id, language=found.language, verified=links > 0, enabled=found.enabled,
         muted_kinds=tuple(k for k in found.muted_kinds if k in KINDS), snoozed_until=snoozed,

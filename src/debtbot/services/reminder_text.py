@@ -19,6 +19,7 @@ from debtbot.domain.calendar import local_date
 from debtbot.domain.debts import Debt
 from debtbot.domain.milestones import Milestone
 from debtbot.domain.registry_dates import registry_amount_due as amount_due
+from debtbot.domain.rules import Rulebook
 from debtbot.i18n import Translator
 
 
@@ -88,11 +89,12 @@ def render_milestone_reminder(
     now: datetime,
     pay_url: str | None,
     discreet: bool,
+    rulebook: Rulebook,
 ) -> dict[str, Any]:
     """The payload of a reminder before `milestone` (see services.outbox for its shape)."""
     if discreet:
         return _discreet(t, debt_id=debt_id, day=milestone.last_day)
-    due = amount_due(debt, now)
+    due = amount_due(debt, now, rulebook=rulebook)
     today = local_date(now, t.timezone)
     lines = [
         "⏰ " + t.gettext("<b>Reminder</b>: %(kind)s %(reference)s")
@@ -128,6 +130,7 @@ def render_warrant_reminder(
     now: datetime,
     pay_url: str | None,
     discreet: bool,
+    rulebook: Rulebook,
 ) -> dict[str, Any]:
     """The periodic reminder of a fine warrant (no statutory countdown)."""
     if discreet:
@@ -138,7 +141,7 @@ def render_warrant_reminder(
         button = {"text": t.pgettext("button", "Show details"),
                   "callback_data": f"debt:show:{debt_id}"}
         return {"text": text, "buttons": [[button]], "disable_notification": False}
-    due = amount_due(debt, now)
+    due = amount_due(debt, now, rulebook=rulebook)
     lines = [
         "⏰ " + t.gettext("<b>Reminder</b>: %(kind)s %(reference)s")
         % {"kind": _esc(texts.kind_label(t, str(debt.kind))), "reference": _esc(debt.reference)},

@@ -6,7 +6,7 @@ can be paid now, and totals. Nothing at all for a chat that has proven no identi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -27,6 +27,7 @@ from debtbot.domain.registry_dates import (
     registry_milestones,
     registry_next_milestone,
 )
+from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
 from debtbot.i18n import language_from_telegram
 from debtbot.services import chats
 from debtbot.services.chats import ChatView
@@ -56,6 +57,7 @@ class DebtLine:
     # so the bot can tell neither whether payment has opened (note 1) nor whether the
     # surcharge applies (note 3): no deadline, no Pay button.
     no_clock: bool = False
+    rulebook: Rulebook = field(default=DEFAULT_RULEBOOK, repr=False, compare=False)
 
     @property
     def pay_url_allowed(self) -> bool:
@@ -67,7 +69,7 @@ class DebtLine:
 
     @property
     def milestones(self) -> tuple[Milestone, ...]:
-        return () if self.debt is None else registry_milestones(self.debt)
+        return () if self.debt is None else registry_milestones(self.debt, rulebook=self.rulebook)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,7 @@ def _debt(row: Row[Any]) -> Debt:
 
 def _line(
     settings: Settings,
+    rulebook: Rulebook,
     row: DebtRow | Row[Any],
     holder_name: str,
     now: datetime,
@@ -131,7 +134,6 @@ def _line(
 ) -> DebtLine:
     if debt is None:
         debt = debt_from_row(row)  # type: ignore[arg-type]
-    rulebook = settings.rulebook
     due = registry_amount_due(debt, now, rulebook=rulebook)
     no_clock = clock_date(debt) is None and debt.kind in _CLOCKED_KINDS
     pay = due.payable and not due.prosecution and not (
@@ -150,6 +152,7 @@ def _line(
         debt=debt,
         today=local_date(now, settings.tz),
         no_clock=no_clock,
+        rulebook=rulebook,
     )
 
 
@@ -200,7 +203,7 @@ async def debts_for_chat(deps: Deps, *, chat_id: int) -> DebtReport:
     """Every outstanding debt of the chat's verified identities, soonest deadline first."""
     now = deps.clock()
     found = await read(deps.sessions, partial(citizens.chat_debts, chat_id=chat_id))
-    return _report(deps.settings, found, now)
+    return _report(deps.settings, deps.rulebook, found, now)
 
 
 async def debts_on_update(
@@ -221,16 +224,16 @@ async def debts_on_update(
                 language=language_from_telegram(language_code), now=now,
             )
     assert record is not None
-    return chats.chat_view(record), _report(deps.settings, found, now)
+    return chats.chat_view(record), _report(deps.settings, deps.rulebook, found, now)
 
 
-def _report(settings: Settings, found: citizens.ChatDebts | None, now: datetime) -> DebtReport:
+def _report(settings: Settings, rulebook: Rulebook, found: citizens.ChatDebts | None, now: datetime) -> DebtReport:
     # Every /debts builds this: one statement's rows straight to domain objects (no ORM).
     if found is None or not (found.persons or found.companies):
         return DebtReport(verified=False, lines=[], total_due=ZERO, total_payable_now=ZERO)
     persons, companies = found.persons, found.companies
     lines = [
-        _line(settings, row, _holder_name(row, persons, companies), now, _debt(row))
+        _line(settings, rulebook, row, _holder_name(row, persons, companies), now, _debt(row))
         for row in found.rows
     ]
     lines.sort(key=_sort_key)
@@ -253,7 +256,7 @@ async def debt_for_chat(deps: Deps, *, chat_id: int, debt_id: int) -> DebtLine |
         return None
     if not debt_from_row(row).is_open:
         return None
-    return _line(deps.settings, row, _holder_name(row, persons, companies), now)
+    return _line(deps.settings, deps.rulebook, row, _holder_name(row, persons, companies), now)
 
 
 class CalendarRefusal(StrEnum):
@@ -274,7 +277,7 @@ async def debt_for_calendar(
         return CalendarRefusal.NOT_FOUND
     if not debt_from_row(row).is_open:
         return CalendarRefusal.CLOSED
-    line = _line(deps.settings, row, _holder_name(row, persons, companies), now)
+    line = _line(deps.settings, deps.rulebook, row, _holder_name(row, persons, companies), now)
     if line.no_clock or not upcoming_milestones(line):
         return CalendarRefusal.NO_DEADLINES
     return line
