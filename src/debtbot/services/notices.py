@@ -393,10 +393,13 @@ async def reveal(deps: Deps, *, chat_id: int, data: str) -> str | None:
     if not data.startswith(REVEAL_PREFIX):
         return None
     key = f"{data[len(REVEAL_PREFIX):]}:{chat_id}"
-    async with deps.uow() as uow:
+
+    async def sent_to_a_verified_chat(uow: UnitOfWork) -> dict[str, Any] | None:
         if not await uow.broadcasts.holders_for_chat(chat_id):
             return None
-        payload = await uow.broadcasts.sent_payload(dedupe_key=key, chat_id=chat_id)
+        return await uow.broadcasts.sent_payload(dedupe_key=key, chat_id=chat_id)
+
+    payload = await deps.read(sent_to_a_verified_chat)
     if not payload:
         return None
     found = payload.get("details") or payload.get("text")
