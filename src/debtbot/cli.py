@@ -356,8 +356,6 @@ def link_token(
 
     from debtbot.domain.identifiers import InvalidIdentifier
     from debtbot.services.link_tokens import mint_link_token
-    from debtbot.store import audit
-    from debtbot.store.db import transaction
 
     settings = _settings()
     secret = number if number is not None else typer.prompt("Number", hide_input=True)
@@ -372,9 +370,9 @@ def link_token(
         raise typer.Exit(2) from None
 
     async def work(deps):  # type: ignore[no-untyped-def]
-        async with transaction(deps.sessions) as session:
-            await audit.record(
-                session, actor="cli", action="link_token.mint", subject=id_type, count=1, at=now
+        async with deps.uow() as uow:
+            await uow.audit.record(
+                actor="cli", action="link_token.mint", subject=id_type, count=1, at=now
             )
 
     asyncio.run(_with_deps(settings, work))

@@ -7,14 +7,13 @@ from datetime import timedelta
 from staff_seed import NOW, make_deps
 
 from debtbot.services import audit
-from debtbot.store.db import transaction
 
 
 async def test_entries_filter_by_since_action_and_prefix(sessions):
     deps = make_deps(sessions)
-    async with transaction(sessions) as session:
-        await audit.record(session, actor="staff:1", action="broadcast.create", subject="broadcast:1")
-        await audit.store.record(session, actor="cli", action="staff.add", at=NOW - timedelta(days=3))
+    async with deps.uow() as uow:
+        await uow.audit.record(actor="staff:1", action="broadcast.create", subject="broadcast:1")
+        await uow.audit.record(actor="cli", action="staff.add", at=NOW - timedelta(days=3))
     await audit.record_now(deps, actor="token:4", action="broadcast.approve", count=12)
 
     everything = await audit.list_entries(deps)
@@ -33,8 +32,8 @@ async def test_entries_filter_by_since_action_and_prefix(sessions):
 async def test_an_entry_rolls_back_with_its_change(sessions):
     deps = make_deps(sessions)
     try:
-        async with transaction(sessions) as session:
-            await audit.record(session, actor="cli", action="staff.add")
+        async with deps.uow() as uow:
+            await uow.audit.record(actor="cli", action="staff.add")
             raise RuntimeError("the change failed")
     except RuntimeError:
         pass

@@ -7,7 +7,7 @@ import io
 from datetime import UTC, datetime
 
 from debtbot.services.delivery import messages_csv, safe_cell
-from debtbot.store.console import MessageRow
+from debtbot.store.staff import MessageRow
 
 
 def test_cells_that_start_a_formula_are_escaped() -> None:

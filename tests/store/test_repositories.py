@@ -143,7 +143,7 @@ async def test_audit_entries_come_back_newest_first(
                                details={"rows": minutes}, at=NOW + timedelta(minutes=minutes))
 
     async with sessions() as session:
-        imports = await audit.entries(session, action="debts.import")
+        imports = await audit.AuditRepository(session).entries(action="debts.import")
 
     assert [(e.count, e.details, e.at) for e in imports] == [
         (9, {"rows": 9}, NOW + timedelta(minutes=9)), (0, {"rows": 0}, NOW),
@@ -181,7 +181,7 @@ async def test_a_debt_another_writer_added_meanwhile_is_updated_not_failed(
     async with sessions() as session:
         taken = await debts.debt_by_reference(session, "police", "TAKEN")
         fresh = await debts.debt_by_reference(session, "police", "FRESH")
-        logged = await audit.entries(session, action="debts.import")
+        logged = await audit.AuditRepository(session).entries(action="debts.import")
     assert taken is not None and taken.amount == Decimal("250")
     assert fresh is not None and fresh.amount == Decimal("75")
     assert [entry.count for entry in logged] == [2]

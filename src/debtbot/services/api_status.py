@@ -9,11 +9,8 @@ from datetime import timedelta
 
 from debtbot import authorities
 from debtbot.domain import registry_dates
-from debtbot.domain.debts import Debt, DebtKind
 from debtbot.services.deps import Deps
 from debtbot.services.verify_identity import lock_expiry
-from debtbot.store import api as store
-from debtbot.store import fleet as fleet_store
 from debtbot.store.health import OUTAGE, is_database_outage
 
 log = logging.getLogger(__name__)
@@ -23,8 +20,8 @@ READY_TIMEOUT_SECONDS = 3.0
 
 async def database_ready(deps: Deps) -> bool:
     try:
-        async with asyncio.timeout(READY_TIMEOUT_SECONDS), deps.sessions() as session:
-            await store.ping(session)
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            await deps.read(lambda uow: uow.fleet.ping())
         return True
     except Exception as exc:  # any failure means "not ready"; the kind is enough to log
         if is_database_outage(exc):
@@ -52,21 +49,16 @@ async def metrics_snapshot(deps: Deps) -> Snapshot:
     settings = deps.settings
     now = deps.clock()
     window = timedelta(hours=settings.verify_window_hours)
-    async with deps.sessions() as session:
-        outbox = await store.outbox_counts(session)
-        verification = await store.verification_counts(session)
-        # Failures older than two windows cannot hold a lock in force (verify_identity).
-        by_chat, by_identifier = await store.recent_failures(session, since=now - 2 * window)
-        counters = await fleet_store.counters(session)
-        by_authority = await store.open_debts_by_authority(session)
-        with_dates = await store.open_debts_with_registry_dates(session)
-    differ = sum(
-        1 for kind, reference, amount, served_on, surcharge_on, prosecution_on in with_dates
-        if registry_dates.differences(Debt(
-            DebtKind(kind), reference, amount, served_on, surcharge_on=surcharge_on,
-            prosecution_on=prosecution_on,
-        ), rulebook=deps.rulebook)
-    )
+    # Failures older than two windows cannot hold a lock in force (verify_identity).
+    since = now - 2 * window
+    async with deps.uow() as uow:
+        outbox = await uow.fleet.outbox_counts()
+        verification = await uow.fleet.verification_counts()
+        by_chat, by_identifier = await uow.fleet.recent_failures(since=since)
+        counters = await uow.fleet.counters()
+        by_authority = await uow.fleet.open_debts_by_authority()
+        with_dates = await uow.fleet.open_debts_with_registry_dates()
+    differ = sum(1 for debt in with_dates if registry_dates.differences(debt, rulebook=deps.rulebook))
     unknown = sum(
         count for value, count in by_authority.items()
         if value and authorities.find(value) is None

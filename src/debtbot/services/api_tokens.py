@@ -19,10 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from debtbot.services.deps import Deps
-from debtbot.store import api as store
-from debtbot.store import audit
-from debtbot.store.db import transaction
-from debtbot.store.models import ApiToken
+from debtbot.store.staff import TokenRecord
 
 SCOPES = ("ingest", "payments", "notices", "portal", "read")
 TOKEN_PREFIX = "dbt_"  # noqa: S105 (a prefix, not a secret)
@@ -69,9 +66,8 @@ def parse_scopes(raw: str | Iterable[str]) -> tuple[str, ...]:
     return scopes
 
 
-def _view(row: ApiToken) -> TokenView:
-    return TokenView(row.id, row.name, frozenset(row.scopes or ()), row.created_at,
-                     row.revoked_at)
+def _view(row: TokenRecord) -> TokenView:
+    return TokenView(row.id, row.name, frozenset(row.scopes), row.created_at, row.revoked_at)
 
 
 async def create_token(
@@ -84,12 +80,12 @@ async def create_token(
         raise ValueError("a token needs a name of 1 to 100 characters")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
-        row = await store.add_token(
-            session, name=name, token_hash=hash_token(secret), scopes=chosen, now=now
+    async with deps.uow() as uow:
+        row = await uow.staff.add_token(
+            name=name, token_hash=hash_token(secret), scopes=chosen, now=now
         )
-        await audit.record(
-            session, at=now, actor=actor, action="api_token.create", subject=f"token:{row.id}",
+        await uow.audit.record(
+            at=now, actor=actor, action="api_token.create", subject=f"token:{row.id}",
             count=1, details={"scopes": list(chosen)},
         )
         return NewToken(_view(row), secret)
@@ -99,25 +95,23 @@ async def authenticate(deps: Deps, *, secret: str) -> TokenView | None:
     """The token this secret belongs to, or None (unknown or revoked)."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
-    async with deps.sessions() as session:
-        row = await store.token_by_hash(session, hash_token(secret))
+    row = await deps.read(lambda uow: uow.staff.token_by_hash(hash_token(secret)))
     if row is None or row.revoked_at is not None:
         return None
     return _view(row)
 
 
 async def list_tokens(deps: Deps) -> list[TokenView]:
-    async with deps.sessions() as session:
-        return [_view(row) for row in await store.all_tokens(session)]
+    return [_view(row) for row in await deps.read(lambda uow: uow.staff.tokens())]
 
 
 async def revoke_token(deps: Deps, *, token_id: int, actor: str = "cli") -> bool:
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
-        revoked = await store.revoke_token(session, token_id, now=now)
+    async with deps.uow() as uow:
+        revoked = await uow.staff.revoke_token(token_id, now=now)
         if revoked:
-            await audit.record(
-                session, at=now, actor=actor, action="api_token.revoke", subject=f"token:{token_id}",
+            await uow.audit.record(
+                at=now, actor=actor, action="api_token.revoke", subject=f"token:{token_id}",
                 count=1,
             )
         return revoked

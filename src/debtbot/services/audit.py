@@ -3,12 +3,11 @@ when, how many recipients. Never identity numbers, dates of birth or phone numbe
 pass internal ids ("person:12", "chat:34", "broadcast:5") and counts.
 
 API:
-    async def record(session, *, actor: str, action: str, subject: str = "", count: int = 0,
-                     details: dict | None = None) -> None
-        in the caller's transaction, so the entry stands or falls with the change.
+    In a unit of work, so the entry stands or falls with the change:
+        await uow.audit.record(actor=..., action=..., subject="", count=0, details=None)
         actor: "staff:<telegram_user_id>", "cli", "token:<api token id>", "chat:<id>".
     async def record_now(deps, *, actor, action, subject="", count=0, details=None) -> None
-        in a transaction of its own (for a change made elsewhere).
+        in a unit of work of its own (for a change made elsewhere).
     @dataclass(frozen=True) AuditView(id: int, at: datetime, actor: str, action: str,
         subject: str, count: int, details: dict)
     async def list_entries(deps, *, since: datetime | None = None, action: str | None = None,
@@ -24,12 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from debtbot.services.deps import Deps
-from debtbot.store import audit as store
-from debtbot.store import staff as staff_store
-from debtbot.store.db import transaction
 
 MAX_LIMIT = 1000
 
@@ -45,26 +39,6 @@ class AuditView:
     details: dict[str, Any]
 
 
-async def record(
-    session: AsyncSession,
-    *,
-    actor: str,
-    action: str,
-    subject: str = "",
-    count: int = 0,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Add one entry in the caller's transaction."""
-    await store.record(
-        session,
-        actor=actor[:100],
-        action=action[:64],
-        subject=subject[:200],
-        count=count,
-        details=details or {},
-    )
-
-
 async def record_now(
     deps: Deps,
     *,
@@ -74,10 +48,10 @@ async def record_now(
     count: int = 0,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Add one entry in a transaction of its own."""
-    async with transaction(deps.sessions) as session:
-        await record(
-            session, actor=actor, action=action, subject=subject, count=count, details=details
+    """Add one entry in a unit of work of its own."""
+    async with deps.uow() as uow:
+        await uow.audit.record(
+            actor=actor, action=action, subject=subject, count=count, details=details
         )
 
 
@@ -91,24 +65,13 @@ async def list_entries(
 ) -> list[AuditView]:
     """Newest first."""
     limit = max(1, min(int(limit), MAX_LIMIT))
-    async with deps.sessions() as session:
-        if action and action.endswith("."):
-            rows = await staff_store.audit_entries_with_prefix(
-                session, prefix=action, actor=actor, since=since, limit=limit
-            )
-        else:
-            rows = await store.entries(
-                session, action=action, actor=actor, since=since, limit=limit
-            )
+    prefix = bool(action and action.endswith("."))
+    rows = await deps.read(lambda uow: uow.audit.entries(
+        action=None if prefix else action, action_prefix=action if prefix else None,
+        actor=actor, since=since, limit=limit,
+    ))
     return [
-        AuditView(
-            id=row.id,
-            at=row.at,
-            actor=row.actor,
-            action=row.action,
-            subject=row.subject,
-            count=row.count,
-            details=dict(row.details or {}),
-        )
+        AuditView(id=row.id, at=row.at, actor=row.actor, action=row.action,
+                  subject=row.subject, count=row.count, details=row.details)
         for row in rows
     ]

@@ -100,21 +100,18 @@ from enum import StrEnum
 from typing import Any
 
 from debtbot.domain.amounts import amount_due
-from debtbot.domain.debts import DebtKind
+from debtbot.domain.debts import Debt, DebtKind
 from debtbot.domain.identifiers import IdType, identifier_hash, normalise_identifier
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose, Priority
 from debtbot.domain.milestones import MilestoneKind, milestones, next_milestone
 from debtbot.domain.rules import Rulebook
 from debtbot.i18n import LANGUAGES, translator
-from debtbot.services import audit, notices, outbox
+from debtbot.services import notices, outbox
 from debtbot.services.deps import Deps
 from debtbot.services.notices import NoticePreview, NoticeTemplate, RecipientQuery
 from debtbot.services.staff import Actor, Conflict, Invalid, NotAllowed, NotFound, Role, require
-from debtbot.store import broadcasts as store
-from debtbot.store import staff as staff_store
-from debtbot.store.db import transaction
-from debtbot.store.mapping import debt_from_row
-from debtbot.store.models import Broadcast
+from debtbot.store.broadcasts import BroadcastRecord, ChatSelection, RecipientChat
+from debtbot.store.unit_of_work import UnitOfWork
 
 BATCH_SIZE = 5000
 MAX_CSV_ROWS = 50_000
@@ -278,7 +275,7 @@ class CsvProblems(Invalid):
 # --- views -----------------------------------------------------------------------------------
 
 
-def _view(row: Broadcast) -> BroadcastView:
+def _view(row: BroadcastRecord) -> BroadcastView:
     segment = Segment.from_dict(row.segment) if row.kind == "segment" and row.segment else None
     return BroadcastView(
         id=row.id,
@@ -325,8 +322,10 @@ def _payloads(
     return payloads
 
 
-async def _load(session: Any, broadcast_id: int, *, for_update: bool = False) -> Broadcast:
-    row = await store.get(session, broadcast_id, for_update=for_update)
+async def _load(
+    uow: UnitOfWork, broadcast_id: int, *, for_update: bool = False
+) -> BroadcastRecord:
+    row = await uow.broadcasts.get(broadcast_id, for_update=for_update)
     if row is None:
         raise NotFound("no such broadcast", code="no_broadcast")
     return row
@@ -335,10 +334,9 @@ async def _load(session: Any, broadcast_id: int, *, for_update: bool = False) ->
 # --- segments --------------------------------------------------------------------------------
 
 
-def _debt_in_segment(segment: Segment, row: Any, now: datetime, rulebook: Rulebook) -> bool:
-    if segment.debt_kind and row.kind != segment.debt_kind:
+def _debt_in_segment(segment: Segment, debt: Debt, now: datetime, rulebook: Rulebook) -> bool:
+    if segment.debt_kind and debt.kind != segment.debt_kind:
         return False
-    debt = debt_from_row(row)
     if segment.kind is SegmentKind.OVERDUE:
         if debt.kind is DebtKind.FINE_WARRANT:
             return True
@@ -351,32 +349,32 @@ def _debt_in_segment(segment: Segment, row: Any, now: datetime, rulebook: Rulebo
 
 
 async def _filter_by_clock(
-    session: Any, segment: Segment, ids: list[int], now: datetime, rulebook: Rulebook
+    uow: UnitOfWork, segment: Segment, ids: list[int], now: datetime, rulebook: Rulebook
 ) -> list[int]:
     keep: set[int] = set()
-    for chat_id, row in await store.open_debts_of_chats(session, ids):
-        if chat_id not in keep and _debt_in_segment(segment, row, now, rulebook):
+    for chat_id, debt in await uow.broadcasts.open_debts_of_chats(ids):
+        if chat_id not in keep and _debt_in_segment(segment, debt, now, rulebook):
             keep.add(chat_id)
     return [chat_id for chat_id in ids if chat_id in keep]
 
 
-async def _count(session: Any, segment: Segment, now: datetime, rulebook: Rulebook) -> int:
-    condition = store.segment_condition(segment.kind.value, segment.debt_kind)
+async def _count(uow: UnitOfWork, segment: Segment, now: datetime, rulebook: Rulebook) -> int:
+    kind, debt_kind = segment.kind.value, segment.debt_kind
     if not segment.needs_clock:
-        return await store.count_chats(session, condition)
+        return await uow.broadcasts.count_chats(kind, debt_kind)
     total, after = 0, None
     while True:
-        ids = await store.chat_ids(session, condition, after=after, limit=BATCH_SIZE)
+        ids = await uow.broadcasts.chat_ids(kind, debt_kind, after=after, limit=BATCH_SIZE)
         if not ids:
             return total
-        total += len(await _filter_by_clock(session, segment, ids, now, rulebook))
+        total += len(await _filter_by_clock(uow, segment, ids, now, rulebook))
         after = ids[-1]
 
 
 async def dry_run(deps: Deps, *, segment: Segment) -> int:
     """How many chats the segment reaches now."""
-    async with deps.sessions() as session:
-        return await _count(session, segment, deps.clock(), deps.rulebook)
+    async with deps.uow() as uow:
+        return await _count(uow, segment, deps.clock(), deps.rulebook)
 
 
 # --- lifecycle -------------------------------------------------------------------------------
@@ -408,8 +406,8 @@ async def create_broadcast(
     if send_at is not None and send_at <= deps.clock():
         raise Invalid("the send time is in the past", code="past_send_at")
     status = BroadcastStatus.AWAITING_APPROVAL if submit else BroadcastStatus.DRAFT
-    async with transaction(deps.sessions) as session:
-        row = Broadcast(
+    async with deps.uow() as uow:
+        row = await uow.broadcasts.add(
             kind="segment",
             segment=segment.to_dict(),
             template=found.name,
@@ -422,10 +420,7 @@ async def create_broadcast(
             send_at=send_at,
             planning_done=False,
         )
-        session.add(row)
-        await session.flush()
-        await audit.record(
-            session,
+        await uow.audit.record(
             actor=actor.label,
             action="broadcast.create",
             subject=f"broadcast:{row.id}",
@@ -433,36 +428,35 @@ async def create_broadcast(
                      "version": found.version, "test_mode": test_mode},
         )
         if submit and not test_mode:
-            await _tell_supervisors(deps, session, row)
-        await session.refresh(row)
+            await _tell_supervisors(deps, uow, row)
         return _view(row)
 
 
 async def submit_broadcast(deps: Deps, *, actor: Actor, broadcast_id: int) -> BroadcastView:
     require(actor, Role.SUPERVISOR)
-    async with transaction(deps.sessions) as session:
-        row = await _load(session, broadcast_id, for_update=True)
+    async with deps.uow() as uow:
+        row = await _load(uow, broadcast_id, for_update=True)
         if row.status != BroadcastStatus.DRAFT.value:
             raise Conflict("only a draft can be submitted", code="bad_state")
-        row.status = BroadcastStatus.AWAITING_APPROVAL.value
-        await audit.record(
-            session, actor=actor.label, action="broadcast.submit", subject=f"broadcast:{row.id}"
+        row = await uow.broadcasts.change(row.id, status=BroadcastStatus.AWAITING_APPROVAL.value)
+        await uow.audit.record(
+            actor=actor.label, action="broadcast.submit", subject=f"broadcast:{row.id}"
         )
         if not row.test_mode:
-            await _tell_supervisors(deps, session, row)
+            await _tell_supervisors(deps, uow, row)
         return _view(row)
 
 
 async def get_broadcast(deps: Deps, *, broadcast_id: int) -> BroadcastView:
-    async with deps.sessions() as session:
-        return _view(await _load(session, broadcast_id))
+    return _view(await deps.read(lambda uow: _load(uow, broadcast_id)))
 
 
 async def list_broadcasts(
     deps: Deps, *, status: str | None = None, limit: int = 50
 ) -> list[BroadcastView]:
-    async with deps.sessions() as session:
-        rows = await store.list_broadcasts(session, status=status, limit=max(1, min(limit, 500)))
+    rows = await deps.read(
+        lambda uow: uow.broadcasts.listed(status=status, limit=max(1, min(limit, 500)))
+    )
     return [_view(row) for row in rows]
 
 
@@ -496,13 +490,12 @@ async def preview_segment(
 
 async def preview_broadcast(deps: Deps, *, broadcast_id: int) -> BroadcastPreview:
     """The three language versions and how many chats it would reach now."""
-    async with deps.sessions() as session:
-        row = await _load(session, broadcast_id)
+    async with deps.uow() as uow:
+        row = await _load(uow, broadcast_id)
         if row.test_mode:
-            count = len(await staff_store.test_recipients(session)) * len(LANGUAGES)
+            count = len(await uow.staff.test_recipients()) * len(LANGUAGES)
         elif row.kind == "segment":
-            count = await _count(session, Segment.from_dict(row.segment), deps.clock(),
-                                 deps.rulebook)
+            count = await _count(uow, Segment.from_dict(row.segment), deps.clock(), deps.rulebook)
         else:
             count = row.expected or 0
     shown: dict[str, Any] = dict(row.values or {})
@@ -523,8 +516,8 @@ async def approve_broadcast(
     """A second supervisor approves; if its time has come the first batch is queued now."""
     require(actor, Role.SUPERVISOR)
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
-        row = await _load(session, broadcast_id, for_update=True)
+    async with deps.uow() as uow:
+        row = await _load(uow, broadcast_id, for_update=True)
         if row.status != BroadcastStatus.AWAITING_APPROVAL.value:
             raise Conflict(f"the broadcast is {row.status}", code="bad_state")
         if row.created_by == actor.label and not row.test_mode:
@@ -532,20 +525,20 @@ async def approve_broadcast(
                 "a second supervisor must approve it", code="same_supervisor"
             )
         if row.kind == "csv":
-            return await _approve_list(deps, session, row, actor, now)
+            return await _approve_list(deps, uow, row, actor, now)
         if row.test_mode:
-            expected = len(await staff_store.test_recipients(session)) * len(LANGUAGES)
+            expected = len(await uow.staff.test_recipients()) * len(LANGUAGES)
         else:
-            expected = await _count(session, Segment.from_dict(row.segment), now, deps.rulebook)
-        row.status = BroadcastStatus.APPROVED.value
-        row.approved_by = actor.label
-        row.approved_at = now
-        row.expected = expected
+            expected = await _count(uow, Segment.from_dict(row.segment), now, deps.rulebook)
+        progress: dict[str, Any] = {}
         if progress_chat_id is not None and progress_message_id is not None:
-            row.progress_chat_id = progress_chat_id
-            row.progress_message_id = progress_message_id
-        await audit.record(
-            session,
+            progress = {"progress_chat_id": progress_chat_id,
+                        "progress_message_id": progress_message_id}
+        row = await uow.broadcasts.change(
+            row.id, status=BroadcastStatus.APPROVED.value, approved_by=actor.label,
+            approved_at=now, expected=expected, **progress,
+        )
+        await uow.audit.record(
             actor=actor.label,
             action="broadcast.approve",
             subject=f"broadcast:{row.id}",
@@ -568,21 +561,20 @@ async def reject_broadcast(
     if len(reason) > 1000:
         raise Invalid("the reason is longer than 1000 characters", code="bad_reason")
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
-        row = await _load(session, broadcast_id, for_update=True)
+    async with deps.uow() as uow:
+        row = await _load(uow, broadcast_id, for_update=True)
         if row.status != BroadcastStatus.AWAITING_APPROVAL.value:
             raise Conflict(f"the broadcast is {row.status}", code="bad_state")
         if row.created_by == actor.label:
             raise NotAllowed("a second supervisor must decide", code="same_supervisor")
-        row.status = BroadcastStatus.REJECTED.value
-        row.rejected_by = actor.label
-        row.reject_reason = reason
-        row.finished_at = now
-        await audit.record(
-            session, actor=actor.label, action="broadcast.reject", subject=f"broadcast:{row.id}",
+        row = await uow.broadcasts.change(
+            row.id, status=BroadcastStatus.REJECTED.value, rejected_by=actor.label,
+            reject_reason=reason, finished_at=now,
+        )
+        await uow.audit.record(
+            actor=actor.label, action="broadcast.reject", subject=f"broadcast:{row.id}",
             details={"kind": row.kind},
         )
-        await session.flush()
         return _view(row)
 
 
@@ -590,16 +582,16 @@ async def cancel_broadcast(deps: Deps, *, actor: Actor, broadcast_id: int) -> Br
     """Stop a broadcast part-way: what has not gone out yet never will."""
     require(actor, Role.SUPERVISOR)
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
-        row = await _load(session, broadcast_id, for_update=True)
+    async with deps.uow() as uow:
+        row = await _load(uow, broadcast_id, for_update=True)
         if row.status in FINISHED:
             raise Conflict(f"the broadcast is already {row.status}", code="bad_state")
-        row.status = BroadcastStatus.CANCELLED.value
-        row.cancelled_by = actor.label
-        row.finished_at = now
-        cancelled = await store.cancel_pending(session, row.id)
-        await audit.record(
-            session,
+        await uow.broadcasts.change(
+            row.id, status=BroadcastStatus.CANCELLED.value, cancelled_by=actor.label,
+            finished_at=now,
+        )
+        cancelled = await uow.outbox.cancel_for_broadcast(row.id)
+        await uow.audit.record(
             actor=actor.label,
             action="broadcast.cancel",
             subject=f"broadcast:{row.id}",
@@ -608,7 +600,7 @@ async def cancel_broadcast(deps: Deps, *, actor: Actor, broadcast_id: int) -> Br
     return await broadcast_progress(deps, broadcast_id=broadcast_id)
 
 
-def _progress(row: Broadcast, counts: dict[str, int]) -> BroadcastProgress:
+def _progress(row: BroadcastRecord, counts: dict[str, int]) -> BroadcastProgress:
     sent = counts.get(DeliveryStatus.SENT.value, 0)
     failed = counts.get(DeliveryStatus.FAILED.value, 0)
     blocked = counts.get(DeliveryStatus.BLOCKED.value, 0)
@@ -637,52 +629,49 @@ def _progress(row: Broadcast, counts: dict[str, int]) -> BroadcastProgress:
 
 async def broadcast_progress(deps: Deps, *, broadcast_id: int) -> BroadcastProgress:
     """Sent, failed, blocked, cancelled and remaining, from the outbox rows."""
-    async with deps.sessions() as session:
-        row = await _load(session, broadcast_id)
-        return _progress(row, await store.delivery_counts(session, row.id))
+    async with deps.uow() as uow:
+        row = await _load(uow, broadcast_id)
+        return _progress(row, await uow.broadcasts.delivery_counts(row.id))
 
 
 # --- planning (the scheduler job) ------------------------------------------------------------
 
 
 async def _plan_once(deps: Deps, broadcast_id: int, *, batch_size: int) -> int:
-    """Queue the next batch of one broadcast in a transaction of its own."""
+    """Queue the next batch of one broadcast in a unit of work of its own."""
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
-        row = await _load(session, broadcast_id, for_update=True)
+    async with deps.uow() as uow:
+        row = await _load(uow, broadcast_id, for_update=True)
         if row.status not in (BroadcastStatus.APPROVED.value, BroadcastStatus.SENDING.value):
             return 0
         if row.planning_done:
             return 0
         if row.status == BroadcastStatus.APPROVED.value and row.send_at and row.send_at > now:
             return 0
-        row.status = BroadcastStatus.SENDING.value
+        sending = BroadcastStatus.SENDING.value
         payloads = _payloads(deps, row.bodies, row.values, f"broadcast:{row.id}")
         if row.test_mode:
             queued = 0
-            for chat_id, _language in await staff_store.test_recipients(session):
+            for chat_id, _language in await uow.staff.test_recipients():
                 for lang in LANGUAGES:
-                    queued += int(
-                        await outbox.enqueue(
-                            session,
-                            dedupe_key=f"broadcast:{row.id}:{chat_id}:{lang}",
-                            chat_id=chat_id,
-                            purpose=OutboxPurpose.BROADCAST,
-                            payload=payloads[(lang, False)],
-                            not_before=now,
-                            priority=int(Priority.BROADCAST),
-                            broadcast_id=row.id,
-                        )
-                    )
-            row.planning_done = True
+                    queued += int(await uow.outbox.insert_if_new(outbox.outbox_row(
+                        dedupe_key=f"broadcast:{row.id}:{chat_id}:{lang}",
+                        chat_id=chat_id,
+                        purpose=OutboxPurpose.BROADCAST,
+                        payload=payloads[(lang, False)],
+                        not_before=now,
+                        priority=int(Priority.BROADCAST),
+                        broadcast_id=row.id,
+                    )))
+            await uow.broadcasts.change(row.id, status=sending, planning_done=True)
             return queued
         segment = Segment.from_dict(row.segment)
-        condition = store.segment_condition(segment.kind.value, segment.debt_kind)
+        kind, debt_kind = segment.kind.value, segment.debt_kind
         after = row.planned_through
         if _per_recipient(row.bodies):
-            return await _plan_per_recipient(deps, session, row, segment, condition,
-                                             batch_size=batch_size, now=now)
-        common = {
+            return await _plan_per_recipient(deps, uow, row, segment, batch_size=batch_size,
+                                             now=now)
+        common: dict[str, Any] = {
             "broadcast_id": row.id,
             "key_prefix": f"broadcast:{row.id}:",
             "payloads": payloads,
@@ -692,38 +681,39 @@ async def _plan_once(deps: Deps, broadcast_id: int, *, batch_size: int) -> int:
             "not_before": now,
         }
         if segment.needs_clock:
-            ids = await store.chat_ids(session, condition, after=after, limit=batch_size)
+            ids = await uow.broadcasts.chat_ids(kind, debt_kind, after=after, limit=batch_size)
             if not ids:
-                row.planning_done = True
+                await uow.broadcasts.change(row.id, status=sending, planning_done=True)
                 return 0
-            chosen = await _filter_by_clock(session, segment, ids, now, deps.rulebook)
+            chosen = await _filter_by_clock(uow, segment, ids, now, deps.rulebook)
             queued = (
-                await store.queue_rows(session, where=store.chat_in(chosen), **common)
+                await uow.outbox.queue_for_chats(ChatSelection(kind, ids=tuple(chosen)),
+                                                 **common)
                 if chosen
                 else 0
             )
-            row.planned_through = ids[-1]
+            await uow.broadcasts.change(row.id, status=sending, planned_through=ids[-1])
             return queued
-        end = await store.batch_end(session, condition, after=after, limit=batch_size)
+        end = await uow.broadcasts.batch_end(kind, debt_kind, after=after, limit=batch_size)
         if end is None:
-            row.planning_done = True
+            await uow.broadcasts.change(row.id, status=sending, planning_done=True)
             return 0
-        queued = await store.queue_rows(
-            session, where=condition & store.chat_range(after, end), **common
+        queued = await uow.outbox.queue_for_chats(
+            ChatSelection(kind, debt_kind, after=after, through=end), **common
         )
-        row.planned_through = end
+        await uow.broadcasts.change(row.id, status=sending, planned_through=end)
         return queued
 
 
 async def _finish_done(deps: Deps) -> None:
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
-        for broadcast_id in await store.sending_ids(session):
-            if await store.open_rows(session, broadcast_id) == 0:
-                row = await _load(session, broadcast_id, for_update=True)
+    async with deps.uow() as uow:
+        for broadcast_id in await uow.broadcasts.sending_ids():
+            if await uow.broadcasts.open_rows(broadcast_id) == 0:
+                row = await _load(uow, broadcast_id, for_update=True)
                 if row.status == BroadcastStatus.SENDING.value:
-                    row.status = BroadcastStatus.DONE.value
-                    row.finished_at = now
+                    await uow.broadcasts.change(row.id, status=BroadcastStatus.DONE.value,
+                                                finished_at=now)
 
 
 async def run_broadcasts(
@@ -731,8 +721,8 @@ async def run_broadcasts(
 ) -> int:
     """The scheduler job: start due broadcasts, queue further batches, mark finished ones."""
     queued = 0
-    async with deps.sessions() as session:
-        due = await store.due_for_planning(session, now=deps.clock())
+    now = deps.clock()
+    due = await deps.read(lambda uow: uow.broadcasts.due_for_planning(now=now))
     for broadcast_id in due:
         for _ in range(max_batches):
             before = await _planning_state(deps, broadcast_id)
@@ -744,9 +734,8 @@ async def run_broadcasts(
 
 
 async def _planning_state(deps: Deps, broadcast_id: int) -> tuple[str, bool, int | None]:
-    async with deps.sessions() as session:
-        row = await _load(session, broadcast_id)
-        return row.status, row.planning_done, row.planned_through
+    row = await deps.read(lambda uow: _load(uow, broadcast_id))
+    return row.status, row.planning_done, row.planned_through
 
 
 # --- the self-updating progress message ------------------------------------------------------
@@ -755,12 +744,12 @@ async def _planning_state(deps: Deps, broadcast_id: int) -> tuple[str, bool, int
 async def set_progress_message(
     deps: Deps, *, broadcast_id: int, chat_id: int, message_id: int, language: str = "en"
 ) -> None:
-    async with transaction(deps.sessions) as session:
-        row = await _load(session, broadcast_id, for_update=True)
-        row.progress_chat_id = chat_id
-        row.progress_message_id = message_id
-        row.progress_language = language if language in LANGUAGES else "en"
-        row.progress_shown = {}
+    async with deps.uow() as uow:
+        row = await _load(uow, broadcast_id, for_update=True)
+        await uow.broadcasts.change(
+            row.id, progress_chat_id=chat_id, progress_message_id=message_id,
+            progress_language=language if language in LANGUAGES else "en", progress_shown={},
+        )
 
 
 def _shown_key(progress: BroadcastProgress) -> dict[str, Any]:
@@ -777,10 +766,10 @@ def _shown_key(progress: BroadcastProgress) -> dict[str, Any]:
 async def progress_updates_due(deps: Deps) -> list[ProgressUpdate]:
     """Progress messages whose counts changed since they were last shown."""
     updates = []
-    async with deps.sessions() as session:
+    async with deps.uow() as uow:
         finished_since = deps.clock() - timedelta(hours=1)
-        for row in await store.with_progress_message(session, finished_since=finished_since):
-            progress = _progress(row, await store.delivery_counts(session, row.id))
+        for row in await uow.broadcasts.with_progress_message(finished_since=finished_since):
+            progress = _progress(row, await uow.broadcasts.delivery_counts(row.id))
             if (row.progress_shown or {}) == _shown_key(progress):
                 continue
             updates.append(
@@ -796,9 +785,9 @@ async def progress_updates_due(deps: Deps) -> list[ProgressUpdate]:
 
 
 async def mark_progress_shown(deps: Deps, *, broadcast_id: int, progress: BroadcastProgress) -> None:
-    async with transaction(deps.sessions) as session:
-        row = await _load(session, broadcast_id, for_update=True)
-        row.progress_shown = _shown_key(progress)
+    async with deps.uow() as uow:
+        row = await _load(uow, broadcast_id, for_update=True)
+        await uow.broadcasts.change(row.id, progress_shown=_shown_key(progress))
 
 
 # --- CSV notice lists ------------------------------------------------------------------------
@@ -807,7 +796,7 @@ async def mark_progress_shown(deps: Deps, *, broadcast_id: int, progress: Broadc
 @dataclass(frozen=True, slots=True)
 class _CsvRow:
     line: int
-    chats: list[Any]  # store.staff.RecipientChat
+    chats: list[RecipientChat]
     values: dict[str, Any]
 
 
@@ -889,7 +878,7 @@ def _query_for(row: dict[str, str]) -> RecipientQuery:
 
 
 async def _check_csv(
-    deps: Deps, session: Any, template: NoticeTemplate, csv_text: str
+    deps: Deps, uow: UnitOfWork, template: NoticeTemplate, csv_text: str
 ) -> tuple[CsvCheck, list[_CsvRow]]:
     _header, rows = _read_csv(csv_text)
     needed = notices.template_placeholders(template.bodies)
@@ -910,7 +899,7 @@ async def _check_csv(
             problems.append(CsvProblem(line, column, exc.detail))
             continue
         try:
-            resolved = await notices.resolve_recipient(deps, session, _query_for(row))
+            resolved = await notices.resolve_recipient(deps, uow, _query_for(row))
         except (Invalid, NotFound) as exc:
             column = "chat_id" if row.get("chat_id") else (
                 "id_number" if row.get("id_number") or row.get("id_type") else "reference"
@@ -950,8 +939,8 @@ async def check_notice_csv(
     """Check every row (recipient found, values well-formed, nothing missing); sends nothing."""
     require(actor, Role.OPERATOR)
     found = await notices.resolve_template(deps, template)
-    async with deps.sessions() as session:
-        check, _rows = await _check_csv(deps, session, found, csv_text)
+    async with deps.uow() as uow:
+        check, _rows = await _check_csv(deps, uow, found, csv_text)
     return check
 
 
@@ -970,11 +959,11 @@ async def send_notice_csv(
     now = deps.clock()
     if send_at is not None and (send_at.tzinfo is None or send_at <= now):
         raise Invalid("the send time is in the past", code="past_send_at")
-    async with transaction(deps.sessions) as session:
-        check, _rows = await _check_csv(deps, session, found, csv_text)
+    async with deps.uow() as uow:
+        check, _rows = await _check_csv(deps, uow, found, csv_text)
         if not check.ok:
             raise CsvProblems(check)
-        row = Broadcast(
+        row = await uow.broadcasts.add(
             kind="csv",
             segment={},
             template=found.name,
@@ -989,10 +978,7 @@ async def send_notice_csv(
             planning_done=False,
             source_csv=_without_identity_numbers(deps, csv_text),
         )
-        session.add(row)
-        await session.flush()
-        await audit.record(
-            session,
+        await uow.audit.record(
             actor=actor.label,
             action="notice_csv.submit",
             subject=f"broadcast:{row.id}",
@@ -1000,8 +986,7 @@ async def send_notice_csv(
             details={"template": found.name, "version": found.version, "rows": check.rows,
                      "unreachable": len(check.unreachable)},
         )
-        await _tell_supervisors(deps, session, row)
-        await session.refresh(row)
+        await _tell_supervisors(deps, uow, row)
         return _view(row), check
 
 
@@ -1034,21 +1019,21 @@ def _without_identity_numbers(deps: Deps, csv_text: str) -> str:
 
 async def list_check(deps: Deps, *, broadcast_id: int) -> CsvCheck:
     """A notice list's check, run again now (what the approver sees)."""
-    async with deps.sessions() as session:
-        row = await _load(session, broadcast_id)
+    async with deps.uow() as uow:
+        row = await _load(uow, broadcast_id)
         if row.kind != "csv" or not row.source_csv:
             raise NotFound("no such notice list", code="no_broadcast")
         template = NoticeTemplate(row.template, dict(row.bodies), row.template_version)
-        check, _rows = await _check_csv(deps, session, template, row.source_csv)
+        check, _rows = await _check_csv(deps, uow, template, row.source_csv)
     return check
 
 
 async def _approve_list(
-    deps: Deps, session: Any, row: Broadcast, actor: Actor, now: datetime
+    deps: Deps, uow: UnitOfWork, row: BroadcastRecord, actor: Actor, now: datetime
 ) -> BroadcastView:
     """Queue an approved notice list, checked again: if a row no longer passes, nothing."""
     template = NoticeTemplate(row.template, dict(row.bodies), row.template_version)
-    check, rows = await _check_csv(deps, session, template, row.source_csv or "")
+    check, rows = await _check_csv(deps, uow, template, row.source_csv or "")
     if not check.ok:
         raise CsvProblems(check)
     not_before = row.send_at if row.send_at is not None and row.send_at > now else now
@@ -1058,8 +1043,7 @@ async def _approve_list(
         for chat in item.chats:
             lang = chat.language if chat.language in LANGUAGES else "en"
             queued += int(
-                await outbox.enqueue(
-                    session,
+                await uow.outbox.insert_if_new(outbox.outbox_row(
                     dedupe_key=f"csv:{row.id}:{item.line}:{chat.chat_id}",
                     chat_id=chat.chat_id,
                     purpose=OutboxPurpose.NOTICE,
@@ -1072,34 +1056,31 @@ async def _approve_list(
                     not_before=not_before,
                     priority=int(Priority.NOTICE),
                     broadcast_id=row.id,
-                )
+                ))
             )
-    row.status = BroadcastStatus.SENDING.value
-    row.approved_by = actor.label
-    row.approved_at = now
-    row.expected = queued
-    row.planning_done = True
-    await audit.record(
-        session,
+    row = await uow.broadcasts.change(
+        row.id, status=BroadcastStatus.SENDING.value, approved_by=actor.label, approved_at=now,
+        expected=queued, planning_done=True,
+    )
+    await uow.audit.record(
         actor=actor.label,
         action="notice_csv.approve",
         subject=f"broadcast:{row.id}",
         count=queued,
         details={"template": row.template, "rows": check.rows, "created_by": row.created_by},
     )
-    await session.flush()
     return _view(row)
 
 
 # --- telling supervisors that something waits -------------------------------------------------
 
 
-async def _tell_supervisors(deps: Deps, session: Any, row: Broadcast) -> int:
+async def _tell_supervisors(deps: Deps, uow: UnitOfWork, row: BroadcastRecord) -> int:
     """A Telegram message to every other active supervisor and admin: something waits for
     their approval, with the console link."""
     link = f"{deps.settings.public_url.rstrip('/')}/console/broadcasts/{row.id}"
     queued = 0
-    for member in await staff_store.list_staff(session, include_inactive=False):
+    for member in await uow.staff.members(include_inactive=False):
         if member.role not in ("supervisor", "admin"):
             continue
         if f"staff:{member.telegram_user_id}" == row.created_by:
@@ -1114,15 +1095,14 @@ async def _tell_supervisors(deps: Deps, session: Any, row: Broadcast) -> int:
             text = t.gettext(
                 "Broadcast #%(id)d waits for a second supervisor's approval: %(link)s"
             ) % {"id": row.id, "link": link}
-        queued += int(await outbox.enqueue(
-            session,
+        queued += int(await uow.outbox.insert_if_new(outbox.outbox_row(
             dedupe_key=f"approval:{row.id}:{member.telegram_user_id}",
             chat_id=member.telegram_user_id,
             purpose=OutboxPurpose.NOTICE,
             payload={"text": text, "buttons": [], "disable_notification": False},
             not_before=deps.clock(),
             priority=int(Priority.NOTICE),
-        ))
+        )))
     return queued
 
 
@@ -1135,7 +1115,7 @@ def _per_recipient(bodies: dict[str, str]) -> bool:
 
 
 def recipient_values(
-    names: list[str], debts: list[Any], now: datetime, rulebook: Rulebook
+    names: list[str], debts: list[Debt], now: datetime, rulebook: Rulebook
 ) -> dict[str, Any]:
     """{name}: the chat's first verified identity; {total_due}: what its open debts come to
     now; {next_deadline}: the last day before the nearest legal threshold among them."""
@@ -1144,8 +1124,7 @@ def recipient_values(
         values["name"] = names[0]
     total = Decimal("0")
     deadlines = []
-    for row in debts:
-        debt = debt_from_row(row)
+    for debt in debts:
         total += amount_due(debt, now, rulebook=rulebook).total
         upcoming = next_milestone(debt, now, rulebook=rulebook)
         if upcoming is not None:
@@ -1157,51 +1136,52 @@ def recipient_values(
 
 
 async def _plan_per_recipient(
-    deps: Deps, session: Any, row: Broadcast, segment: Segment, condition: Any, *,
+    deps: Deps, uow: UnitOfWork, row: BroadcastRecord, segment: Segment, *,
     batch_size: int, now: datetime,
 ) -> int:
     """One batch of a broadcast whose text differs per recipient: rendered chat by chat."""
-    ids = await store.chat_ids(session, condition, after=row.planned_through, limit=batch_size)
+    sending = BroadcastStatus.SENDING.value
+    ids = await uow.broadcasts.chat_ids(segment.kind.value, segment.debt_kind,
+                                        after=row.planned_through, limit=batch_size)
     if not ids:
-        row.planning_done = True
+        await uow.broadcasts.change(row.id, status=sending, planning_done=True)
         return 0
-    chosen = (await _filter_by_clock(session, segment, ids, now, deps.rulebook)
+    chosen = (await _filter_by_clock(uow, segment, ids, now, deps.rulebook)
               if segment.needs_clock else ids)
-    facts = await store.recipient_facts(session, chosen)
+    facts = await uow.broadcasts.recipient_facts(chosen)
     given = notices.check_values(row.values)
     queued = 0
     for chat_id in chosen:
-        language, discreet, names, debts = facts[chat_id]
-        lang = language if language in LANGUAGES else "en"
-        values = {**recipient_values(names, debts, now, deps.rulebook), **given}
+        chat = facts[chat_id]
+        lang = chat.language if chat.language in LANGUAGES else "en"
+        values = {**recipient_values(chat.names, chat.debts, now, deps.rulebook), **given}
         text, _fallback = notices.text_for(row.bodies, lang, values, deps)
-        queued += int(await outbox.enqueue(
-            session,
+        queued += int(await uow.outbox.insert_if_new(outbox.outbox_row(
             dedupe_key=f"broadcast:{row.id}:{chat_id}",
             chat_id=chat_id,
             purpose=OutboxPurpose.BROADCAST,
             payload=notices.notice_payload(
-                translator(lang, timezone=deps.settings.tz), text, discreet=discreet,
+                translator(lang, timezone=deps.settings.tz), text, discreet=chat.discreet,
                 reveal_key=f"broadcast:{row.id}",
             ),
             not_before=now,
             priority=int(Priority.BROADCAST),
             broadcast_id=row.id,
-        ))
-    row.planned_through = ids[-1]
+        )))
+    await uow.broadcasts.change(row.id, status=sending, planned_through=ids[-1])
     return queued
 
 
 async def sample_recipient_values(deps: Deps, *, segment: Segment) -> dict[str, Any]:
     """The per-recipient values of the segment's first recipient (for previews)."""
     now = deps.clock()
-    async with deps.sessions() as session:
-        condition = store.segment_condition(segment.kind.value, segment.debt_kind)
-        ids = await store.chat_ids(session, condition, after=None, limit=50)
+    async with deps.uow() as uow:
+        ids = await uow.broadcasts.chat_ids(segment.kind.value, segment.debt_kind, after=None,
+                                            limit=50)
         if segment.needs_clock:
-            ids = await _filter_by_clock(session, segment, ids, now, deps.rulebook)
+            ids = await _filter_by_clock(uow, segment, ids, now, deps.rulebook)
         if not ids:
             return {}
-        facts = await store.recipient_facts(session, ids[:1])
-    _language, _discreet, names, debts = facts[ids[0]]
-    return recipient_values(names, debts, now, deps.rulebook)
+        facts = await uow.broadcasts.recipient_facts(ids[:1])
+    chat = facts[ids[0]]
+    return recipient_values(chat.names, chat.debts, now, deps.rulebook)

@@ -27,9 +27,6 @@ from debtbot.services import audit, staff
 from debtbot.services.deps import Deps
 from debtbot.services.staff import NotAllowed, StaffView
 from debtbot.settings import Settings
-from debtbot.store import citizens as token_store
-from debtbot.store import console as store
-from debtbot.store.db import transaction
 
 LOGIN_TTL = timedelta(minutes=10)
 IDLE_TIMEOUT = timedelta(hours=8)
@@ -112,17 +109,18 @@ async def sign_in(deps: Deps, *, token: str, language: str = "el") -> tuple[str,
     session_id = _session_id(secret)
     csrf = secrets.token_urlsafe(32)
     language = language if language in CONSOLE_LANGUAGES else "el"
-    async with transaction(deps.sessions) as session:
-        if not await token_store.spend_link_token(
-            session, token_id=f"console:{token_id}", used_at=now, expires_at=expires_at
+    async with deps.uow() as uow:
+        if not await uow.dialogues.spend_link_token(
+            token_id=f"console:{token_id}", used_at=now, expires_at=expires_at
         ):
             raise SignInRefused("used")
-        await store.add_session(
-            session, id=session_id, staff_user_id=member.telegram_user_id, csrf=csrf,
-            language=language, created_at=now, last_seen_at=now,
+        await uow.staff.add_console_session(
+            id=session_id, staff_user_id=member.telegram_user_id, csrf=csrf,
+            language=language, now=now,
         )
-        await audit.record(session, actor=f"staff:{member.telegram_user_id}",
-                           action="console.sign_in", subject=f"staff:{member.telegram_user_id}")
+        await uow.audit.record(actor=f"staff:{member.telegram_user_id}",
+                               action="console.sign_in",
+                               subject=f"staff:{member.telegram_user_id}")
     cookie = f"{secret}.{_mac(settings, b'console-session', secret)}"
     return cookie, ConsoleSession(session_id, member, csrf, language)
 
@@ -138,19 +136,18 @@ async def session_for(deps: Deps, cookie: str | None) -> ConsoleSession | None:
         return None
     now = deps.clock()
     session_id = _session_id(secret)
-    async with deps.sessions() as session:
-        row = await store.get_session(session, session_id)
-        if row is None or row.ended_at is not None or row.last_seen_at + IDLE_TIMEOUT <= now:
-            return None
-        staff_user_id, csrf, language, last_seen = (
-            row.staff_user_id, row.csrf, row.language, row.last_seen_at
-        )
+    row = await deps.read(lambda uow: uow.staff.console_session(session_id))
+    if row is None or row.ended_at is not None or row.last_seen_at + IDLE_TIMEOUT <= now:
+        return None
+    staff_user_id, csrf, language, last_seen = (
+        row.staff_user_id, row.csrf, row.language, row.last_seen_at
+    )
     member = await staff.staff_member(deps, telegram_user_id=staff_user_id)
     if member is None:
         return None
     if now - last_seen >= TOUCH_EVERY:
-        async with transaction(deps.sessions) as session:
-            await store.touch_session(session, session_id, now=now)
+        async with deps.uow() as uow:
+            await uow.staff.touch_console_session(session_id, now=now)
     return ConsoleSession(session_id, member, csrf, language)
 
 
@@ -159,14 +156,14 @@ def csrf_ok(console: ConsoleSession, given: str | None) -> bool:
 
 
 async def sign_out(deps: Deps, console: ConsoleSession) -> None:
-    async with transaction(deps.sessions) as session:
-        await store.end_session(session, console.id, now=deps.clock())
-        await audit.record(session, actor=console.actor.label, action="console.sign_out",
-                           subject=console.actor.label)
+    async with deps.uow() as uow:
+        await uow.staff.end_console_session(console.id, now=deps.clock())
+        await uow.audit.record(actor=console.actor.label, action="console.sign_out",
+                               subject=console.actor.label)
 
 
 async def set_language(deps: Deps, console: ConsoleSession, language: str) -> None:
     if language not in CONSOLE_LANGUAGES:
         return
-    async with transaction(deps.sessions) as session:
-        await store.touch_session(session, console.id, now=deps.clock(), language=language)
+    async with deps.uow() as uow:
+        await uow.staff.touch_console_session(console.id, now=deps.clock(), language=language)

@@ -16,9 +16,7 @@ from datetime import date, datetime, timedelta
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
 from debtbot.services.deps import Deps
 from debtbot.services.notices import get_notice
-from debtbot.store import api as api_store
-from debtbot.store import console as store
-from debtbot.store.console import MessageRow
+from debtbot.store.staff import MessageRow
 
 STATES = tuple(status.value for status in DeliveryStatus)
 KINDS = tuple(purpose.value for purpose in OutboxPurpose)
@@ -50,21 +48,19 @@ async def _notice_key(deps: Deps, notice_id: int | None) -> str | None:
 async def messages(deps: Deps, chosen: Filter, *, limit: int = 500) -> list[MessageRow]:
     """Newest first."""
     key = await _notice_key(deps, chosen.notice_id)
-    async with deps.sessions() as session:
-        return await store.messages(
-            session, notice_key=key, broadcast_id=chosen.broadcast_id, status=chosen.status,
-            purpose=chosen.kind, chat_id=chosen.chat_id, limit=max(1, min(limit, MAX_ROWS)),
-        )
+    return await deps.read(lambda uow: uow.staff.messages(
+        notice_key=key, broadcast_id=chosen.broadcast_id, status=chosen.status,
+        purpose=chosen.kind, chat_id=chosen.chat_id, limit=max(1, min(limit, MAX_ROWS)),
+    ))
 
 
 async def counts(deps: Deps, chosen: Filter) -> dict[str, int]:
     """Messages by state, for the filter without its state."""
     key = await _notice_key(deps, chosen.notice_id)
-    async with deps.sessions() as session:
-        found = await store.message_counts(
-            session, notice_key=key, broadcast_id=chosen.broadcast_id, purpose=chosen.kind,
-            chat_id=chosen.chat_id,
-        )
+    found = await deps.read(lambda uow: uow.staff.message_counts(
+        notice_key=key, broadcast_id=chosen.broadcast_id, purpose=chosen.kind,
+        chat_id=chosen.chat_id,
+    ))
     return {state: found.get(state, 0) for state in STATES}
 
 
@@ -108,9 +104,9 @@ async def dashboard(deps: Deps) -> Dashboard:
     now = deps.clock()
     first = (now - timedelta(days=DASHBOARD_DAYS - 1)).date()
     since = datetime.combine(first, datetime.min.time(), tzinfo=now.tzinfo)
-    async with deps.sessions() as session:
-        daily = await store.daily_counts(session, since=since)
-        everything = await api_store.outbox_counts(session)
+    async with deps.uow() as uow:
+        daily = await uow.staff.daily_counts(since=since)
+        everything = await uow.fleet.outbox_counts()
     days = [first + timedelta(days=n) for n in range(DASHBOARD_DAYS)]
     by_day: dict[date, dict[str, int]] = {day: dict.fromkeys(STATES, 0) for day in days}
     by_kind: dict[str, dict[str, int]] = {kind: dict.fromkeys(STATES, 0) for kind in KINDS}

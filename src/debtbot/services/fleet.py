@@ -28,8 +28,6 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from debtbot.services.deps import Deps
-from debtbot.store import fleet as store
-from debtbot.store.db import dialect_of, transaction, write_once
 from debtbot.store.health import warn_unless_outage
 
 log = logging.getLogger(__name__)
@@ -104,19 +102,16 @@ class SharedBudget:
         self.lateness = max(self.interval, LATENESS)
 
     async def reserve(self, count: int = 1) -> float:
-        return await write_once(
-            self.deps.sessions,
-            lambda connection: store.reserve_slots(
-                connection, name=self.name, count=count, interval=self.interval,
-                lateness=self.lateness,
+        return await self.deps.write_once(
+            lambda uow: uow.fleet.reserve_slots(
+                name=self.name, count=count, interval=self.interval, lateness=self.lateness,
             ),
         )
 
     async def pause(self, seconds: float) -> None:
         try:
-            await write_once(
-                self.deps.sessions,
-                lambda connection: store.push_back(connection, name=self.name, seconds=seconds),
+            await self.deps.write_once(
+                lambda uow: uow.fleet.push_back(name=self.name, seconds=seconds),
             )
         except Exception as exc:  # the local pause still holds; the others will get a 429
             warn_unless_outage(log, exc, "send budget %s: could not pause the fleet (%s)",
@@ -125,7 +120,7 @@ class SharedBudget:
 
 def shared_database(deps: Deps) -> bool:
     """True where several instances may run (PostgreSQL)."""
-    return dialect_of(deps.sessions) == "postgresql"
+    return deps.store.dialect == "postgresql"
 
 
 def budgets(deps: Deps) -> tuple[Budget, Budget]:
@@ -254,10 +249,7 @@ async def while_leading(
 async def first_time(deps: Deps, update_id: int) -> bool:
     """True if no instance has taken this update before (and now this one has)."""
     now = deps.clock()
-    return await write_once(
-        deps.sessions,
-        lambda connection: store.take_update(connection, update_id=update_id, now=now),
-    )
+    return await deps.write_once(lambda uow: uow.fleet.take_update(update_id=update_id, now=now))
 
 
 async def purge_updates(deps: Deps, *, now: datetime | None = None) -> int:
@@ -265,9 +257,8 @@ async def purge_updates(deps: Deps, *, now: datetime | None = None) -> int:
     before = (now or deps.clock()) - UPDATE_MEMORY
     total = 0
     while True:
-        async with transaction(deps.sessions) as session:
-            removed = await store.delete_updates_before(session, before=before,
-                                                        limit=PURGE_BATCH)
+        async with deps.uow() as uow:
+            removed = await uow.fleet.forget_updates_before(before=before, limit=PURGE_BATCH)
         total += removed
         if removed < PURGE_BATCH:
             return total
@@ -279,8 +270,6 @@ async def purge_updates(deps: Deps, *, now: datetime | None = None) -> int:
 async def count(deps: Deps, name: str, amount: int = 1) -> None:
     """Add to a fleet-wide counter; a failure is logged, never raised (it is a metric)."""
     try:
-        await write_once(
-            deps.sessions, lambda connection: store.add_to_counter(connection, name, amount)
-        )
+        await deps.write_once(lambda uow: uow.fleet.add_to_counter(name, amount))
     except Exception as exc:
         warn_unless_outage(log, exc, "counter %s not recorded (%s)", name, type(exc).__name__)

@@ -64,7 +64,7 @@ import re
 import string
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -79,12 +79,11 @@ from debtbot.domain.messages import OutboxPurpose, Priority
 from debtbot.domain.milestones import next_milestone
 from debtbot.domain.money import InvalidAmount, parse_amount
 from debtbot.i18n import LANGUAGES, Translator, translator
-from debtbot.services import audit, outbox
+from debtbot.services import outbox
 from debtbot.services.deps import Deps
 from debtbot.services.staff import Actor, Invalid, NotFound, Role, require
-from debtbot.store import staff as store
-from debtbot.store.db import transaction
-from debtbot.store.mapping import debt_from_row
+from debtbot.store.broadcasts import Holder, RecipientChat, TemplateRecord
+from debtbot.store.unit_of_work import UnitOfWork
 
 PLACEHOLDERS = ("name", "reference", "amount", "deadline")
 MONEY_VALUES = frozenset({"amount", "total_due"})  # shown as money in the reader's language
@@ -219,12 +218,11 @@ async def save_template(
     """Create or replace a template (supervisors and admins)."""
     require(actor, Role.SUPERVISOR)
     template = check_template(NoticeTemplate(name, dict(bodies)))
-    async with transaction(deps.sessions) as session:
-        version = await store.save_template(
-            session, name=template.name, bodies=template.bodies, by=actor.label
+    async with deps.uow() as uow:
+        version = await uow.broadcasts.save_template(
+            name=template.name, bodies=template.bodies, by=actor.label
         )
-        await audit.record(
-            session,
+        await uow.audit.record(
             actor=actor.label,
             action="template.save",
             subject=f"template:{template.name}",
@@ -234,29 +232,26 @@ async def save_template(
     return NoticeTemplate(template.name, template.bodies, version, actor.label)
 
 
-def _template(record: store.TemplateRecord) -> NoticeTemplate:
+def _template(record: TemplateRecord) -> NoticeTemplate:
     return NoticeTemplate(record.name, record.bodies, record.version, record.updated_by,
                           record.updated_at)
 
 
 async def get_template(deps: Deps, *, name: str) -> NoticeTemplate:
-    async with deps.sessions() as session:
-        record = await store.get_template(session, name=name)
+    record = await deps.read(lambda uow: uow.broadcasts.template(name))
     if record is None:
         raise NotFound("no such template", code="no_template")
     return _template(record)
 
 
 async def list_templates(deps: Deps) -> list[NoticeTemplate]:
-    async with deps.sessions() as session:
-        found = await store.list_templates(session)
+    found = await deps.read(lambda uow: uow.broadcasts.templates())
     return [_template(record) for record in found]
 
 
 async def template_versions(deps: Deps, *, name: str) -> list[NoticeTemplate]:
     """Every saved version of a template, newest first (NotFound if none)."""
-    async with deps.sessions() as session:
-        found = await store.template_versions(session, name=name)
+    found = await deps.read(lambda uow: uow.broadcasts.template_versions(name))
     if not found:
         raise NotFound("no such template", code="no_template")
     return [_template(record) for record in found]
@@ -398,10 +393,13 @@ async def reveal(deps: Deps, *, chat_id: int, data: str) -> str | None:
     if not data.startswith(REVEAL_PREFIX):
         return None
     key = f"{data[len(REVEAL_PREFIX):]}:{chat_id}"
-    async with deps.sessions() as session:
-        if not await store.holders_for_chat(session, chat_id=chat_id):
+
+    async def sent_to_a_verified_chat(uow: UnitOfWork) -> dict[str, Any] | None:
+        if not await uow.broadcasts.holders_for_chat(chat_id):
             return None
-        payload = await store.outbox_payload(session, dedupe_key=key, chat_id=chat_id)
+        return await uow.broadcasts.sent_payload(dedupe_key=key, chat_id=chat_id)
+
+    payload = await deps.read(sent_to_a_verified_chat)
     if not payload:
         return None
     found = payload.get("details") or payload.get("text")
@@ -414,12 +412,12 @@ async def reveal(deps: Deps, *, chat_id: int, data: str) -> str | None:
 @dataclass(frozen=True, slots=True)
 class Resolved:
     subject: str  # "person:<id>" / "company:<id>" / "chat:<id>" for the audit log
-    chats: list[store.RecipientChat]
+    chats: list[RecipientChat]
     values: dict[str, Any]
-    holders: tuple[store.Holder, ...] = ()
+    holders: tuple[Holder, ...] = ()
 
 
-async def resolve_recipient(deps: Deps, session: Any, query: RecipientQuery) -> Resolved:
+async def resolve_recipient(deps: Deps, uow: UnitOfWork, query: RecipientQuery) -> Resolved:
     given = [bool(query.id_number or query.id_type or query.id_hash), bool(query.reference),
              query.chat_id is not None]
     if sum(given) != 1:
@@ -428,23 +426,22 @@ async def resolve_recipient(deps: Deps, session: Any, query: RecipientQuery) -> 
         )
     now = deps.clock()
     if query.chat_id is not None:
-        holders = await store.holders_for_chat(session, chat_id=int(query.chat_id))
+        holders = await uow.broadcasts.holders_for_chat(int(query.chat_id))
         if not holders:
             raise NotFound("no verified identity in that chat", code="no_recipient")
-        chats = await store.chats_for_holders(session, holders)
+        chats = await uow.broadcasts.chats_for_holders(holders)
         values = {"name": holders[0].name} if len(holders) == 1 else {}
         return Resolved(f"chat:{query.chat_id}", chats, values, tuple(holders))
     if query.reference:
-        debts = await store.debts_by_reference(
-            session, reference=query.reference.strip(), source=(query.source or "").strip() or None
+        debts = await uow.broadcasts.debts_by_reference(
+            reference=query.reference.strip(), source=(query.source or "").strip() or None
         )
         if not debts:
             raise NotFound("no debt with that reference", code="no_recipient")
         if len(debts) > 1:
             raise Invalid("several registries use that reference: give source", code="ambiguous_reference")
-        row, holder = debts[0]
-        debt = debt_from_row(row)
-        values: dict[str, Any] = {"name": holder.name, "reference": row.reference}
+        debt, holder = debts[0]
+        values: dict[str, Any] = {"name": holder.name, "reference": debt.reference}
         rulebook = deps.rulebook
         due = amount_due(debt, now, rulebook=rulebook)
         if debt.is_open:
@@ -452,7 +449,7 @@ async def resolve_recipient(deps: Deps, session: Any, query: RecipientQuery) -> 
             upcoming = next_milestone(debt, now, rulebook=rulebook)
             if upcoming is not None:
                 values["deadline"] = upcoming.last_day
-        chats = await store.chats_for_holders(session, [holder])
+        chats = await uow.broadcasts.chats_for_holders([holder])
         return Resolved(holder.subject, chats, values, (holder,))
     try:
         id_type = IdType(query.id_type or "")
@@ -463,20 +460,20 @@ async def resolve_recipient(deps: Deps, session: Any, query: RecipientQuery) -> 
         )
     except (ValueError, InvalidIdentifier) as exc:
         raise Invalid("not a valid identifier of that type", code="bad_identifier") from exc
-    holder = await store.holder_by_hash(
-        session, id_hash=id_hashes, company=id_type is IdType.COMPANY_REG
+    holder = await uow.broadcasts.holder_by_hash(
+        id_hash=id_hashes, company=id_type is IdType.COMPANY_REG
     )
     if holder is None:
         raise NotFound("nobody with that identifier", code="no_recipient")
-    chats = await store.chats_for_holders(session, [holder])
+    chats = await uow.broadcasts.chats_for_holders([holder])
     return Resolved(holder.subject, chats, {"name": holder.name}, (holder,))
 
 
-async def no_chat_reason(session: Any, resolved: Resolved) -> str | None:
+async def no_chat_reason(uow: UnitOfWork, resolved: Resolved) -> str | None:
     """Why nothing would reach this recipient ("never_linked", "inactive"), or None."""
     if resolved.chats:
         return None
-    linked, _active = await store.linked_chats(session, resolved.holders)
+    linked, _active = await uow.broadcasts.linked_chats(resolved.holders)
     return "inactive" if linked else "never_linked"
 
 
@@ -486,21 +483,21 @@ def merge_values(auto: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str,
     return merged
 
 
-def _languages(chats: list[store.RecipientChat]) -> list[str]:
+def _languages(chats: list[RecipientChat]) -> list[str]:
     found = {chat.language if chat.language in LANGUAGES else "en" for chat in chats}
     return [lang for lang in LANGUAGES if lang in found] or list(LANGUAGES)
 
 
 async def _prepare(
     deps: Deps,
-    session: Any,
+    uow: UnitOfWork,
     *,
     recipient: RecipientQuery,
     template: NoticeTemplate,
     values: Mapping[str, Any] | None,
 ) -> tuple[Resolved, dict[str, Any], NoticeResult]:
     given = check_values(values)
-    resolved = await resolve_recipient(deps, session, recipient)
+    resolved = await resolve_recipient(deps, uow, recipient)
     merged = merge_values(resolved.values, given)
     needed = template_placeholders(template.bodies)
     missing = [name for name in needed if name not in merged]
@@ -511,7 +508,7 @@ async def _prepare(
         missing_translations=missing_translations(template.bodies, languages),
         missing_values=missing,
         previews=previews_for(template.bodies, merged, languages, deps),
-        no_chat_reason=await no_chat_reason(session, resolved),
+        no_chat_reason=await no_chat_reason(uow, resolved),
         template_version=template.version,
     )
     return resolved, merged, result
@@ -528,9 +525,9 @@ async def preview_notice(
     """What the notice would say, per language, and to how many chats; writes nothing."""
     require(actor, Role.OPERATOR)
     found = await resolve_template(deps, template)
-    async with deps.sessions() as session:
+    async with deps.uow() as uow:
         _resolved, _merged, result = await _prepare(
-            deps, session, recipient=recipient, template=found, values=values
+            deps, uow, recipient=recipient, template=found, values=values
         )
     return result
 
@@ -553,9 +550,9 @@ async def send_notice(
         else uuid.uuid4().hex
     )
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
+    async with deps.uow() as uow:
         resolved, merged, result = await _prepare(
-            deps, session, recipient=recipient, template=found, values=values
+            deps, uow, recipient=recipient, template=found, values=values
         )
         if result.missing_values:
             raise Invalid(
@@ -563,7 +560,7 @@ async def send_notice(
             )
         if result.no_chat_reason is not None:
             raise Invalid(NO_CHAT_REASONS[result.no_chat_reason], code="no_chat")
-        existing = await store.notice_by_key(session, key=notice_id)
+        existing = await uow.broadcasts.notice_by_key(notice_id)
         if existing is not None:  # the same idempotency key again: the notice already exists
             return replace(result, queued=0, notice_id=existing)
         texts = {
@@ -573,8 +570,7 @@ async def send_notice(
         queued = 0
         for chat in resolved.chats:
             lang = chat.language if chat.language in LANGUAGES else "en"
-            inserted = await outbox.enqueue(
-                session,
+            inserted = await uow.outbox.insert_if_new(outbox.outbox_row(
                 dedupe_key=f"notice:{notice_id}:{chat.chat_id}",
                 chat_id=chat.chat_id,
                 purpose=OutboxPurpose.NOTICE,
@@ -586,15 +582,14 @@ async def send_notice(
                 ),
                 not_before=now,
                 priority=int(Priority.NOTICE),
-            )
+            ))
             queued += int(inserted)
-        number = await store.add_notice(
-            session, key=notice_id, template=found.name, template_version=found.version,
+        number = await uow.broadcasts.add_notice(
+            key=notice_id, template=found.name, template_version=found.version,
             subject=resolved.subject, created_by=actor.label, created_at=now,
             chats=len(resolved.chats), queued=queued,
         )
-        await audit.record(
-            session,
+        await uow.audit.record(
             actor=actor.label,
             action="notice.send",
             subject=resolved.subject,
@@ -624,14 +619,12 @@ class NoticeView:
 
 
 async def get_notice(deps: Deps, *, notice_id: int) -> NoticeView:
-    async with deps.sessions() as session:
-        row = await store.get_notice(session, notice_id)
+    row = await deps.read(lambda uow: uow.broadcasts.notice(notice_id))
     if row is None:
         raise NotFound("no such notice", code="no_notice")
-    return NoticeView(**row)
+    return NoticeView(**asdict(row))
 
 
 async def list_notices(deps: Deps, *, limit: int = 100) -> list[NoticeView]:
-    async with deps.sessions() as session:
-        rows = await store.list_notices(session, limit=max(1, min(limit, 1000)))
-    return [NoticeView(**row) for row in rows]
+    rows = await deps.read(lambda uow: uow.broadcasts.notices(limit=max(1, min(limit, 1000))))
+    return [NoticeView(**asdict(row)) for row in rows]

@@ -17,15 +17,14 @@ API:
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from debtbot.domain.messages import FINAL_STATUSES
 from debtbot.services import audit, fleet
 from debtbot.services.deps import Deps
-from debtbot.store import broadcasts as store
-from debtbot.store import citizens
-from debtbot.store.db import transaction
+from debtbot.store.unit_of_work import UnitOfWork
 
 BATCH = 10_000
 log = logging.getLogger(__name__)
@@ -38,11 +37,11 @@ class PurgeResult:
     updates: int = 0  # processed update ids forgotten (services.fleet.first_time)
 
 
-async def _purge(deps: Deps, delete: object) -> int:
+async def _purge(deps: Deps, delete: Callable[[UnitOfWork], Awaitable[int]]) -> int:
     total = 0
     while True:
-        async with transaction(deps.sessions) as session:
-            removed = await delete(session)  # type: ignore[operator]
+        async with deps.uow() as uow:
+            removed = await delete(uow)
         total += removed
         if removed < BATCH:
             return total
@@ -56,17 +55,17 @@ async def purge_old_messages(deps: Deps, *, now: datetime | None = None) -> Purg
     finals = sorted(status.value for status in FINAL_STATUSES)
     messages = await _purge(
         deps,
-        lambda session: store.delete_final_outbox_before(
-            session, final_statuses=finals, before=messages_before, limit=BATCH
+        lambda uow: uow.outbox.delete_final_before(
+            final_statuses=finals, before=messages_before, limit=BATCH
         ),
     )
     audit_entries = await _purge(
-        deps, lambda session: store.delete_audit_before(session, before=audit_before, limit=BATCH)
+        deps, lambda uow: uow.audit.delete_before(before=audit_before, limit=BATCH)
     )
     updates = await fleet.purge_updates(deps, now=now)
     # The /debts replies /forget would mark "no longer valid": kept as long as messages are.
-    async with transaction(deps.sessions) as session:
-        debt_messages = await citizens.purge_debt_messages(session, before=messages_before)
+    async with deps.uow() as uow:
+        debt_messages = await uow.chats.purge_debt_messages(before=messages_before)
     details = {"messages": messages, "audit_entries": audit_entries,
                "debt_messages": debt_messages}
     if updates:

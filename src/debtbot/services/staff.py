@@ -37,10 +37,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from debtbot.services import audit
 from debtbot.services.deps import Deps
-from debtbot.store import staff as store
-from debtbot.store.db import transaction
+from debtbot.store.staff import StaffRecord
 
 
 class Role(StrEnum):
@@ -110,7 +108,7 @@ def require(actor: Actor, role: Role) -> None:
         raise NotAllowed(f"needs the {role.value} role")
 
 
-def _view(row: store.StaffRowView) -> StaffView:
+def _view(row: StaffRecord) -> StaffView:
     return StaffView(
         telegram_user_id=row.telegram_user_id,
         name=row.name,
@@ -141,16 +139,14 @@ async def add_staff(
         raise Invalid("name must be 1 to 200 characters", code="bad_name")
     if not isinstance(telegram_user_id, int) or telegram_user_id <= 0:
         raise Invalid("telegram_user_id must be a positive integer", code="bad_user_id")
-    async with transaction(deps.sessions) as session:
-        row = await store.upsert_staff(
-            session,
+    async with deps.uow() as uow:
+        row = await uow.staff.save(
             telegram_user_id=telegram_user_id,
             name=name,
             role=role.value,
             receives_tests=receives_tests,
         )
-        await audit.record(
-            session,
+        await uow.audit.record(
             actor=actor.label,
             action="staff.add",
             subject=f"staff:{telegram_user_id}",
@@ -162,28 +158,26 @@ async def add_staff(
 async def remove_staff(deps: Deps, *, actor: Actor, telegram_user_id: int) -> StaffView:
     """Deactivate a staff member (admins only)."""
     require(actor, Role.ADMIN)
-    async with transaction(deps.sessions) as session:
-        row = await store.deactivate_staff(session, telegram_user_id=telegram_user_id)
+    async with deps.uow() as uow:
+        row = await uow.staff.deactivate(telegram_user_id)
         if row is None:
             raise NotFound("no such staff member")
-        await audit.record(
-            session, actor=actor.label, action="staff.remove", subject=f"staff:{telegram_user_id}"
+        await uow.audit.record(
+            actor=actor.label, action="staff.remove", subject=f"staff:{telegram_user_id}"
         )
     return _view(row)
 
 
 async def list_staff(deps: Deps, *, include_inactive: bool = False) -> list[StaffView]:
     """Staff ordered by role then name."""
-    async with deps.sessions() as session:
-        rows = await store.list_staff(session, include_inactive=include_inactive)
+    rows = await deps.read(lambda uow: uow.staff.members(include_inactive=include_inactive))
     views = [_view(row) for row in rows]
     return sorted(views, key=lambda v: (-_RANK[v.role], v.name.lower(), v.telegram_user_id))
 
 
 async def staff_member(deps: Deps, *, telegram_user_id: int) -> StaffView | None:
     """The active staff member with that Telegram user id, or None."""
-    async with deps.sessions() as session:
-        row = await store.get_staff(session, telegram_user_id=telegram_user_id)
+    row = await deps.read(lambda uow: uow.staff.member(telegram_user_id))
     if row is None or not row.active:
         return None
     return _view(row)

@@ -1,10 +1,9 @@
-"""Queries behind the HTTP API: bearer tokens, payments, receipts' recipients, and the
+"""Queries behind the HTTP API: payments, receipts' recipients, and the
 figures that /readyz and /metrics report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,7 +13,6 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.store.models import (
-    ApiToken,
     Chat,
     ChatLink,
     DebtRow,
@@ -22,35 +20,6 @@ from debtbot.store.models import (
     Payment,
     VerificationAttempt,
 )
-
-# --- tokens -----------------------------------------------------------------------------
-
-
-async def add_token(
-    session: AsyncSession, *, name: str, token_hash: str, scopes: Sequence[str], now: datetime
-) -> ApiToken:
-    row = ApiToken(name=name, token_hash=token_hash, scopes=list(scopes), created_at=now)
-    session.add(row)
-    await session.flush()
-    return row
-
-
-async def token_by_hash(session: AsyncSession, token_hash: str) -> ApiToken | None:
-    return await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
-
-
-async def all_tokens(session: AsyncSession) -> list[ApiToken]:
-    return list(await session.scalars(select(ApiToken).order_by(ApiToken.id)))
-
-
-async def revoke_token(session: AsyncSession, token_id: int, *, now: datetime) -> bool:
-    result = await session.execute(
-        update(ApiToken)
-        .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
 
 # --- payments ---------------------------------------------------------------------------
 

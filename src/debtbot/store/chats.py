@@ -147,3 +147,15 @@ class ChatRepository(Repository):
     writer of their tables."""
 
     __slots__ = ()
+
+    # -- added for staff
+    async def purge_debt_messages(self, *, before: datetime) -> int:
+        """Forget the debt messages sent before `before` (their buttons are left as they
+        are)."""
+        from debtbot.store.models import DebtMessage
+
+        removed = await self._db.execute(
+            delete(DebtMessage).where(DebtMessage.sent_at < before)
+            .execution_options(synchronize_session=False)
+        )
+        return removed.rowcount or 0  # type: ignore[attr-defined]

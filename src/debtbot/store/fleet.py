@@ -22,11 +22,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from debtbot.domain.debts import Debt, DebtKind
+from debtbot.store import api
 from debtbot.store.health import warn_unless_outage
 from debtbot.store.models import FleetCounter, ProcessedUpdate
 from debtbot.store.repository import Repository
@@ -137,103 +139,11 @@ class AdvisoryLease:
                 connection.terminate()
 
 
-# ------------------------------------------------------------------------- the send budget
-
-
-async def reserve_slots(
-    connection: AsyncConnection, *, name: str, count: int, interval: float, lateness: float
-) -> float:
-    """Reserve `count` consecutive sending slots `interval` seconds apart in the budget
-    `name` (PostgreSQL); returns how many seconds from now the first one starts.
-
-    A generic cell rate algorithm in one row: the next free slot moves forward by what is
-    reserved. While the fleet sends on, slots that a late wake-up let pass (by `lateness` at
-    most) are still handed out, so the rate holds; after a pause the next slot is now, so
-    nothing bursts. Times are the database's, so the instances' clocks may disagree.
-    """
-    row = (await connection.execute(
-        text(
-            "INSERT INTO send_budget AS b (name, next_at) "
-            "VALUES (:name, extract(epoch from clock_timestamp()) + :span) "
-            "ON CONFLICT (name) DO UPDATE SET next_at = "
-            "CASE WHEN b.next_at >= extract(epoch from clock_timestamp()) - :lateness "
-            "THEN b.next_at ELSE extract(epoch from clock_timestamp()) END + :span "
-            "RETURNING b.next_at - :span - extract(epoch from clock_timestamp())"
-        ),
-        {"name": name, "span": count * interval, "lateness": lateness},
-    )).scalar_one()
-    return float(row)
-
-
-async def push_back(connection: AsyncConnection, *, name: str, seconds: float) -> None:
-    """Telegram said 429: nobody in the fleet sends from this budget for `seconds`."""
-    await connection.execute(
-        text(
-            "INSERT INTO send_budget AS b (name, next_at) "
-            "VALUES (:name, extract(epoch from clock_timestamp()) + :wait) "
-            "ON CONFLICT (name) DO UPDATE SET next_at = "
-            "greatest(b.next_at, extract(epoch from clock_timestamp()) + :wait)"
-        ),
-        {"name": name, "wait": seconds},
-    )
-
-
-# ------------------------------------------------------------------------- updates taken
-
-
-def _insert(session: AsyncSession | AsyncConnection, table: Any) -> Any:
-    bind = session.get_bind() if isinstance(session, AsyncSession) else session
+def _insert(db: AsyncSession | AsyncConnection, table: Any) -> Any:
+    bind = db.get_bind() if isinstance(db, AsyncSession) else db
     if bind.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
-
-
-async def take_update(connection: AsyncConnection, *, update_id: int, now: datetime) -> bool:
-    """Record that this update is being processed; False if it already was (by anyone)."""
-    stmt = (
-        _insert(connection, ProcessedUpdate)
-        .values(update_id=update_id, processed_at=now)
-        .on_conflict_do_nothing(index_elements=["update_id"])
-        .returning(ProcessedUpdate.update_id)
-    )
-    return (await connection.execute(stmt)).scalar_one_or_none() is not None
-
-
-async def delete_updates_before(session: AsyncSession, *, before: datetime, limit: int) -> int:
-    batch = (
-        select(ProcessedUpdate.update_id)
-        .where(ProcessedUpdate.processed_at < before)
-        .limit(limit)
-    )
-    stmt = (
-        delete(ProcessedUpdate)
-        .where(ProcessedUpdate.update_id.in_(batch))
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(stmt)).rowcount or 0
-
-
-# ------------------------------------------------------------------------- counters
-
-
-async def add_to_counter(connection: AsyncConnection, name: str, amount: int = 1) -> None:
-    stmt = _insert(connection, FleetCounter).values(name=name, value=amount)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["name"], set_={"value": FleetCounter.value + amount}
-    )
-    await connection.execute(stmt)
-
-
-async def counters(session: AsyncSession) -> dict[str, int]:
-    rows = (await session.execute(select(FleetCounter.name, FleetCounter.value))).all()
-    return {name: int(value) for name, value in rows}
-
-
-async def counter_total(session: AsyncSession, prefix: str) -> int:
-    stmt = select(func.coalesce(func.sum(FleetCounter.value), 0)).where(
-        FleetCounter.name.startswith(prefix)
-    )
-    return int((await session.execute(stmt)).scalar_one())
 
 
 # ------------------------------------------------------------------------- SQLite: one instance
@@ -289,6 +199,119 @@ def parsed_name(url: str) -> str:
 
 
 class FleetRepository(Repository):
-    """Updates taken, the send budget and the fleet's counters: the only writer of their tables."""
+    """Updates taken, the send budget and the fleet's counters: the only writer of their
+    tables. Also what /readyz and /metrics report of the whole store."""
 
     __slots__ = ()
+
+    # --- the send budget (PostgreSQL) ------------------------------------------------------
+
+    async def reserve_slots(
+        self, *, name: str, count: int, interval: float, lateness: float
+    ) -> float:
+        """Reserve `count` consecutive sending slots `interval` seconds apart in the budget
+        `name`; returns how many seconds from now the first one starts.
+
+        A generic cell rate algorithm in one row: the next free slot moves forward by what
+        is reserved. While the fleet sends on, slots that a late wake-up let pass (by
+        `lateness` at most) are still handed out, so the rate holds; after a pause the next
+        slot is now, so nothing bursts. Times are the database's, so the instances' clocks
+        may disagree.
+        """
+        row = (await self._db.execute(
+            text(
+                "INSERT INTO send_budget AS b (name, next_at) "
+                "VALUES (:name, extract(epoch from clock_timestamp()) + :span) "
+                "ON CONFLICT (name) DO UPDATE SET next_at = "
+                "CASE WHEN b.next_at >= extract(epoch from clock_timestamp()) - :lateness "
+                "THEN b.next_at ELSE extract(epoch from clock_timestamp()) END + :span "
+                "RETURNING b.next_at - :span - extract(epoch from clock_timestamp())"
+            ),
+            {"name": name, "span": count * interval, "lateness": lateness},
+        )).scalar_one()
+        return float(row)
+
+    async def push_back(self, *, name: str, seconds: float) -> None:
+        """Telegram said 429: nobody in the fleet sends from this budget for `seconds`."""
+        await self._db.execute(
+            text(
+                "INSERT INTO send_budget AS b (name, next_at) "
+                "VALUES (:name, extract(epoch from clock_timestamp()) + :wait) "
+                "ON CONFLICT (name) DO UPDATE SET next_at = "
+                "greatest(b.next_at, extract(epoch from clock_timestamp()) + :wait)"
+            ),
+            {"name": name, "wait": seconds},
+        )
+
+    # --- updates taken ---------------------------------------------------------------------
+
+    async def take_update(self, *, update_id: int, now: datetime) -> bool:
+        """Record that this update is being processed; False if it already was (by
+        anyone)."""
+        stmt = (
+            _insert(self._db, ProcessedUpdate)
+            .values(update_id=update_id, processed_at=now)
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(ProcessedUpdate.update_id)
+        )
+        return (await self._db.execute(stmt)).scalar_one_or_none() is not None
+
+    async def forget_updates_before(self, *, before: datetime, limit: int) -> int:
+        """Forget up to `limit` updates taken before `before`; how many."""
+        batch = (
+            select(ProcessedUpdate.update_id)
+            .where(ProcessedUpdate.processed_at < before)
+            .limit(limit)
+        )
+        stmt = (
+            delete(ProcessedUpdate)
+            .where(ProcessedUpdate.update_id.in_(batch))
+            .execution_options(synchronize_session=False)
+        )
+        return (await self._db.execute(stmt)).rowcount or 0
+
+    # --- counters --------------------------------------------------------------------------
+
+    async def add_to_counter(self, name: str, amount: int = 1) -> None:
+        stmt = _insert(self._db, FleetCounter).values(name=name, value=amount)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"value": FleetCounter.value + amount}
+        )
+        await self._db.execute(stmt)
+
+    async def counters(self) -> dict[str, int]:
+        rows = (await self._db.execute(select(FleetCounter.name, FleetCounter.value))).all()
+        return {name: int(value) for name, value in rows}
+
+    # --- what /readyz and /metrics report --------------------------------------------------
+
+    async def ping(self) -> None:
+        """One round trip: the database answers."""
+        await api.ping(self._db)  # type: ignore[arg-type]
+
+    async def outbox_counts(self) -> dict[tuple[str, str], int]:
+        """Outbox rows by (purpose, status)."""
+        return await api.outbox_counts(self._db)  # type: ignore[arg-type]
+
+    async def verification_counts(self) -> dict[tuple[str, bool], int]:
+        """Verification attempts by (method, succeeded)."""
+        return await api.verification_counts(self._db)  # type: ignore[arg-type]
+
+    async def recent_failures(
+        self, *, since: datetime
+    ) -> tuple[dict[int, list[datetime]], dict[str, list[datetime]]]:
+        """Failed verification attempts after `since`, by chat and by identifier hash."""
+        return await api.recent_failures(self._db, since=since)  # type: ignore[arg-type]
+
+    async def open_debts_by_authority(self) -> dict[str, int]:
+        """Outstanding debts by the registry's `authority` value."""
+        return await api.open_debts_by_authority(self._db)  # type: ignore[arg-type]
+
+    async def open_debts_with_registry_dates(self) -> list[Debt]:
+        """Outstanding debts that carry the registry's own surcharge or prosecution date."""
+        return [
+            Debt(DebtKind(kind), reference, amount, served_on, surcharge_on=surcharge_on,
+                 prosecution_on=prosecution_on)
+            for kind, reference, amount, served_on, surcharge_on, prosecution_on
+            in await api.open_debts_with_registry_dates(self._db)  # type: ignore[arg-type]
+        ]

@@ -432,3 +432,87 @@ class OutboxRepository(Repository):
     """What is to be sent (outbox) and the planner's state: the only writer of their tables."""
 
     __slots__ = ()
+
+    # -- added for staff
+    async def insert_if_new(self, values: dict[str, Any]) -> bool:
+        """Insert one row (services.outbox.outbox_row) unless its dedupe_key exists; True
+        when inserted."""
+        return await insert_if_new(self._db, values)  # type: ignore[arg-type]
+
+    async def cancel_for_broadcast(self, broadcast_id: int) -> int:
+        """Staff stopped a broadcast: what has not gone out yet stays unsent."""
+        return await cancel_pending(self._db, OutboxMessage.broadcast_id == broadcast_id,  # type: ignore[arg-type]
+                                    reason="broadcast cancelled")
+
+    async def queue_for_chats(
+        self,
+        chosen: Any,
+        *,
+        broadcast_id: int,
+        key_prefix: str,
+        payloads: dict[tuple[str, bool], dict[str, Any]],
+        default_key: tuple[str, bool],
+        purpose: str,
+        priority: int,
+        not_before: datetime,
+    ) -> int:
+        """INSERT … SELECT one row per chat of `chosen` (a store.broadcasts.ChatSelection),
+        the payload chosen by the chat's (language, discreet), key `key_prefix` + chat id.
+        Rows whose key exists are skipped (the planner may run twice). Returns rows inserted.
+        """
+        from sqlalchemy import JSON, String, case, cast, literal
+
+        from debtbot.store.broadcasts import selection_condition
+
+        language_payload = case(
+            *[
+                (and_(Chat.language == lang, Chat.discreet.is_(discreet)),
+                 literal(payload, JSON))
+                for (lang, discreet), payload in payloads.items()
+                if (lang, discreet) != default_key
+            ],
+            else_=literal(payloads[default_key], JSON),
+        )
+        select_rows = select(
+            literal(key_prefix, String) + cast(Chat.id, String),
+            Chat.id,
+            literal(purpose, String),
+            literal(priority),
+            literal(broadcast_id),
+            language_payload,
+            literal(PENDING, String),
+            literal(not_before, OutboxMessage.not_before.type),
+            literal(0),
+        ).where(selection_condition(chosen))
+        stmt = (
+            _insert(self._db)  # type: ignore[arg-type]
+            .from_select(
+                ["dedupe_key", "chat_id", "purpose", "priority", "broadcast_id", "payload",
+                 "status", "not_before", "attempts"],
+                select_rows,
+            )
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        result = await self._db.execute(stmt)
+        return max(result.rowcount or 0, 0)
+
+    async def delete_final_before(
+        self, *, final_statuses: Sequence[str], before: datetime, limit: int
+    ) -> int:
+        """Delete up to `limit` rows in a final state whose last event is before `before`."""
+        from sqlalchemy import delete
+
+        last_event = func.coalesce(OutboxMessage.sent_at, OutboxMessage.claimed_at,
+                                   OutboxMessage.created_at)
+        ids = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status.in_(list(final_statuses)), last_event < before)
+            .limit(limit)
+            .scalar_subquery()
+        )
+        result = await self._db.execute(
+            delete(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount or 0

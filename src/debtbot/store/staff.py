@@ -1,358 +1,261 @@
-"""Staff, notice templates, notice recipients, and the audit log by action prefix."""
+"""Staff, their console sessions and the HTTP API's bearer tokens; and what the console
+shows of deliveries (the outbox, read by notice, broadcast, state, kind and day)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, NamedTuple
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Date, cast, func, insert, select, update
 
-from debtbot.store.models import (
-    AuditEntry,
-    Chat,
-    ChatLink,
-    Company,
-    DebtRow,
-    Notice,
-    NoticeTemplateRow,
-    NoticeTemplateVersion,
-    OutboxMessage,
-    Person,
-    StaffMember,
-)
+from debtbot.store.models import ApiToken, Chat, ConsoleSession, OutboxMessage, StaffMember
 from debtbot.store.repository import Repository
 
 
 @dataclass(frozen=True, slots=True)
-class StaffRowView:
+class StaffRecord:
     telegram_user_id: int
     name: str
     role: str
     active: bool
     receives_tests: bool
-    language: str | None
-
-
-def _staff_view(row: StaffMember, language: str | None) -> StaffRowView:
-    return StaffRowView(
-        telegram_user_id=row.telegram_user_id,
-        name=row.name,
-        role=row.role,
-        active=row.active,
-        receives_tests=row.receives_tests,
-        language=language,
-    )
-
-
-async def _chat_language(session: AsyncSession, chat_id: int) -> str | None:
-    return await session.scalar(select(Chat.language).where(Chat.id == chat_id))
-
-
-async def upsert_staff(
-    session: AsyncSession, *, telegram_user_id: int, name: str, role: str, receives_tests: bool
-) -> StaffRowView:
-    row = await session.scalar(
-        select(StaffMember).where(StaffMember.telegram_user_id == telegram_user_id)
-    )
-    if row is None:
-        row = StaffMember(telegram_user_id=telegram_user_id)
-        session.add(row)
-    row.name = name
-    row.role = role
-    row.active = True
-    row.receives_tests = receives_tests
-    await session.flush()
-    return _staff_view(row, await _chat_language(session, telegram_user_id))
-
-
-async def deactivate_staff(session: AsyncSession, *, telegram_user_id: int) -> StaffRowView | None:
-    row = await session.scalar(
-        select(StaffMember).where(StaffMember.telegram_user_id == telegram_user_id)
-    )
-    if row is None:
-        return None
-    row.active = False
-    await session.flush()
-    return _staff_view(row, await _chat_language(session, telegram_user_id))
-
-
-async def get_staff(session: AsyncSession, *, telegram_user_id: int) -> StaffRowView | None:
-    found = (
-        await session.execute(
-            select(StaffMember, Chat.language)
-            .outerjoin(Chat, Chat.id == StaffMember.telegram_user_id)
-            .where(StaffMember.telegram_user_id == telegram_user_id)
-        )
-    ).first()
-    return None if found is None else _staff_view(found[0], found[1])
-
-
-async def list_staff(session: AsyncSession, *, include_inactive: bool) -> list[StaffRowView]:
-    query = select(StaffMember, Chat.language).outerjoin(
-        Chat, Chat.id == StaffMember.telegram_user_id
-    )
-    if not include_inactive:
-        query = query.where(StaffMember.active.is_(True))
-    return [_staff_view(row, language) for row, language in (await session.execute(query)).all()]
-
-
-async def test_recipients(session: AsyncSession) -> list[tuple[int, str]]:
-    """The test-mode allow-list: (chat id, language) of active staff who receive tests."""
-    rows = await session.execute(
-        select(StaffMember.telegram_user_id, Chat.language)
-        .outerjoin(Chat, Chat.id == StaffMember.telegram_user_id)
-        .where(StaffMember.active.is_(True), StaffMember.receives_tests.is_(True))
-        .order_by(StaffMember.telegram_user_id)
-    )
-    return [(chat_id, language or "en") for chat_id, language in rows.all()]
-
-
-# --- templates -------------------------------------------------------------------------------
-
-
-def _bodies(row: NoticeTemplateRow) -> dict[str, str]:
-    return {"el": row.body_el or "", "en": row.body_en or "", "tr": row.body_tr or ""}
-
-
-async def save_template(
-    session: AsyncSession, *, name: str, bodies: dict[str, str], by: str
-) -> int:
-    """Create or edit a template; an edit that changes a text is a new version. Returns the
-    current version."""
-    row = await session.scalar(select(NoticeTemplateRow).where(NoticeTemplateRow.name == name))
-    new = {lang: bodies.get(lang, "") for lang in ("el", "en", "tr")}
-    if row is None:
-        row = NoticeTemplateRow(name=name, version=1)
-        session.add(row)
-    elif _bodies(row) == new:
-        return row.version
-    else:
-        row.version = (row.version or 1) + 1
-    row.body_el, row.body_en, row.body_tr = new["el"], new["en"], new["tr"]
-    row.updated_by = by
-    await session.flush()
-    session.add(NoticeTemplateVersion(
-        template_id=row.id, version=row.version, body_el=new["el"], body_en=new["en"],
-        body_tr=new["tr"], created_by=by,
-    ))
-    await session.flush()
-    return row.version
+    language: str | None  # the staff member's chat language, None before they talked
 
 
 @dataclass(frozen=True, slots=True)
-class TemplateRecord:
-    name: str
-    bodies: dict[str, str]
-    version: int
-    updated_by: str
-    updated_at: datetime | None
-
-
-def _record(row: NoticeTemplateRow) -> TemplateRecord:
-    return TemplateRecord(row.name, _bodies(row), row.version or 1, row.updated_by,
-                          row.updated_at)
-
-
-async def get_template(session: AsyncSession, *, name: str) -> TemplateRecord | None:
-    row = await session.scalar(select(NoticeTemplateRow).where(NoticeTemplateRow.name == name))
-    return None if row is None else _record(row)
-
-
-async def list_templates(session: AsyncSession) -> list[TemplateRecord]:
-    rows = await session.scalars(select(NoticeTemplateRow).order_by(NoticeTemplateRow.name))
-    return [_record(row) for row in rows]
-
-
-async def template_versions(session: AsyncSession, *, name: str) -> list[TemplateRecord]:
-    """Every version of a template, newest first."""
-    rows = await session.execute(
-        select(NoticeTemplateVersion)
-        .join(NoticeTemplateRow, NoticeTemplateRow.id == NoticeTemplateVersion.template_id)
-        .where(NoticeTemplateRow.name == name)
-        .order_by(NoticeTemplateVersion.version.desc())
-    )
-    return [
-        TemplateRecord(name, {"el": v.body_el, "en": v.body_en, "tr": v.body_tr}, v.version,
-                       v.created_by, v.created_at)
-        for (v,) in rows.all()
-    ]
-
-
-# --- recipients ------------------------------------------------------------------------------
+class ConsoleSessionRecord:
+    id: str
+    staff_user_id: int
+    csrf: str
+    language: str
+    created_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
-class Holder:
-    kind: str  # person, company
+class TokenRecord:
     id: int
     name: str
-
-    @property
-    def subject(self) -> str:
-        return f"{self.kind}:{self.id}"
-
-
-async def holder_by_hash(
-    session: AsyncSession, *, id_hash: str | Sequence[str], company: bool
-) -> Holder | None:
-    """The holder filed under this hash (or any of these: the current key's, the previous)."""
-    hashes = [id_hash] if isinstance(id_hash, str) else list(id_hash)
-    if company:
-        row = await session.scalar(
-            select(Company).where(Company.reg_hash.in_(hashes)).order_by(Company.id).limit(1)
-        )
-        return None if row is None else Holder("company", row.id, row.name)
-    person = await session.scalar(
-        select(Person).where(Person.id_hash.in_(hashes)).order_by(Person.id).limit(1)
-    )
-    return None if person is None else Holder("person", person.id, person.name)
+    scopes: tuple[str, ...]
+    created_at: datetime | None
+    revoked_at: datetime | None
 
 
-async def holders_for_chat(session: AsyncSession, *, chat_id: int) -> list[Holder]:
-    links = (await session.scalars(select(ChatLink).where(ChatLink.chat_id == chat_id))).all()
-    holders: list[Holder] = []
-    for link in links:
-        if link.company_id is not None:
-            company = await session.get(Company, link.company_id)
-            if company is not None:
-                holders.append(Holder("company", company.id, company.name))
-        elif link.person_id is not None:
-            person = await session.get(Person, link.person_id)
-            if person is not None:
-                holders.append(Holder("person", person.id, person.name))
-    return holders
-
-
-async def debts_by_reference(
-    session: AsyncSession, *, reference: str, source: str | None
-) -> list[tuple[DebtRow, Holder]]:
-    query = select(DebtRow).where(DebtRow.reference == reference)
-    if source:
-        query = query.where(DebtRow.source == source)
-    found: list[tuple[DebtRow, Holder]] = []
-    for row in (await session.scalars(query)).all():
-        if row.company_id is not None:
-            company = await session.get(Company, row.company_id)
-            if company is not None:
-                found.append((row, Holder("company", company.id, company.name)))
-        elif row.person_id is not None:
-            person = await session.get(Person, row.person_id)
-            if person is not None:
-                found.append((row, Holder("person", person.id, person.name)))
-    return found
-
-
-async def linked_chats(session: AsyncSession, holders: Sequence[Holder]) -> tuple[int, int]:
-    """(chats linked to the holders, of which active): why a notice would reach nobody."""
-    persons = [h.id for h in holders if h.kind == "person"]
-    companies = [h.id for h in holders if h.kind == "company"]
-    conditions = []
-    if persons:
-        conditions.append(and_(ChatLink.person_id.in_(persons), ChatLink.company_id.is_(None)))
-    if companies:
-        conditions.append(ChatLink.company_id.in_(companies))
-    if not conditions:
-        return 0, 0
-    rows = (await session.execute(
-        select(Chat.id, Chat.active).join(ChatLink, ChatLink.chat_id == Chat.id)
-        .where(or_(*conditions)).distinct()
-    )).all()
-    return len(rows), sum(1 for _chat, active in rows if active)
-
-
-class RecipientChat(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    id: int
     chat_id: int
-    language: str
-    discreet: bool
+    purpose: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime | None
+    sent_at: datetime | None
+    broadcast_id: int | None
+    dedupe_key: str
 
 
-async def chats_for_holders(
-    session: AsyncSession, holders: Sequence[Holder]
-) -> list[RecipientChat]:
-    """Active chats linked to any of the holders, by chat id."""
-    persons = [h.id for h in holders if h.kind == "person"]
-    companies = [h.id for h in holders if h.kind == "company"]
-    conditions = []
-    if persons:
-        conditions.append(and_(ChatLink.person_id.in_(persons), ChatLink.company_id.is_(None)))
-    if companies:
-        conditions.append(ChatLink.company_id.in_(companies))
-    if not conditions:
-        return []
-    rows = await session.execute(
-        select(Chat.id, Chat.language, Chat.discreet)
-        .join(ChatLink, ChatLink.chat_id == Chat.id)
-        .where(Chat.active.is_(True), or_(*conditions))
-        .distinct()
-        .order_by(Chat.id)
-    )
-    return [RecipientChat(chat_id, language, bool(discreet)) for chat_id, language, discreet in rows.all()]
+def _dialect(db: Any) -> str:
+    bind = db.get_bind() if hasattr(db, "get_bind") else db
+    return bind.dialect.name
 
 
-async def outbox_payload(session: AsyncSession, *, dedupe_key: str, chat_id: int) -> dict[str, Any] | None:
-    """The payload of one chat's outbox row, or None (never queued, or purged)."""
-    return await session.scalar(
-        select(OutboxMessage.payload).where(
-            OutboxMessage.dedupe_key == dedupe_key, OutboxMessage.chat_id == chat_id
-        )
-    )
+_STAFF = (StaffMember.telegram_user_id, StaffMember.name, StaffMember.role, StaffMember.active,
+          StaffMember.receives_tests, Chat.language)
+_SESSION = (ConsoleSession.id, ConsoleSession.staff_user_id, ConsoleSession.csrf,
+            ConsoleSession.language, ConsoleSession.created_at, ConsoleSession.last_seen_at,
+            ConsoleSession.ended_at)
+_TOKEN = (ApiToken.id, ApiToken.name, ApiToken.scopes, ApiToken.created_at, ApiToken.revoked_at)
 
 
-# --- notices ---------------------------------------------------------------------------------
-
-_NOTICE_FIELDS = ("id", "key", "template", "template_version", "subject", "created_by",
-                  "created_at", "chats", "queued")
+def _token(row: Any) -> TokenRecord:
+    return TokenRecord(row.id, row.name, tuple(row.scopes or ()), row.created_at, row.revoked_at)
 
 
-def _notice(row: Notice) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in _NOTICE_FIELDS}
-
-
-async def add_notice(session: AsyncSession, **values: Any) -> int:
-    row = Notice(**values)
-    session.add(row)
-    await session.flush()
-    return row.id
-
-
-async def notice_by_key(session: AsyncSession, *, key: str) -> int | None:
-    return await session.scalar(select(Notice.id).where(Notice.key == key))
-
-
-async def get_notice(session: AsyncSession, notice_id: int) -> dict[str, Any] | None:
-    row = await session.get(Notice, notice_id)
-    return None if row is None else _notice(row)
-
-
-async def list_notices(session: AsyncSession, *, limit: int) -> list[dict[str, Any]]:
-    rows = await session.scalars(select(Notice).order_by(Notice.id.desc()).limit(limit))
-    return [_notice(row) for row in rows]
-
-
-# --- audit -----------------------------------------------------------------------------------
-
-
-async def audit_entries_with_prefix(
-    session: AsyncSession,
-    *,
-    prefix: str,
-    actor: str | None,
-    since: datetime | None,
-    limit: int,
-) -> list[AuditEntry]:
-    query = select(AuditEntry).where(AuditEntry.action.startswith(prefix, autoescape=True))
-    if actor is not None:
-        query = query.where(AuditEntry.actor == actor)
+def _message_filter(
+    query: Any, *, notice_key: str | None, broadcast_id: int | None, status: str | None,
+    purpose: str | None, chat_id: int | None, since: datetime | None,
+) -> Any:
+    if notice_key is not None:
+        query = query.where(OutboxMessage.dedupe_key.startswith(f"notice:{notice_key}:"))
+    if broadcast_id is not None:
+        query = query.where(OutboxMessage.broadcast_id == broadcast_id)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    if purpose:
+        query = query.where(OutboxMessage.purpose == purpose)
+    if chat_id is not None:
+        query = query.where(OutboxMessage.chat_id == chat_id)
     if since is not None:
-        query = query.where(AuditEntry.at >= since)
-    query = query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
-    return list(await session.scalars(query))
+        query = query.where(OutboxMessage.created_at >= since)
+    return query
 
 
 class StaffRepository(Repository):
     """Staff, console sessions and API tokens: the only writer of their tables."""
 
     __slots__ = ()
+
+    # --- staff -----------------------------------------------------------------------------
+
+    async def _staff(self, *conditions: Any) -> list[StaffRecord]:
+        query = (select(*_STAFF).outerjoin(Chat, Chat.id == StaffMember.telegram_user_id)
+                 .where(*conditions).order_by(StaffMember.telegram_user_id))
+        return [StaffRecord(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5])
+                for row in (await self._db.execute(query)).all()]
+
+    async def save(
+        self, *, telegram_user_id: int, name: str, role: str, receives_tests: bool
+    ) -> StaffRecord:
+        """Add a staff member, or update and reactivate one."""
+        values = {"name": name, "role": role, "active": True, "receives_tests": receives_tests}
+        updated = await self._db.execute(
+            update(StaffMember).where(StaffMember.telegram_user_id == telegram_user_id)
+            .values(**values)
+        )
+        if not updated.rowcount:
+            await self._db.execute(
+                insert(StaffMember).values(telegram_user_id=telegram_user_id, **values)
+            )
+        [member] = await self._staff(StaffMember.telegram_user_id == telegram_user_id)
+        return member
+
+    async def deactivate(self, telegram_user_id: int) -> StaffRecord | None:
+        """The member, now inactive; None if there is no such member."""
+        updated = await self._db.execute(
+            update(StaffMember).where(StaffMember.telegram_user_id == telegram_user_id)
+            .values(active=False)
+        )
+        if not updated.rowcount:
+            return None
+        [member] = await self._staff(StaffMember.telegram_user_id == telegram_user_id)
+        return member
+
+    async def member(self, telegram_user_id: int) -> StaffRecord | None:
+        found = await self._staff(StaffMember.telegram_user_id == telegram_user_id)
+        return found[0] if found else None
+
+    async def members(self, *, include_inactive: bool) -> list[StaffRecord]:
+        """By Telegram user id."""
+        if include_inactive:
+            return await self._staff()
+        return await self._staff(StaffMember.active.is_(True))
+
+    async def test_recipients(self) -> list[tuple[int, str]]:
+        """The test-mode allow-list: (chat id, language) of active staff who receive tests."""
+        found = await self._staff(StaffMember.active.is_(True),
+                                  StaffMember.receives_tests.is_(True))
+        return [(member.telegram_user_id, member.language or "en") for member in found]
+
+    # --- console sessions ------------------------------------------------------------------
+
+    async def add_console_session(
+        self, *, id: str, staff_user_id: int, csrf: str, language: str, now: datetime
+    ) -> None:
+        await self._db.execute(insert(ConsoleSession).values(
+            id=id, staff_user_id=staff_user_id, csrf=csrf, language=language, created_at=now,
+            last_seen_at=now,
+        ))
+
+    async def console_session(self, session_id: str) -> ConsoleSessionRecord | None:
+        row = (await self._db.execute(
+            select(*_SESSION).where(ConsoleSession.id == session_id)
+        )).first()
+        return None if row is None else ConsoleSessionRecord(*row)
+
+    async def touch_console_session(
+        self, session_id: str, *, now: datetime, language: str | None = None
+    ) -> None:
+        values: dict[str, Any] = {"last_seen_at": now}
+        if language is not None:
+            values["language"] = language
+        await self._db.execute(
+            update(ConsoleSession).where(ConsoleSession.id == session_id).values(**values)
+        )
+
+    async def end_console_session(self, session_id: str, *, now: datetime) -> None:
+        await self._db.execute(
+            update(ConsoleSession)
+            .where(ConsoleSession.id == session_id, ConsoleSession.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+
+    # --- API tokens ------------------------------------------------------------------------
+
+    async def add_token(
+        self, *, name: str, token_hash: str, scopes: Sequence[str], now: datetime
+    ) -> TokenRecord:
+        row = (await self._db.execute(
+            insert(ApiToken).values(name=name, token_hash=token_hash, scopes=list(scopes),
+                                    created_at=now)
+            .returning(*_TOKEN)
+        )).one()
+        return _token(row)
+
+    async def token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        row = (await self._db.execute(
+            select(*_TOKEN).where(ApiToken.token_hash == token_hash)
+        )).first()
+        return None if row is None else _token(row)
+
+    async def tokens(self) -> list[TokenRecord]:
+        rows = await self._db.execute(select(*_TOKEN).order_by(ApiToken.id))
+        return [_token(row) for row in rows.all()]
+
+    async def revoke_token(self, token_id: int, *, now: datetime) -> bool:
+        """False if there is no such token or it was revoked already."""
+        result = await self._db.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return bool(result.rowcount)
+
+    # --- deliveries, as the console shows them ---------------------------------------------
+
+    async def messages(
+        self, *, notice_key: str | None = None, broadcast_id: int | None = None,
+        status: str | None = None, purpose: str | None = None, chat_id: int | None = None,
+        since: datetime | None = None, limit: int = 500, offset: int = 0,
+    ) -> list[MessageRow]:
+        """Outbox rows, newest first."""
+        query = select(
+            OutboxMessage.id, OutboxMessage.chat_id, OutboxMessage.purpose,
+            OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.last_error,
+            OutboxMessage.created_at, OutboxMessage.sent_at, OutboxMessage.broadcast_id,
+            OutboxMessage.dedupe_key,
+        )
+        query = _message_filter(query, notice_key=notice_key, broadcast_id=broadcast_id,
+                                status=status, purpose=purpose, chat_id=chat_id, since=since)
+        rows = await self._db.execute(query.order_by(OutboxMessage.id.desc()).limit(limit)
+                                      .offset(offset))
+        return [MessageRow(*row) for row in rows.all()]
+
+    async def message_counts(
+        self, *, notice_key: str | None = None, broadcast_id: int | None = None,
+        purpose: str | None = None, chat_id: int | None = None, since: datetime | None = None,
+    ) -> dict[str, int]:
+        """Outbox rows by state."""
+        query = select(OutboxMessage.status, func.count())
+        query = _message_filter(query, notice_key=notice_key, broadcast_id=broadcast_id,
+                                status=None, purpose=purpose, chat_id=chat_id, since=since)
+        rows = await self._db.execute(query.group_by(OutboxMessage.status))
+        return {status: int(count) for status, count in rows.all()}
+
+    async def daily_counts(self, *, since: datetime) -> list[tuple[date, str, str, int]]:
+        """(day in UTC, purpose, status, messages) for messages created since `since`."""
+        day = (cast(OutboxMessage.created_at, Date) if _dialect(self._db) == "postgresql"
+               else func.date(OutboxMessage.created_at))
+        rows = await self._db.execute(
+            select(day, OutboxMessage.purpose, OutboxMessage.status, func.count())
+            .where(OutboxMessage.created_at >= since)
+            .group_by(day, OutboxMessage.purpose, OutboxMessage.status)
+        )
+        result = []
+        for raw_day, purpose, status, count in rows.all():
+            when = raw_day if isinstance(raw_day, date) else date.fromisoformat(str(raw_day)[:10])
+            result.append((when, purpose, status, int(count)))
+        return result
