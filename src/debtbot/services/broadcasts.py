@@ -105,7 +105,7 @@ from debtbot.domain.identifiers import IdType, identifier_hash, normalise_identi
 from debtbot.domain.messages import DeliveryStatus, OutboxPurpose, Priority
 from debtbot.domain.milestones import MilestoneKind, milestones, next_milestone
 from debtbot.i18n import LANGUAGES, translator
-from debtbot.services import audit, notices, outbox
+from debtbot.services import audit, notices
 from debtbot.services.deps import Deps
 from debtbot.services.notices import NoticePreview, NoticeTemplate, RecipientQuery
 from debtbot.services.staff import Actor, Conflict, Invalid, NotAllowed, NotFound, Role, require
@@ -114,6 +114,7 @@ from debtbot.store import staff as staff_store
 from debtbot.store.db import transaction
 from debtbot.store.mapping import debt_from_row
 from debtbot.store.models import Broadcast
+from debtbot.store.outbox import OutboxRepository  # -- added for outbox
 
 BATCH_SIZE = 5000
 MAX_CSV_ROWS = 50_000
@@ -591,7 +592,8 @@ async def cancel_broadcast(deps: Deps, *, actor: Actor, broadcast_id: int) -> Br
         row.status = BroadcastStatus.CANCELLED.value
         row.cancelled_by = actor.label
         row.finished_at = now
-        cancelled = await store.cancel_pending(session, row.id)
+        cancelled = await OutboxRepository(session).cancel(  # -- changed for outbox
+            broadcast_id=row.id, reason="broadcast cancelled")
         await audit.record(
             session,
             actor=actor.label,
@@ -657,8 +659,7 @@ async def _plan_once(deps: Deps, broadcast_id: int, *, batch_size: int) -> int:
             for chat_id, _language in await staff_store.test_recipients(session):
                 for lang in LANGUAGES:
                     queued += int(
-                        await outbox.enqueue(
-                            session,
+                        await OutboxRepository(session).enqueue(  # -- changed for outbox
                             dedupe_key=f"broadcast:{row.id}:{chat_id}:{lang}",
                             chat_id=chat_id,
                             purpose=OutboxPurpose.BROADCAST,
@@ -1052,8 +1053,7 @@ async def _approve_list(
         for chat in item.chats:
             lang = chat.language if chat.language in LANGUAGES else "en"
             queued += int(
-                await outbox.enqueue(
-                    session,
+                await OutboxRepository(session).enqueue(  # -- changed for outbox
                     dedupe_key=f"csv:{row.id}:{item.line}:{chat.chat_id}",
                     chat_id=chat.chat_id,
                     purpose=OutboxPurpose.NOTICE,
@@ -1108,8 +1108,7 @@ async def _tell_supervisors(deps: Deps, session: Any, row: Broadcast) -> int:
             text = t.gettext(
                 "Broadcast #%(id)d waits for a second supervisor's approval: %(link)s"
             ) % {"id": row.id, "link": link}
-        queued += int(await outbox.enqueue(
-            session,
+        queued += int(await OutboxRepository(session).enqueue(  # -- changed for outbox
             dedupe_key=f"approval:{row.id}:{member.telegram_user_id}",
             chat_id=member.telegram_user_id,
             purpose=OutboxPurpose.NOTICE,
@@ -1166,8 +1165,7 @@ async def _plan_per_recipient(
         lang = language if language in LANGUAGES else "en"
         values = {**recipient_values(names, debts, now), **given}
         text, _fallback = notices.text_for(row.bodies, lang, values, deps)
-        queued += int(await outbox.enqueue(
-            session,
+        queued += int(await OutboxRepository(session).enqueue(  # -- changed for outbox
             dedupe_key=f"broadcast:{row.id}:{chat_id}",
             chat_id=chat_id,
             purpose=OutboxPurpose.BROADCAST,

@@ -79,12 +79,13 @@ from debtbot.domain.messages import OutboxPurpose, Priority
 from debtbot.domain.milestones import next_milestone
 from debtbot.domain.money import InvalidAmount, parse_amount
 from debtbot.i18n import LANGUAGES, Translator, translator
-from debtbot.services import audit, outbox
+from debtbot.services import audit
 from debtbot.services.deps import Deps
 from debtbot.services.staff import Actor, Invalid, NotFound, Role, require
 from debtbot.store import staff as store
 from debtbot.store.db import transaction
 from debtbot.store.mapping import debt_from_row
+from debtbot.store.outbox import OutboxRepository  # -- added for outbox
 
 PLACEHOLDERS = ("name", "reference", "amount", "deadline")
 MONEY_VALUES = frozenset({"amount", "total_due"})  # shown as money in the reader's language
@@ -573,8 +574,7 @@ async def send_notice(
         queued = 0
         for chat in resolved.chats:
             lang = chat.language if chat.language in LANGUAGES else "en"
-            inserted = await outbox.enqueue(
-                session,
+            inserted = await OutboxRepository(session).enqueue(  # -- changed for outbox
                 dedupe_key=f"notice:{notice_id}:{chat.chat_id}",
                 chat_id=chat.chat_id,
                 purpose=OutboxPurpose.NOTICE,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.store.models import AuditEntry
@@ -60,3 +60,16 @@ class AuditRepository(Repository):
     """The audit log (audit_log): the only writer of its table."""
 
     __slots__ = ()
+
+    # -- added for outbox
+
+    async def record(
+        self, *, actor: str, action: str, subject: str = "", count: int = 0,
+        details: dict[str, Any] | None = None, note: str = "", at: datetime | None = None,
+    ) -> None:
+        """Add one entry in the unit of work (it stands or falls with the change)."""
+        values: dict[str, Any] = {"actor": actor, "action": action, "subject": subject,
+                                  "count": count, "details": details or {}, "note": note}
+        if at is not None:
+            values["at"] = at
+        await self._db.execute(insert(AuditEntry).values(**values))

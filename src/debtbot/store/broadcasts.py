@@ -24,7 +24,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -228,16 +227,6 @@ async def delivery_counts(session: AsyncSession, broadcast_id: int) -> dict[str,
         .group_by(OutboxMessage.status)
     )
     return {status: int(count) for status, count in rows.all()}
-
-
-async def cancel_pending(session: AsyncSession, broadcast_id: int) -> int:
-    stmt = (
-        update(OutboxMessage)
-        .where(OutboxMessage.broadcast_id == broadcast_id, OutboxMessage.status == "pending")
-        .values(status="cancelled", last_error="broadcast cancelled")
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(stmt)).rowcount or 0
 
 
 async def get(session: AsyncSession, broadcast_id: int, *, for_update: bool = False) -> Broadcast | None:
