@@ -21,11 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from debtbot.domain.debts import Debt
 from debtbot.store.bulk import Driver, chunks, row_converter
 from debtbot.store.mapping import DEBT_COLUMNS, debt_from_row
-from debtbot.store.models import Chat, ChatLink, DebtRow, OutboxMessage
+from debtbot.store.models import Chat, ChatLink, DebtRow
 
 NEWS_PREFIX = "news"
 HELD = "held"  # written by a file import under its key, to be worded (never sent as it is)
-OUTBOX = OutboxMessage.__table__
 
 _DEBT_COLUMNS = (*DEBT_COLUMNS, DebtRow.person_id, DebtRow.company_id)
 _CHAT_COLUMNS = (
