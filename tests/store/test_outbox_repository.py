@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from debtbot.domain.calendar import local_date
@@ -21,7 +22,7 @@ from debtbot.domain.reminders import reminders_due_for, served_on_window
 from debtbot.domain.rules import DEFAULT_RULEBOOK
 from debtbot.store.mapping import debt_from_row
 from debtbot.store.models import Chat, ChatLink, DebtRow, OutboxMessage, Person
-from debtbot.store.outbox import HELD, news_key, reminder_key
+from debtbot.store.outbox import HELD, Contention, contention, news_key, reminder_key
 from debtbot.store.unit_of_work import Store
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)  # 10:00 in Nicosia
@@ -238,6 +239,20 @@ async def test_what_expired_before_delivery_is_dropped(store: Store) -> None:
     assert await _statuses(store) == {"gone": "dropped", "ahead": "pending"}
     assert await store.read(lambda uow: uow.outbox.counts_by_status()) == {
         "dropped": 1, "pending": 1}
+
+
+async def test_a_driver_error_comes_out_as_contention_and_the_marks_roll_back(
+    store: Store,
+) -> None:
+    await _notices(store, 1)
+    async with store.uow() as uow:
+        [row] = await uow.outbox.claim(worker="a", now=NOW, limit=1)
+    with pytest.raises(Contention) as raised:
+        async with contention(), store.uow() as uow:
+            await uow.outbox.mark_sent_many([(row.id, 1, 1)], worker="a", now=NOW)
+            raise OperationalError("COMMIT", {}, TimeoutError("connection lost"))
+    assert raised.value.cause == "TimeoutError"
+    assert (await _row(store, row.dedupe_key)).status == "sending"  # to be marked again
 
 
 # ----------------------------------------------------------------------------- cancelling
