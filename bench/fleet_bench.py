@@ -39,15 +39,14 @@ from sqlalchemy.engine import make_url
 
 from debtbot.devtools.botapi import FakeBotApi
 from debtbot.devtools.fleet import Fleet, plan_all, seed_reminders
-from debtbot.domain.messages import OutboxPurpose
+from debtbot.domain.messages import OutboxPurpose, outbox_row
 from debtbot.services.deps import Deps
 from debtbot.services.fleet import SENDER_LEASE
-from debtbot.services.outbox import outbox_row
 from debtbot.settings import Settings
-from debtbot.store import outbox as outbox_store
 from debtbot.store.db import create_engine, session_factory
 from debtbot.store.migrate import upgrade_database
 from debtbot.store.models import OutboxMessage
+from debtbot.store.unit_of_work import Store
 
 OUT = Path(__file__).resolve().parent / "out"
 SERVER = os.environ.get("DEBTBOT_BENCH_POSTGRES_SERVER",
@@ -88,9 +87,9 @@ async def _queue_broadcast(sessions, n: int) -> list[int]:  # type: ignore[no-un
                    payload={"text": f"<b>Notice</b> to chat {chat}: offices close on Friday."})
         for chat in chats
     ]
-    async with sessions() as session, session.begin():
+    async with Store(sessions).uow() as uow:
         for start in range(0, n, 5000):
-            await outbox_store.insert_many_if_new(session, rows[start:start + 5000])
+            await uow.outbox.add_many(rows[start:start + 5000])
     return chats
 
 

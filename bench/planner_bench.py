@@ -50,7 +50,7 @@ from debtbot.settings import Settings
 from debtbot.store.db import create_engine, session_factory
 from debtbot.store.mapping import debt_from_row
 from debtbot.store.models import Base, Chat, ChatLink, DebtRow, OutboxMessage
-from debtbot.store.reminders import reminder_key
+from debtbot.store.outbox import reminder_key
 
 OUT = Path(__file__).resolve().parent / "out"
 DEFAULT_PG = os.environ.get(
@@ -92,11 +92,11 @@ async def seed(engine, backend: str, *, debts: int, chats: int) -> dict[str, flo
         await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
         await connection.run_sync(Base.metadata.create_all)
     statements = [
-        ("persons", f"INSERT INTO persons (id, id_type, id_hash, name, created_at, updated_at) "
-                    f"SELECT i, 'id_card', 'h' || i, 'P' || i, CURRENT_TIMESTAMP, "
+        ("persons", f"INSERT INTO persons (id, id_type, id_hash, key_id, name, created_at, "
+                    f"updated_at) SELECT i, 'id_card', 'h' || i, '', 'P' || i, CURRENT_TIMESTAMP, "
                     f"CURRENT_TIMESTAMP FROM ({_series(backend, persons)}) s"),
-        ("companies", f"INSERT INTO companies (id, reg_hash, name, created_at, updated_at) "
-                      f"SELECT i, 'c' || i, 'C' || i, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP "
+        ("companies", f"INSERT INTO companies (id, reg_hash, key_id, name, created_at, "
+                      f"updated_at) SELECT i, 'c' || i, '', 'C' || i, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP "
                       f"FROM ({_series(backend, companies)}) s"),
         ("chats", f"INSERT INTO chats (id, language, active, discreet, reminders_enabled, "
                   f"muted_kinds, created_at, updated_at) SELECT {CHAT_BASE} + i, "

@@ -12,7 +12,6 @@ import sys
 
 from debtbot.services.deps import Deps
 from debtbot.settings import load_settings
-from debtbot.store import outbox as store
 from debtbot.store.db import create_engine, session_factory
 from debtbot.telegram.sender import build_sender, sender_bot
 
@@ -28,8 +27,7 @@ async def main() -> int:
     try:
         while True:
             await sender.deliver_due()
-            async with deps.sessions() as session:
-                counts = await store.counts_by_status(session)
+            counts = await deps.read(lambda uow: uow.outbox.counts_by_status())
             if not counts.get("pending") and not counts.get("sending"):
                 return 0
             await asyncio.sleep(0.2)

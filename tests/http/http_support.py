@@ -13,13 +13,13 @@ from sqlalchemy import select
 
 from debtbot.domain.messages import OutboxPurpose
 from debtbot.http.app import bound_port, build_http_app, start_http_server
-from debtbot.services import outbox
 from debtbot.services.api_tokens import SCOPES, create_token
 from debtbot.services.deps import Deps
 from debtbot.services.record_payment import sign
 from debtbot.settings import Settings
 from debtbot.store.db import transaction
 from debtbot.store.models import Chat, ChatLink, DebtRow
+from debtbot.store.outbox import OutboxRepository
 
 NOW = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 PAYMENT_SECRET = "test-payment-secret"
@@ -139,8 +139,8 @@ async def link_chat(api: Api, reference: str, *, chat_id: int, language: str,
         await session.flush()
         session.add(ChatLink(chat_id=chat_id, person_id=row.person_id,
                              company_id=row.company_id, verified_by="dob"))
-        await outbox.enqueue(
-            session, dedupe_key=f"reminder:{row.id}:{chat_id}", chat_id=chat_id,
+        await OutboxRepository(session).enqueue(
+            dedupe_key=f"reminder:{row.id}:{chat_id}", chat_id=chat_id,
             purpose=OutboxPurpose.REMINDER, payload={"text": "reminder"},
             not_before=api.clock.now + timedelta(days=2), debt_id=row.id,
         )

@@ -8,10 +8,10 @@ from http_support import Api, Clock, make_settings, serve
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from debtbot.domain.messages import OutboxPurpose
-from debtbot.services import outbox
 from debtbot.services.deps import Deps
 from debtbot.store.db import create_engine, transaction
 from debtbot.store.models import OutboxMessage, VerificationAttempt
+from debtbot.store.outbox import OutboxRepository
 
 
 async def test_healthz_and_readyz(api: Api) -> None:
@@ -53,8 +53,9 @@ async def test_metrics_report_messages_outbox_depth_and_verification(api: Api) -
     ]
     async with transaction(api.deps.sessions) as session:
         for n, (purpose, _) in enumerate(planned):
-            await outbox.enqueue(session, dedupe_key=f"k{n}", chat_id=n + 1, purpose=purpose,
-                                 payload={"text": "x"}, not_before=now)
+            await OutboxRepository(session).enqueue(
+                dedupe_key=f"k{n}", chat_id=n + 1, purpose=purpose, payload={"text": "x"},
+                not_before=now)
         table = OutboxMessage.__table__
         for n, (_, status) in enumerate(planned):
             await session.execute(

@@ -17,11 +17,11 @@ from sqlalchemy import select, update
 
 from debtbot.devtools.botapi import FakeBotApi
 from debtbot.domain.messages import OutboxPurpose
-from debtbot.services import outbox
 from debtbot.services.deliver_outbox import OutboxSender
 from debtbot.services.plan_reminders import plan_reminders
 from debtbot.store.db import transaction
 from debtbot.store.models import Chat, DebtRow, OutboxMessage
+from debtbot.store.unit_of_work import Store
 from debtbot.telegram.sender import build_sender, sender_bot
 
 NOON = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # 12:00 in Nicosia
@@ -52,9 +52,9 @@ async def _sender(deps, **options) -> OutboxSender:
 
 async def _queue(sessions, key, chat_id, *, purpose=OutboxPurpose.NOTICE, text=None,
                  not_before=NOON, **extra):
-    async with transaction(sessions) as session:
-        return await outbox.enqueue(
-            session, dedupe_key=key, chat_id=chat_id, purpose=purpose,
+    async with Store(sessions).uow() as uow:
+        return await uow.outbox.enqueue(
+            dedupe_key=key, chat_id=chat_id, purpose=purpose,
             payload={"text": text or f"<b>Message</b> {key}",
                      "buttons": [[{"text": "Open", "url": "https://www.jccsmart.com/x"}]]},
             not_before=not_before, **extra,

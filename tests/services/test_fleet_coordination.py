@@ -128,17 +128,16 @@ async def test_a_claim_takes_no_more_than_its_limit(sessions, database_url):
     # Why it matters to the fleet: what one sender holds is what another must recover (and
     # may send twice) when it dies. (PostgreSQL once rescanned the LIMIT subquery for every
     # row it updated, and a claim of 25 took every due row.)
-    from debtbot.domain.messages import OutboxPurpose
-    from debtbot.services.outbox import outbox_row
-    from debtbot.store import outbox as outbox_store
+    from debtbot.domain.messages import OutboxPurpose, outbox_row
+    from debtbot.store.unit_of_work import Store
 
     rows = [outbox_row(dedupe_key=f"n{i}", chat_id=100 + i, purpose=OutboxPurpose.NOTICE,
                        payload={"text": "hello"}, not_before=NOW) for i in range(60)]
-    async with sessions() as session, session.begin():
-        await outbox_store.insert_many_if_new(session, rows)
-    async with sessions() as session, session.begin():
-        claimed = await outbox_store.claim(session, worker="w", now=NOW, limit=25)
-    async with sessions() as session:
-        counts = await outbox_store.counts_by_status(session)
+    store = Store(sessions)
+    async with store.uow() as uow:
+        await uow.outbox.add_many(rows)
+    async with store.uow() as uow:
+        claimed = await uow.outbox.claim(worker="w", now=NOW, limit=25)
+    counts = await store.read(lambda uow: uow.outbox.counts_by_status())
     assert len(claimed) == 25
     assert counts == {"sending": 25, "pending": 35}

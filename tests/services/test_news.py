@@ -17,9 +17,8 @@ from debtbot.services.deps import Deps
 from debtbot.services.ingest_debts import cancel_debts, import_file
 from debtbot.services.plan_reminders import plan_reminders
 from debtbot.settings import Settings
-from debtbot.store import outbox as outbox_store
-from debtbot.store.db import transaction
 from debtbot.store.models import Chat, ChatLink, DebtRow, OutboxMessage, Person
+from debtbot.store.unit_of_work import Store
 
 HASH_KEY = "test-hash-key"
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # 12:00 in Nicosia
@@ -155,8 +154,8 @@ async def test_ten_new_fines_in_one_import_go_out_as_one_message_per_chat(
     await importer(*[row(f"OC-{n}") for n in range(10)], row("OC-J", id_number=JOHN))
 
     assert len(await news(sessions)) == 11
-    async with transaction(sessions) as session:
-        claimed = await outbox_store.claim(session, worker="w", now=NOW, limit=50)
+    async with Store(sessions).uow() as uow:
+        claimed = await uow.outbox.claim(worker="w", now=NOW, limit=50)
     groups = compose(claimed)
 
     assert sorted((group.chat_id, len(group.rows)) for group in groups) == [(42, 10), (44, 1)]

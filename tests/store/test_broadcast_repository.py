@@ -158,7 +158,7 @@ async def test_a_batch_is_queued_once_in_each_chats_language_and_discretion(
     assert await store.read(lambda uow: uow.broadcasts.open_rows(broadcast.id)) == 3
 
     async with store.uow() as uow:
-        await uow.outbox.cancel_for_broadcast(broadcast.id)
+        await uow.outbox.cancel(broadcast_id=broadcast.id, reason="broadcast cancelled")
     assert await store.read(lambda uow: uow.broadcasts.delivery_counts(broadcast.id)) == {
         "cancelled": 3}
     assert await store.read(lambda uow: uow.broadcasts.open_rows(broadcast.id)) == 0

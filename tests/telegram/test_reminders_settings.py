@@ -10,9 +10,8 @@ from citizen_harness import Clock, add_debt, add_person, link_person, make_deps,
 from sqlalchemy import select
 
 from debtbot.domain.messages import OutboxPurpose
-from debtbot.services import outbox
-from debtbot.store.db import transaction
 from debtbot.store.models import Chat, OutboxMessage
+from debtbot.store.unit_of_work import Store
 
 CHAT = 6101
 NOON = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -41,9 +40,9 @@ async def debts(sessions) -> dict[str, int]:
 
 
 async def _queue_reminder(sessions, key: str, debt_id: int, chat_id: int = CHAT) -> None:
-    async with transaction(sessions) as session:
-        await outbox.enqueue(
-            session, dedupe_key=key, chat_id=chat_id, purpose=OutboxPurpose.REMINDER,
+    async with Store(sessions).uow() as uow:
+        await uow.outbox.enqueue(
+            dedupe_key=key, chat_id=chat_id, purpose=OutboxPurpose.REMINDER,
             payload={"text": "reminder"}, not_before=NOON, debt_id=debt_id,
         )
 

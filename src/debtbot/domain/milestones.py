@@ -102,9 +102,17 @@ class Clock:
     round_up: bool = False  # surcharges raised to the next cent (tax art. 8(2))
 
 
+def clock_field(kind: DebtKind | str) -> str:
+    """Which of a debt's dates is day 0 of its legal clock, by name (a `Debt` field, and the
+    debts table's column of the same name): the due date for tax (Tax Collection Law art. 4),
+    the date of service for every other kind. The one answer to "when does the clock start",
+    for the milestones here and for the planners' queries alike."""
+    return "due_on" if kind == DebtKind.TAX else "served_on"
+
+
 def clock_date(debt: Debt) -> date | None:
-    """Day 0 of the debt's legal clock: the due date for tax (art. 4), else the service date."""
-    return debt.due_on if debt.kind == DebtKind.TAX else debt.served_on
+    """Day 0 of the debt's legal clock (`clock_field`)."""
+    return getattr(debt, clock_field(debt.kind))  # type: ignore[no-any-return]
 
 
 def surcharged(base: Decimal, rate: Decimal, *, up: bool = False) -> Decimal:

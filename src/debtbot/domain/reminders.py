@@ -94,7 +94,7 @@ def served_on_window(
     """The clock dates (inclusive ranges) whose reminder for `milestone_kind` with `lead`
     falls on the local days start..end, so the planner can filter debts in SQL.
 
-    The clock date is served_on, except for tax where it is due_on (art. 4). The result is a
+    The clock date is the one `milestones.clock_field` names for the kind. The result is a
     superset: amount thresholds and suspension flags are checked by `due_reminders`.
     Milestones not counted from the clock date (admin-fine representations) give [].
 

@@ -106,7 +106,7 @@ from debtbot.domain.messages import DeliveryStatus, OutboxPurpose, Priority
 from debtbot.domain.milestones import MilestoneKind, milestones, next_milestone
 from debtbot.domain.rules import Rulebook
 from debtbot.i18n import LANGUAGES, translator
-from debtbot.services import notices, outbox
+from debtbot.services import notices
 from debtbot.services.deps import Deps
 from debtbot.services.notices import NoticePreview, NoticeTemplate, RecipientQuery
 from debtbot.services.staff import Actor, Conflict, Invalid, NotAllowed, NotFound, Role, require
@@ -590,7 +590,7 @@ async def cancel_broadcast(deps: Deps, *, actor: Actor, broadcast_id: int) -> Br
             row.id, status=BroadcastStatus.CANCELLED.value, cancelled_by=actor.label,
             finished_at=now,
         )
-        cancelled = await uow.outbox.cancel_for_broadcast(row.id)
+        cancelled = await uow.outbox.cancel(broadcast_id=row.id, reason="broadcast cancelled")
         await uow.audit.record(
             actor=actor.label,
             action="broadcast.cancel",
@@ -654,7 +654,7 @@ async def _plan_once(deps: Deps, broadcast_id: int, *, batch_size: int) -> int:
             queued = 0
             for chat_id, _language in await uow.staff.test_recipients():
                 for lang in LANGUAGES:
-                    queued += int(await uow.outbox.insert_if_new(outbox.outbox_row(
+                    queued += int(await uow.outbox.enqueue(
                         dedupe_key=f"broadcast:{row.id}:{chat_id}:{lang}",
                         chat_id=chat_id,
                         purpose=OutboxPurpose.BROADCAST,
@@ -662,7 +662,7 @@ async def _plan_once(deps: Deps, broadcast_id: int, *, batch_size: int) -> int:
                         not_before=now,
                         priority=int(Priority.BROADCAST),
                         broadcast_id=row.id,
-                    )))
+                    ))
             await uow.broadcasts.change(row.id, status=sending, planning_done=True)
             return queued
         segment = Segment.from_dict(row.segment)
@@ -1043,7 +1043,7 @@ async def _approve_list(
         for chat in item.chats:
             lang = chat.language if chat.language in LANGUAGES else "en"
             queued += int(
-                await uow.outbox.insert_if_new(outbox.outbox_row(
+                await uow.outbox.enqueue(
                     dedupe_key=f"csv:{row.id}:{item.line}:{chat.chat_id}",
                     chat_id=chat.chat_id,
                     purpose=OutboxPurpose.NOTICE,
@@ -1056,7 +1056,7 @@ async def _approve_list(
                     not_before=not_before,
                     priority=int(Priority.NOTICE),
                     broadcast_id=row.id,
-                ))
+                )
             )
     row = await uow.broadcasts.change(
         row.id, status=BroadcastStatus.SENDING.value, approved_by=actor.label, approved_at=now,
@@ -1095,14 +1095,14 @@ async def _tell_supervisors(deps: Deps, uow: UnitOfWork, row: BroadcastRecord) -
             text = t.gettext(
                 "Broadcast #%(id)d waits for a second supervisor's approval: %(link)s"
             ) % {"id": row.id, "link": link}
-        queued += int(await uow.outbox.insert_if_new(outbox.outbox_row(
+        queued += int(await uow.outbox.enqueue(
             dedupe_key=f"approval:{row.id}:{member.telegram_user_id}",
             chat_id=member.telegram_user_id,
             purpose=OutboxPurpose.NOTICE,
             payload={"text": text, "buttons": [], "disable_notification": False},
             not_before=deps.clock(),
             priority=int(Priority.NOTICE),
-        )))
+        ))
     return queued
 
 
@@ -1156,7 +1156,7 @@ async def _plan_per_recipient(
         lang = chat.language if chat.language in LANGUAGES else "en"
         values = {**recipient_values(chat.names, chat.debts, now, deps.rulebook), **given}
         text, _fallback = notices.text_for(row.bodies, lang, values, deps)
-        queued += int(await uow.outbox.insert_if_new(outbox.outbox_row(
+        queued += int(await uow.outbox.enqueue(
             dedupe_key=f"broadcast:{row.id}:{chat_id}",
             chat_id=chat_id,
             purpose=OutboxPurpose.BROADCAST,
@@ -1167,7 +1167,7 @@ async def _plan_per_recipient(
             not_before=now,
             priority=int(Priority.BROADCAST),
             broadcast_id=row.id,
-        )))
+        ))
     await uow.broadcasts.change(row.id, status=sending, planned_through=ids[-1])
     return queued
 

@@ -36,19 +36,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.exc import DBAPIError
-
-from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
+from debtbot.domain.messages import MAX_TEXT, DeliveryStatus, OutboxPurpose
 from debtbot.services import fleet
 from debtbot.services.deps import Deps
 from debtbot.services.fleet import Budget, LocalBudget
-from debtbot.services.outbox import MAX_TEXT, cancel_for_chat, quiet_until
-from debtbot.store import audit as audit_store
-from debtbot.store import chats as chat_store
-from debtbot.store import outbox as store
-from debtbot.store.db import transaction
+from debtbot.services.outbox import quiet_until
 from debtbot.store.health import warn_unless_outage
-from debtbot.store.outbox import ClaimedMessage
+from debtbot.store.outbox import ClaimedMessage, Contention, contention
 
 log = logging.getLogger(__name__)
 
@@ -504,21 +498,19 @@ class OutboxSender:
         """Release claims of workers that went away; drop what expired; record the drops."""
         now = self.deps.clock()
         # Short transactions, one per step: each takes its row locks briefly.
-        async with transaction(self.deps.sessions) as session:
+        async with self.deps.uow() as uow:
             # Heartbeat first: this worker's own claims are alive, however long they wait.
-            await store.refresh_claims(session, worker=self.worker, now=now)
-        async with transaction(self.deps.sessions) as session:
-            released = await store.release_stale_claims(
-                session, older_than=now - self.claim_timeout
-            )
-        async with transaction(self.deps.sessions) as session:
-            closed = await store.cancel_reminders_of_closed_debts(session)
-            closed += await store.cancel_for_inactive_chats(session)
-        async with transaction(self.deps.sessions) as session:
-            dropped = await store.drop_expired(session, now=now)
+            await uow.outbox.refresh_claims(worker=self.worker, now=now)
+        async with self.deps.uow() as uow:
+            released = await uow.outbox.release_stale_claims(older_than=now - self.claim_timeout)
+        async with self.deps.uow() as uow:
+            closed = await uow.outbox.cancel(purpose=OutboxPurpose.REMINDER, debt_closed=True,
+                                             reason="debt closed")
+            closed += await uow.outbox.cancel(chat_inactive=True, reason="chat inactive")
+        async with self.deps.uow() as uow:
+            dropped = await uow.outbox.drop_expired(now=now)
             if dropped:
-                await audit_store.record(
-                    session,
+                await uow.audit.record(
                     actor="sender",
                     action="outbox.dropped",
                     count=len(dropped),
@@ -544,9 +536,9 @@ class OutboxSender:
         quiet_end = quiet_until(
             now, start=settings.quiet_hours_start, end=settings.quiet_hours_end, tz=settings.tz
         )
-        async with transaction(self.deps.sessions) as session:
-            rows = await store.claim(
-                session, worker=self.worker, now=now, limit=room,
+        async with self.deps.uow() as uow:
+            rows = await uow.outbox.claim(
+                worker=self.worker, now=now, limit=room,
                 quiet=quiet_end is not None, quiet_end=quiet_end,
             )
         if not rows:
@@ -647,9 +639,9 @@ class OutboxSender:
         message the previous sender had in flight may go out twice, and so it waits out the
         chat's interval first (the previous sender's per-chat pace died with it)."""
         wait = timedelta(seconds=self.deps.settings.send_rate_per_chat_seconds)
-        async with transaction(self.deps.sessions) as session:
-            released = await store.release_claims_of_others(
-                session, worker=self.worker, not_before=self.deps.clock() + wait
+        async with self.deps.uow() as uow:
+            released = await uow.outbox.release_claims_of_others(
+                worker=self.worker, not_before=self.deps.clock() + wait
             )
         if released:
             log.warning("outbox: took over %d claims of a previous sender", released)
@@ -684,18 +676,18 @@ class OutboxSender:
             superseded = [row.id for group, _, _ in items for row in group.superseded]
             for attempt in range(1, 4):
                 try:
-                    async with transaction(self.deps.sessions) as session:
-                        await store.mark_sent_many(session, marks, worker=self.worker, now=now)
+                    async with contention(), self.deps.uow() as uow:
+                        await uow.outbox.mark_sent_many(marks, worker=self.worker, now=now)
                         if superseded:
-                            await store.settle(session, superseded, worker=self.worker,
-                                               status=DeliveryStatus.DROPPED,
-                                               error="superseded by a later reminder")
+                            await uow.outbox.settle(superseded, worker=self.worker,
+                                                    status=DeliveryStatus.DROPPED,
+                                                    error="superseded by a later reminder")
                     break
-                except DBAPIError as exc:  # deadlock victim, serialization failure, lost link
+                except Contention as exc:  # deadlock victim, serialization failure, lost link
                     if attempt == 3:
                         raise
                     log.warning("outbox: marking %d rows sent failed (%s); again",
-                                len(marks), type(exc.orig).__name__)
+                                len(marks), exc.cause)
                     await asyncio.sleep(0.05 * attempt)
             self.stats.sent += len(marks)
             for group, _, _ in items:
@@ -714,12 +706,12 @@ class OutboxSender:
             done.set_exception(exc)
 
     async def _chat_unreachable(self, group: Group, error: str) -> None:
-        async with transaction(self.deps.sessions) as session:
+        async with self.deps.uow() as uow:
             ids = group.ids + [r.id for r in group.superseded]
-            await store.settle(session, ids, worker=self.worker,
-                               status=DeliveryStatus.BLOCKED, error=error)
-            await chat_store.set_active(session, group.chat_id, False)
-            cancelled = await cancel_for_chat(session, group.chat_id)
+            await uow.outbox.settle(ids, worker=self.worker,
+                                    status=DeliveryStatus.BLOCKED, error=error)
+            await uow.chats.set_active(group.chat_id, False)
+            cancelled = await uow.outbox.cancel(chat_id=group.chat_id, reason="chat inactive")
         log.info("outbox: chat %s unreachable; marked inactive, %d pending cancelled",
                  group.chat_id, cancelled)
         self.stats.blocked += len(group.rows)
@@ -739,6 +731,6 @@ class OutboxSender:
         not_before: datetime | None = None,
         attempts: int | None = None,
     ) -> None:
-        async with transaction(self.deps.sessions) as session:
-            await store.settle(session, ids, worker=self.worker, status=status, error=error,
-                               not_before=not_before, attempts=attempts)
+        async with self.deps.uow() as uow:
+            await uow.outbox.settle(ids, worker=self.worker, status=status, error=error,
+                                    not_before=not_before, attempts=attempts)

@@ -40,6 +40,7 @@ from debtbot.domain.identifiers import (
     normalise_identifier,
 )
 from debtbot.domain.keys import HashKey, Keyring
+from debtbot.domain.messages import OutboxPurpose  # -- added for outbox
 from debtbot.domain.money import InvalidAmount, parse_amount
 from debtbot.domain.rules import Rulebook
 from debtbot.services.deps import Deps
@@ -55,7 +56,6 @@ from debtbot.store.db import dialect_of, transaction
 from debtbot.store.debts import (
     COMPANY_ID_AT,
     PERSON_ID_AT,
-    cancel_pending_outbox,
     close_debts,
     refresh_debt_statistics,
     stored_debts,
@@ -70,6 +70,7 @@ from debtbot.store.persons import (
     sync_stored_companies,
     sync_stored_persons,
 )
+from debtbot.store.unit_of_work import UnitOfWork  # -- added for outbox
 
 # The columns (CSV header / JSON-lines keys). Kept stable: registries write them.
 REQUIRED_COLUMNS = (
@@ -1071,9 +1072,12 @@ async def upsert_debts(
         # News of new and changed debts (issue #16), planned in this transaction; before the
         # closed debts' messages are cancelled, so a debt opened and closed unseen is no news.
         hold = now + news_hold if news_hold is not None else None
-        news = await plan_debt_news(session, deps.settings, changes, now=now,
+        uow = UnitOfWork(session)  # -- changed for outbox
+        news = await plan_debt_news(uow, deps.settings, changes, now=now,
                                     rulebook=deps.rulebook, hold=hold)
-        cancelled = await cancel_pending_outbox(session, changes.closed_ids)
+        cancelled = await uow.outbox.cancel(debt_ids=changes.closed_ids,
+                                            except_purpose=OutboxPurpose.RECEIPT,
+                                            reason="debt closed")
         if batch.registry_dates_differ:
             # The registry's dates win, but a difference from the law's count is worth a look.
             await audit.record(
@@ -1124,9 +1128,11 @@ async def cancel_debts(
     now = deps.clock()
     async with transaction(deps.sessions) as session:
         closed = await close_debts(session, list(dict.fromkeys(refs)), status=status, now=now)
-        news = await plan_closure_news(session, deps.settings, closed, now=now,
+        uow = UnitOfWork(session)  # -- changed for outbox
+        news = await plan_closure_news(uow, deps.settings, closed, now=now,
                                        rulebook=deps.rulebook)
-        cancelled = await cancel_pending_outbox(session, closed)
+        cancelled = await uow.outbox.cancel(debt_ids=closed, except_purpose=OutboxPurpose.RECEIPT,
+                                            reason="debt closed")
         await audit.record(
             session,
             actor=actor,
@@ -1451,9 +1457,10 @@ async def import_file(
         await _refresh_statistics(deps)
     if holds:
         async with transaction(deps.sessions) as session:
+            uow = UnitOfWork(session)  # -- changed for outbox
             if report.repeated:
-                report.news -= await withhold_new_debt_news(session, report.repeated)
-            await release_held_news(session, deps.settings, holds=holds, now=deps.clock(),
+                report.news -= await withhold_new_debt_news(uow, report.repeated)
+            await release_held_news(uow, deps.settings, holds=holds, now=deps.clock(),
                                     rulebook=deps.rulebook)
     return report
 

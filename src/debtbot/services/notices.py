@@ -79,7 +79,6 @@ from debtbot.domain.messages import OutboxPurpose, Priority
 from debtbot.domain.milestones import next_milestone
 from debtbot.domain.money import InvalidAmount, parse_amount
 from debtbot.i18n import LANGUAGES, Translator, translator
-from debtbot.services import outbox
 from debtbot.services.deps import Deps
 from debtbot.services.staff import Actor, Invalid, NotFound, Role, require
 from debtbot.store.broadcasts import Holder, RecipientChat, TemplateRecord
@@ -570,7 +569,7 @@ async def send_notice(
         queued = 0
         for chat in resolved.chats:
             lang = chat.language if chat.language in LANGUAGES else "en"
-            inserted = await uow.outbox.insert_if_new(outbox.outbox_row(
+            inserted = await uow.outbox.enqueue(
                 dedupe_key=f"notice:{notice_id}:{chat.chat_id}",
                 chat_id=chat.chat_id,
                 purpose=OutboxPurpose.NOTICE,
@@ -582,7 +581,7 @@ async def send_notice(
                 ),
                 not_before=now,
                 priority=int(Priority.NOTICE),
-            ))
+            )
             queued += int(inserted)
         number = await uow.broadcasts.add_notice(
             key=notice_id, template=found.name, template_version=found.version,

@@ -4,7 +4,7 @@ that makes it true, so a crash loses nothing and a re-import sends nothing twice
 
 - New and changed debts are planned by the ingest (file import, bulk and API upserts) in the
   batch's own transaction. Set-based: the holders the batch touched are joined in SQL to the
-  chats linked to them that want news (store.news); only those debts are rendered here.
+  chats linked to them that want news (uow.outbox.news_recipients); only those debts are rendered here.
   An import of debts for nobody's chat plans nothing and renders nothing.
 - A file import writes its "new debt" rows as 'held' (keys, no words) and words them when
   the file has been read (render_held_news), or leaves a big file's to the next sweep: the
@@ -32,23 +32,20 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from debtbot.domain.calendar import local_date
 from debtbot.domain.debts import Debt, DebtKind, DebtStatus
-from debtbot.domain.messages import OutboxPurpose, Priority
+from debtbot.domain.messages import OutboxPurpose, Priority, check_payload, outbox_row
 from debtbot.domain.milestones import MilestoneKind, milestone_kinds, milestones
 from debtbot.domain.reminders import served_on_window
 from debtbot.domain.rules import Rulebook
 from debtbot.i18n import Translator, translator
 from debtbot.services import news_text
-from debtbot.services.outbox import check_payload, delivery_time, outbox_row
+from debtbot.services.outbox import delivery_time
 from debtbot.services.show_debts import payment_url
 from debtbot.settings import Settings
-from debtbot.store import news as store
-from debtbot.store import reminders as reminder_store
-from debtbot.store.debts import DebtChange, DebtChanges, cancel_pending_outbox
-from debtbot.store.news import Recipient, news_key
+from debtbot.store.debts import DebtChange, DebtChanges
+from debtbot.store.outbox import HELD, OutboxRepository, Recipient, news_key, reminder_key
+from debtbot.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +85,10 @@ def _pay(settings: Settings, debt: Debt) -> str | None:
     return payment_url(settings, kind=str(debt.kind), reference=debt.reference)
 
 
-async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+async def _insert(outbox: OutboxRepository, rows: list[dict[str, Any]]) -> int:
     inserted = 0
     for start in range(0, len(rows), BATCH):
-        inserted += await store.insert_news(session, rows[start : start + BATCH])
+        inserted += await outbox.add_many(rows[start : start + BATCH])
     return inserted
 
 
@@ -131,7 +128,7 @@ class _Planner:
             "dedupe_key": news_key("new", debt_id, chat_id), "chat_id": chat_id,
             "purpose": OutboxPurpose.REMINDER.value, "priority": int(Priority.REMINDER),
             "debt_id": debt_id, "broadcast_id": None, "payload": _HELD_PAYLOAD,
-            "status": store.HELD, "not_before": self.hold, "expires_at": None, "attempts": 0,
+            "status": HELD, "not_before": self.hold, "expires_at": None, "attempts": 0,
         }
 
     def release(self) -> datetime:
@@ -193,7 +190,7 @@ class _Planner:
 
 
 async def plan_debt_news(
-    session: AsyncSession, settings: Settings, changes: DebtChanges, *, now: datetime,
+    uow: UnitOfWork, settings: Settings, changes: DebtChanges, *, now: datetime,
     rulebook: Rulebook, hold: datetime | None = None,
 ) -> int:
     """Plan the news of one ingest batch, in its transaction. Returns the rows queued.
@@ -201,11 +198,13 @@ async def plan_debt_news(
     Call it after the batch is written and before the closed debts' messages are cancelled
     (it needs to see which "new debt" messages never went out). `hold`: not before then (a
     file import releases its news when it has finished, `release_held_news`)."""
+    outbox = uow.outbox
     moved = [c.debt_id for c in changes.news if not _MOVED.isdisjoint(c.fields)]
     if moved:
         # A debt moved from one holder to another: nothing queued for the first holder's
         # chats about it may go out (the new holder's chats hear of it as a new debt).
-        await cancel_pending_outbox(session, moved)
+        await outbox.cancel(debt_ids=moved, except_purpose=OutboxPurpose.RECEIPT,
+                            reason="debt closed")
     persons = {p for _, p, _ in changes.new_open if p is not None}
     companies = {c for _, _, c in changes.new_open if c is not None}
     for change in changes.news:
@@ -223,24 +222,24 @@ async def plan_debt_news(
         # A file import: the "new debt" rows are written now, under their keys, and worded
         # when the file has been read (render_held_news), so reading the file is not slowed
         # by the words, and a chat's new debts of the whole file are worded together.
-        pairs = await store.news_pairs(
-            session, person_ids={p for _, p, _ in changes.new_open if p is not None},
+        pairs = await outbox.news_pairs(
+            person_ids={p for _, p, _ in changes.new_open if p is not None},
             company_ids={c for _, _, c in changes.new_open if c is not None}, now=now,
         )
         rows.extend(planner.held(pair.debt_id, pair.chat_id) for pair in pairs
                     if pair.key in new_keys and pair.open)
         if not changes.news:
-            return await _insert(session, rows)
+            return await _insert(outbox, rows)
         persons = {c.person_id for c in changes.news if c.person_id is not None}
         companies = {c.company_id for c in changes.news if c.company_id is not None}
-    recipients = await store.news_recipients(
-        session, person_ids=persons, company_ids=companies, now=now
+    recipients = await outbox.news_recipients(
+        person_ids=persons, company_ids=companies, now=now
     )
     if not recipients:
-        return await _insert(session, rows)
+        return await _insert(outbox, rows)
     changed = {c.debt_id: c for c in changes.news if c.debt_id not in moved_ids}
     closing = [c.debt_id for c in changed.values() if "status" in c.fields and c.old_open]
-    untold = await store.untold_new_debts(session, closing) if closing else set()
+    untold = await outbox.untold_new_debts(closing) if closing else set()
     fresh = [r for r in recipients
              if (r.debt_id in moved_ids or r.key in new_keys) and r.debt.is_open]
     if hold is not None:
@@ -255,7 +254,7 @@ async def plan_debt_news(
             continue
         if (change := changed.get(r.debt_id)) is not None:
             rows.extend(planner.changed(r, change, untold))
-    return await _insert(session, rows)
+    return await _insert(outbox, rows)
 
 
 def _new_debt_payloads(
@@ -281,19 +280,20 @@ def _new_debt_payloads(
 
 
 async def render_held_news(
-    session: AsyncSession, settings: Settings, *, now: datetime, rulebook: Rulebook,
+    uow: UnitOfWork, settings: Settings, *, now: datetime, rulebook: Rulebook,
     limit: int | None = None,
 ) -> int:
     """Word the "new debt" news that file imports wrote (status held) and let it go: in the
     chat's language and mode as they are now, and only while it is still news (the debt
     open and its holder's, the chat linked and wanting news). Returns the rows released."""
-    held = await store.held_news(session, limit=limit)
+    outbox = uow.outbox
+    held = await outbox.held_news(limit=limit)
     if not held:
         return 0
     debt_ids = sorted({debt_id for _, debt_id, _ in held})
-    persons, companies = await store.holders_of(session, debt_ids)
-    recipients = await store.news_recipients(
-        session, person_ids=persons, company_ids=companies, now=now, debt_ids=debt_ids,
+    persons, companies = await outbox.holders_of(debt_ids)
+    recipients = await outbox.news_recipients(
+        person_ids=persons, company_ids=companies, now=now, debt_ids=debt_ids,
     )
     by_pair = {(r.debt_id, r.chat_id): r for r in recipients if r.debt.is_open}
     planner = _Planner(settings, now, rulebook)
@@ -308,13 +308,13 @@ async def render_held_news(
             stale.append(row_id)
         else:
             words.append((row_id, check_payload(payload)))
-    await store.word_held(session, words, not_before=planner.release())
-    await store.cancel_held(session, stale, reason="no longer news, or told in one message")
+    await outbox.word_held(words, not_before=planner.release())
+    await outbox.cancel(ids=stale, held=True, reason="no longer news, or told in one message")
     return len(words)
 
 
 async def release_held_news(
-    session: AsyncSession, settings: Settings, *, holds: list[datetime], now: datetime,
+    uow: UnitOfWork, settings: Settings, *, holds: list[datetime], now: datetime,
     rulebook: Rulebook, word_at_once: int | None = None,
 ) -> int:
     """A file import has finished: the news it held goes out now (after quiet hours). Up
@@ -322,42 +322,44 @@ async def release_held_news(
     say) are left to the next reminder sweep (DEBTBOT_REMINDER_SWEEP_MINUTES), which words
     them and lets them go."""
     word_at_once = WORD_AT_ONCE if word_at_once is None else word_at_once
-    if await store.held_count(session, limit=word_at_once + 1) <= word_at_once:
-        await render_held_news(session, settings, now=now, rulebook=rulebook)
-    return await store.release_held(
-        session, holds=holds,
+    if await uow.outbox.held_count(limit=word_at_once + 1) <= word_at_once:
+        await render_held_news(uow, settings, now=now, rulebook=rulebook)
+    return await uow.outbox.release_held(
+        holds=holds,
         release=delivery_time(now, deadline=None, start=settings.quiet_hours_start,
                               end=settings.quiet_hours_end, tz=settings.tz),
     )
 
 
-async def withhold_new_debt_news(session: AsyncSession, keys: Iterable[tuple[str, str]]) -> int:
+async def withhold_new_debt_news(uow: UnitOfWork, keys: Iterable[tuple[str, str]]) -> int:
     """A file named these debts twice (a created and closed debt, say): the second row was
     refused, so the "new debt" news of the first stays unsent."""
-    return await store.cancel_new_debt_news(session, list(keys))
+    return await uow.outbox.cancel(debt_keys=list(keys), news="new", held=True,
+                                   reason="the file named the debt twice")
 
 
 async def plan_closure_news(
-    session: AsyncSession, settings: Settings, debt_ids: Iterable[int], *, now: datetime,
+    uow: UnitOfWork, settings: Settings, debt_ids: Iterable[int], *, now: datetime,
     rulebook: Rulebook,
 ) -> int:
     """Debts closed through the API's cancel: the same news as a closing import row."""
     ids = list(debt_ids)
     if not ids:
         return 0
-    persons, companies = await store.holders_of(session, ids)
+    outbox = uow.outbox
+    persons, companies = await outbox.holders_of(ids)
     changes = DebtChanges(news=[
         DebtChange(debt_id, None, None, frozenset({"status"}), None, None, True)
         for debt_id in ids
     ])
-    untold = await store.untold_new_debts(session, ids)
-    recipients = await store.news_recipients(
-        session, person_ids=persons, company_ids=companies, now=now, debt_ids=ids
+    untold = await outbox.untold_new_debts(ids)
+    recipients = await outbox.news_recipients(
+        person_ids=persons, company_ids=companies, now=now, debt_ids=ids
     )
     planner = _Planner(settings, now, rulebook)
     by_id = {c.debt_id: c for c in changes.news}
     rows = [row for r in recipients for row in planner.changed(r, by_id[r.debt_id], untold)]
-    return await _insert(session, rows)
+    return await _insert(outbox, rows)
 
 
 # ----------------------------------------------------------------------------- thresholds
@@ -373,22 +375,21 @@ def threshold_label(kind: MilestoneKind) -> str:
 
 
 async def plan_threshold_news(
-    session: AsyncSession, settings: Settings, *, first_day: date, today: date, now: datetime,
+    uow: UnitOfWork, settings: Settings, *, first_day: date, today: date, now: datetime,
     rulebook: Rulebook,
 ) -> tuple[int, int]:
     """One message per debt, consequence and chat when the consequence took effect on a day
     in first_day..today (earlier days: told late, once). Returns (planned, queries)."""
     planned = queries = 0
     for kind in DebtKind:
-        clock = "due_on" if kind is DebtKind.TAX else "served_on"
         for milestone_kind in threshold_milestones(kind, today, rulebook):
             ranges = served_on_window(kind, milestone_kind, timedelta(0), first_day, today,
                                       rulebook=rulebook)
             if not ranges:
                 continue
             label = threshold_label(milestone_kind)
-            found = await reminder_store.candidates(
-                session, kind=kind.value, clock=clock, ranges=ranges, milestone=label,
+            found = await uow.outbox.reminder_candidates(
+                kind=kind.value, ranges=ranges, milestone=label,
                 lead_days=0, now=now, audience="news",
             )
             queries += 1
@@ -409,10 +410,10 @@ async def plan_threshold_news(
                     payload["late"] = day < today
                     rows.append(_row(
                         settings, now,
-                        key=reminder_store.reminder_key(candidate.debt_id, label, 0,
+                        key=reminder_key(candidate.debt_id, label, 0,
                                                         candidate.chat_id),
                         chat_id=candidate.chat_id, payload=payload, topic=label,
                         language=t.language, debt_id=candidate.debt_id,
                     ))
-            planned += await _insert(session, rows)
+            planned += await _insert(uow.outbox, rows)
     return planned, queries

@@ -40,11 +40,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from debtbot.domain.calendar import local_date, start_of_day
 from debtbot.domain.debts import DebtKind
-from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
+from debtbot.domain.messages import DeliveryStatus, OutboxPurpose, outbox_row
 from debtbot.domain.milestones import MilestoneKind, milestone_kinds
 from debtbot.domain.registry_dates import (
     REGISTRY_COLUMNS,
@@ -56,20 +54,16 @@ from debtbot.domain.reminders import remind_at, served_on_window
 from debtbot.domain.rules import Rulebook
 from debtbot.i18n import translator
 from debtbot.services.deps import Deps
-from debtbot.services.outbox import delivery_time, outbox_row
+from debtbot.services.outbox import delivery_time
 from debtbot.services.plan_news import plan_threshold_news, render_held_news
 from debtbot.services.reminder_text import render_milestone_reminder, render_warrant_reminder
 from debtbot.services.show_debts import payment_url
 from debtbot.settings import Settings
-from debtbot.store import audit as audit_store
-from debtbot.store import outbox as outbox_store
-from debtbot.store import reminders as store
-from debtbot.store.db import transaction
-from debtbot.store.reminders import Candidate, reminder_key
+from debtbot.store.outbox import Candidate, OutboxRepository, reminder_key
+from debtbot.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-PLANNER_LOCK = 0x44656274  # pg advisory lock key ("Debt")
 BATCH = 1000
 WARRANT = "warrant"
 _WARRANT_YEARS = 20  # how far back a warrant's date of service may lie
@@ -96,10 +90,6 @@ class _Plan:
     lead: timedelta
     start: date
     end: date
-
-    @property
-    def clock(self) -> str:
-        return "due_on" if self.kind is DebtKind.TAX else "served_on"
 
 
 def reminder_milestones(kind: DebtKind, today: date, rulebook: Rulebook) -> list[MilestoneKind]:
@@ -130,7 +120,7 @@ def _missed_plans(
 
 
 async def _candidates(
-    session: AsyncSession, plan: _Plan, now: datetime, rulebook: Rulebook, *,
+    outbox: OutboxRepository, plan: _Plan, now: datetime, rulebook: Rulebook, *,
     skip_planned: bool = True,
 ) -> list[Candidate]:
     ranges = served_on_window(plan.kind, plan.milestone, plan.lead, plan.start, plan.end,
@@ -142,8 +132,8 @@ async def _candidates(
                     "registry_range": registry_window(plan.lead, plan.start, plan.end)}
     if not ranges and not registry:
         return []
-    return await store.candidates(
-        session, kind=plan.kind.value, clock=plan.clock, ranges=ranges,
+    return await outbox.reminder_candidates(
+        kind=plan.kind.value, ranges=ranges,
         milestone=plan.milestone.value, lead_days=plan.lead.days, now=now,
         skip_planned=skip_planned, **registry,
     )
@@ -196,19 +186,19 @@ def _dropped_row(candidate: Candidate, plan: _Plan, milestone: Any, moment: date
     )
 
 
-async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+async def _insert(outbox: OutboxRepository, rows: list[dict[str, Any]]) -> int:
     inserted = 0
     for start in range(0, len(rows), BATCH):
-        inserted += await outbox_store.insert_many_if_new(session, rows[start : start + BATCH])
+        inserted += await outbox.add_many(rows[start : start + BATCH])
     return inserted
 
 
 async def _plan_due(
-    session: AsyncSession, settings: Settings, plans: Iterable[_Plan], leads: list[timedelta],
+    outbox: OutboxRepository, settings: Settings, plans: Iterable[_Plan], leads: list[timedelta],
     now: datetime, rulebook: Rulebook, report: PlanReport,
 ) -> None:
     for plan in plans:
-        found = await _candidates(session, plan, now, rulebook)
+        found = await _candidates(outbox, plan, now, rulebook)
         report.queries += 1
         report.candidates += len(found)
         rows = []
@@ -218,9 +208,9 @@ async def _plan_due(
                     rows.append(_milestone_row(settings, candidate, plan, due.milestone,
                                                due.remind_at, now, rulebook))
             if len(rows) >= BATCH:
-                await _count(report, plan, await _insert(session, rows))
+                await _count(report, plan, await _insert(outbox, rows))
                 rows = []
-        await _count(report, plan, await _insert(session, rows))
+        await _count(report, plan, await _insert(outbox, rows))
 
 
 async def _count(report: PlanReport, plan: _Plan, inserted: int) -> None:
@@ -230,12 +220,12 @@ async def _count(report: PlanReport, plan: _Plan, inserted: int) -> None:
 
 
 async def _record_missed(
-    session: AsyncSession, plans: Iterable[_Plan], now: datetime, rulebook: Rulebook,
+    uow: UnitOfWork, plans: Iterable[_Plan], now: datetime, rulebook: Rulebook,
     report: PlanReport,
 ) -> None:
     rows = []
     for plan in plans:
-        found = await _candidates(session, plan, now, rulebook)
+        found = await _candidates(uow.outbox, plan, now, rulebook)
         report.queries += 1
         for candidate in found:
             for milestone in registry_milestones(candidate.debt, rulebook=rulebook):
@@ -244,11 +234,11 @@ async def _record_missed(
                 moment = remind_at(milestone, plan.lead)
                 if milestone.takes_effect <= now and plan.start <= local_date(moment) <= plan.end:
                     rows.append(_dropped_row(candidate, plan, milestone, moment))
-    dropped = await _insert(session, rows)
+    dropped = await _insert(uow.outbox, rows)
     report.dropped += dropped
     if dropped:
-        await audit_store.record(
-            session, actor="planner", action="reminders.dropped", count=dropped,
+        await uow.audit.record(
+            actor="planner", action="reminders.dropped", count=dropped,
             details={"reason": "threshold passed while the planner was not running"},
         )
 
@@ -271,7 +261,7 @@ def _warrant_dates(day: date, rulebook: Rulebook) -> list[date]:
 
 
 async def _plan_warrants(
-    session: AsyncSession, settings: Settings, days: Iterable[date], now: datetime,
+    outbox: OutboxRepository, settings: Settings, days: Iterable[date], now: datetime,
     report: PlanReport, rulebook: Rulebook, *, dry_run: bool = False,
 ) -> list[Candidate]:
     seen: list[Candidate] = []
@@ -280,8 +270,8 @@ async def _plan_warrants(
         dates = _warrant_dates(day, rulebook)
         if not dates:
             continue
-        found = await store.candidates(
-            session, kind=DebtKind.FINE_WARRANT.value, clock="served_on",
+        found = await outbox.reminder_candidates(
+            kind=DebtKind.FINE_WARRANT.value,
             dates=dates, milestone=label, lead_days=0, now=now,
             skip_planned=not dry_run,
         )
@@ -315,7 +305,7 @@ async def _plan_warrants(
                 debt_id=candidate.debt_id,
                 expires_at=expires,
             ))
-        inserted = await _insert(session, rows)
+        inserted = await _insert(outbox, rows)
         report.planned += inserted
         report.by_kind[DebtKind.FINE_WARRANT.value] += inserted
     return seen
@@ -330,11 +320,11 @@ async def plan_reminders(deps: Deps, *, now: datetime | None = None) -> PlanRepo
     today = local_date(now, settings.tz)
     leads = rulebook.reminder_leads
     report = PlanReport()
-    async with transaction(deps.sessions) as session:
-        if not await outbox_store.try_advisory_lock(session, PLANNER_LOCK):
+    async with deps.uow() as uow:
+        if not await uow.outbox.lock_planner():
             report.skipped = True
             return report
-        previous = await store.begin_sweep(session, now=now)
+        previous = await uow.outbox.begin_sweep(now=now)
         first_day = today
         if previous is not None:
             first_day = max(local_date(previous, settings.tz),
@@ -342,21 +332,21 @@ async def plan_reminders(deps: Deps, *, now: datetime | None = None) -> PlanRepo
             first_day = min(first_day, today)
         if first_day < today:
             await _record_missed(
-                session, _missed_plans(first_day, today - timedelta(days=1), leads, rulebook),
+                uow, _missed_plans(first_day, today - timedelta(days=1), leads, rulebook),
                 now, rulebook, report,
             )
-        await _plan_due(session, settings, _due_plans(today, leads, rulebook), leads, now,
+        await _plan_due(uow.outbox, settings, _due_plans(today, leads, rulebook), leads, now,
                         rulebook, report)
         days = [first_day + timedelta(days=n) for n in range((today - first_day).days + 1)]
-        await _plan_warrants(session, settings, days, now, report, rulebook)
+        await _plan_warrants(uow.outbox, settings, days, now, report, rulebook)
         news, queries = await plan_threshold_news(
-            session, settings, first_day=first_day, today=today, now=now, rulebook=rulebook
+            uow, settings, first_day=first_day, today=today, now=now, rulebook=rulebook
         )
         report.news += news
         report.queries += queries
         # The "new debt" news a big file import left to be worded (services.plan_news).
-        report.news += await render_held_news(session, settings, now=now, rulebook=rulebook)
-        await store.end_sweep(session, now=now)
+        report.news += await render_held_news(uow, settings, now=now, rulebook=rulebook)
+        await uow.outbox.end_sweep(now=now)
     report.seconds = time.perf_counter() - started
     log.info(
         "reminder sweep: %d planned, %d dropped, %d thresholds told, %d candidates, "
@@ -390,18 +380,23 @@ async def preview_reminders(deps: Deps, *, day: date) -> list[PreviewLine]:
                        tz=settings.tz)
     counts: Counter[tuple[str, str, str]] = Counter()
     report = PlanReport()
-    async with deps.sessions() as session:
+
+    async def count(uow: UnitOfWork) -> None:
+        counts.clear()  # read() may run this again, on a new connection
         for plan in _missed_plans(day, day, leads, rulebook):
-            for candidate in await _candidates(session, plan, at, rulebook, skip_planned=False):
+            for candidate in await _candidates(uow.outbox, plan, at, rulebook,
+                                               skip_planned=False):
                 for milestone in registry_milestones(candidate.debt, rulebook=rulebook):
                     if milestone.kind is not plan.milestone or not milestone.reminder:
                         continue
                     moment = remind_at(milestone, plan.lead)
                     if local_date(moment, settings.tz) == day and milestone.takes_effect > at:
                         counts[(plan.kind.value, candidate.language, plan.milestone.value)] += 1
-        for candidate in await _plan_warrants(session, settings, [day], at, report, rulebook,
+        for candidate in await _plan_warrants(uow.outbox, settings, [day], at, report, rulebook,
                                               dry_run=True):
             counts[(DebtKind.FINE_WARRANT.value, candidate.language, WARRANT)] += 1
+
+    await deps.read(count)
     return [
         PreviewLine(kind, language, milestone, count)
         for (kind, language, milestone), count in sorted(counts.items())

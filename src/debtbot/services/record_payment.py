@@ -35,12 +35,12 @@ from debtbot.domain.messages import OutboxPurpose
 from debtbot.domain.money import ZERO
 from debtbot.domain.registry_dates import registry_amount_due, registry_next_milestone
 from debtbot.i18n import Translator, translator
-from debtbot.services import outbox
 from debtbot.services.deps import Deps
 from debtbot.store import api as store
 from debtbot.store import audit
 from debtbot.store.db import transaction
 from debtbot.store.mapping import debt_from_row
+from debtbot.store.outbox import OutboxRepository  # -- added for outbox
 
 MAX_SKEW = timedelta(minutes=5)
 
@@ -249,7 +249,8 @@ async def record_payment(
             cancelled = 0
             if settled:
                 await store.mark_debt_paid(session, row.id, now=now)
-                cancelled = await outbox.cancel_for_debt(session, row.id)
+                cancelled = await OutboxRepository(session).cancel(  # -- changed for outbox
+                    debt_ids=[row.id], purpose=OutboxPurpose.REMINDER, reason="debt closed")
             remaining = max(due.total - paid_total, ZERO)
             upcoming = (registry_next_milestone(debt, paid_at, rulebook=deps.rulebook)
                         if remaining else None)
@@ -262,8 +263,7 @@ async def record_payment(
                 session, person_id=row.person_id, company_id=row.company_id
             )
             for chat in chats:
-                await outbox.enqueue(
-                    session,
+                await OutboxRepository(session).enqueue(  # -- changed for outbox
                     dedupe_key=f"receipt:{payment.id}:{chat.chat_id}",
                     chat_id=chat.chat_id,
                     purpose=OutboxPurpose.RECEIPT,

@@ -11,15 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from debtbot.domain.debts import DebtKind
+from debtbot.domain.messages import OutboxPurpose
 from debtbot.services.deps import Deps
-from debtbot.services.outbox import cancel_for_chat
-from debtbot.store import audit as audit_store
-from debtbot.store import chats as chat_store
-from debtbot.store import reminders as store
-from debtbot.store.db import transaction
+from debtbot.store.unit_of_work import UnitOfWork
 
 SNOOZE = timedelta(days=7)
 KINDS = tuple(kind.value for kind in DebtKind)
@@ -44,15 +39,13 @@ class ReminderPreferences:
         return kind not in self.muted_kinds
 
 
-async def _view(
-    deps: Deps, session: AsyncSession, chat_id: int
-) -> ReminderPreferences | None:
-    found = await store.reminder_settings(session, chat_id)
+async def _view(deps: Deps, uow: UnitOfWork, chat_id: int) -> ReminderPreferences | None:
+    found = await uow.chats.reminder_settings(chat_id)
     if found is None:
         return None
     now = deps.clock()
     snoozed = found.snoozed_until if found.snoozed_until and found.snoozed_until > now else None
-    links = await chat_store.link_count(session, chat_id)
+    links = await uow.chats.link_count(chat_id)
     leads = tuple(lead.days for lead in deps.rulebook.reminder_leads)  # what the planner uses
     return ReminderPreferences(
         chat_id=chat_id, language=found.language, verified=links > 0, enabled=found.enabled,
@@ -63,23 +56,23 @@ async def _view(
 
 async def get_preferences(deps: Deps, *, chat_id: int) -> ReminderPreferences | None:
     """The chat's reminder settings (None for a chat the bot has never seen)."""
-    async with deps.sessions() as session:
-        return await _view(deps, session, chat_id)
+    return await deps.read(lambda uow: _view(deps, uow, chat_id))
 
 
 async def _change(
     deps: Deps, chat_id: int, action: str, **values: object
 ) -> ReminderPreferences | None:
-    async with transaction(deps.sessions) as session:
-        if not await store.update_reminder_settings(session, chat_id, **values):
+    async with deps.uow() as uow:
+        if not await uow.chats.update_reminder_settings(chat_id, **values):
             return None
         cancelled = 0
         if action in ("reminders.off", "reminders.snooze"):
-            cancelled = await store.cancel_pending_reminders(session, chat_id, reason=action)
-        await audit_store.record(
-            session, actor=f"chat:{chat_id}", action=action, count=cancelled, at=deps.clock()
+            cancelled = await uow.outbox.cancel(chat_id=chat_id, purpose=OutboxPurpose.REMINDER,
+                                                reason=action)
+        await uow.audit.record(
+            actor=f"chat:{chat_id}", action=action, count=cancelled, at=deps.clock()
         )
-        return await _view(deps, session, chat_id)
+        return await _view(deps, uow, chat_id)
 
 
 async def set_enabled(deps: Deps, *, chat_id: int, enabled: bool) -> ReminderPreferences | None:
@@ -93,16 +86,17 @@ async def set_enabled(deps: Deps, *, chat_id: int, enabled: bool) -> ReminderPre
 async def set_news(deps: Deps, *, chat_id: int, enabled: bool) -> ReminderPreferences | None:
     """News of new and changed debts on or off (off cancels the news queued)."""
     action = "news.on" if enabled else "news.off"
-    async with transaction(deps.sessions) as session:
-        if not await store.update_reminder_settings(session, chat_id, news_enabled=enabled):
+    async with deps.uow() as uow:
+        if not await uow.chats.update_reminder_settings(chat_id, news_enabled=enabled):
             return None
         cancelled = 0
         if not enabled:
-            cancelled = await store.cancel_pending_news(session, chat_id, reason=action)
-        await audit_store.record(
-            session, actor=f"chat:{chat_id}", action=action, count=cancelled, at=deps.clock()
+            cancelled = await uow.outbox.cancel(chat_id=chat_id, purpose=OutboxPurpose.REMINDER,
+                                                news="all", held=True, reason=action)
+        await uow.audit.record(
+            actor=f"chat:{chat_id}", action=action, count=cancelled, at=deps.clock()
         )
-        return await _view(deps, session, chat_id)
+        return await _view(deps, uow, chat_id)
 
 
 async def set_kind(
@@ -120,18 +114,17 @@ async def set_kind(
     else:
         muted.add(kind)
     action = "reminders.unmute_kind" if enabled else "reminders.mute_kind"
-    async with transaction(deps.sessions) as session:
-        await store.update_reminder_settings(session, chat_id, muted_kinds=sorted(muted))
+    async with deps.uow() as uow:
+        await uow.chats.update_reminder_settings(chat_id, muted_kinds=sorted(muted))
         cancelled = 0
         if not enabled:
-            cancelled = await store.cancel_pending_reminders(
-                session, chat_id, kind=kind, reason=action
-            )
-        await audit_store.record(
-            session, actor=f"chat:{chat_id}", action=action, count=cancelled,
+            cancelled = await uow.outbox.cancel(chat_id=chat_id, purpose=OutboxPurpose.REMINDER,
+                                                kind=kind, reason=action)
+        await uow.audit.record(
+            actor=f"chat:{chat_id}", action=action, count=cancelled,
             details={"kind": kind}, at=deps.clock(),
         )
-        return await _view(deps, session, chat_id)
+        return await _view(deps, uow, chat_id)
 
 
 async def snooze(
@@ -154,13 +147,14 @@ async def chat_reachable(deps: Deps, *, chat_id: int, reachable: bool) -> None:
     Blocked: the chat becomes inactive and everything pending for it is cancelled; nothing
     new is queued for it. Back: active again, so the next sweep plans for it.
     """
-    async with transaction(deps.sessions) as session:
-        if await store.reminder_settings(session, chat_id) is None:
+    async with deps.uow() as uow:
+        if await uow.chats.reminder_settings(chat_id) is None:
             return  # a chat we never spoke with: nothing to remember about it
-        await chat_store.set_active(session, chat_id, reachable)
-        cancelled = 0 if reachable else await cancel_for_chat(session, chat_id)
-        await audit_store.record(
-            session, actor=f"chat:{chat_id}",
+        await uow.chats.set_active(chat_id, reachable)
+        cancelled = 0 if reachable else await uow.outbox.cancel(chat_id=chat_id,
+                                                                 reason="chat inactive")
+        await uow.audit.record(
+            actor=f"chat:{chat_id}",
             action="chat.unblocked" if reachable else "chat.blocked",
             count=cancelled, at=deps.clock(),
         )

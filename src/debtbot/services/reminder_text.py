@@ -91,7 +91,7 @@ def render_milestone_reminder(
     discreet: bool,
     rulebook: Rulebook,
 ) -> dict[str, Any]:
-    """The payload of a reminder before `milestone` (see services.outbox for its shape)."""
+    """The payload of a reminder before `milestone` (see domain.messages for its shape)."""
     if discreet:
         return _discreet(t, debt_id=debt_id, day=milestone.last_day)
     due = amount_due(debt, now, rulebook=rulebook)

@@ -12,17 +12,14 @@ from typing import Any
 from debtbot.domain.messages import OutboxPurpose, Priority
 from debtbot.services import fleet
 from debtbot.services.deps import Deps
-from debtbot.services.outbox import enqueue
-from debtbot.store.db import transaction
 
 log = logging.getLogger(__name__)
 
 
 async def queue_reply(deps: Deps, *, chat_id: int, payload: dict[str, Any]) -> None:
-    """Queue a reply (payload as in services.outbox: HTML text, inline buttons) to go first."""
-    async with transaction(deps.sessions) as session:
-        await enqueue(
-            session,
+    """Queue a reply (payload as in domain.messages: HTML text, inline buttons) to go first."""
+    async with deps.uow() as uow:
+        await uow.outbox.enqueue(
             dedupe_key=f"reply:{chat_id}:{uuid.uuid4().hex}",
             chat_id=chat_id,
             purpose=OutboxPurpose.REPLY,

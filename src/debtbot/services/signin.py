@@ -63,7 +63,6 @@ from debtbot.domain.identifiers import (
 )
 from debtbot.domain.messages import OutboxPurpose
 from debtbot.i18n import normalise_language, translator
-from debtbot.services import outbox
 from debtbot.services.deps import Deps
 from debtbot.settings import Settings
 from debtbot.store import audit, citizens
@@ -72,6 +71,7 @@ from debtbot.store import persons as registry
 from debtbot.store import signin as store
 from debtbot.store.db import transaction
 from debtbot.store.models import Person
+from debtbot.store.outbox import OutboxRepository  # -- added for outbox
 
 log = logging.getLogger(__name__)
 
@@ -594,8 +594,7 @@ async def _tell_chat(
             "Signing in with CY Login did not succeed, so nothing was linked. Send /start to "
             "try again, or to confirm who you are with your identity number and date of birth."
         )
-    await outbox.enqueue(
-        session,
+    await OutboxRepository(session).enqueue(  # -- changed for outbox
         dedupe_key=f"signin:{request.id}:{secrets.token_hex(4)}",
         chat_id=request.chat_id,
         purpose=OutboxPurpose.REPLY,

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    and_,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from debtbot.domain.debts import Debt
 from debtbot.store.mapping import DEBT_COLUMNS, debt_from_row

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Table, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -159,3 +161,49 @@ class ChatRepository(Repository):
             .execution_options(synchronize_session=False)
         )
         return removed.rowcount or 0  # type: ignore[attr-defined]
+
+    # -- added for outbox
+    # (the reminder preferences moved here from store.reminders: they are the chat's columns)
+
+    async def reminder_settings(self, chat_id: int) -> ReminderSettings | None:
+        """What the chat wants to hear (services.reminder_preferences); None: no such chat."""
+        row = (await self._db.execute(
+            select(CHATS.c.id, CHATS.c.language, CHATS.c.discreet, CHATS.c.active,
+                   CHATS.c.reminders_enabled, CHATS.c.muted_kinds, CHATS.c.snoozed_until,
+                   CHATS.c.news_enabled).where(CHATS.c.id == chat_id)
+        )).first()
+        if row is None:
+            return None
+        return ReminderSettings(
+            row.id, row.language, row.discreet, row.active, row.reminders_enabled,
+            tuple(sorted(row.muted_kinds or [])), row.snoozed_until, bool(row.news_enabled),
+        )
+
+    async def update_reminder_settings(self, chat_id: int, **values: Any) -> bool:
+        """Set the chat's reminder columns (reminders_enabled, news_enabled, muted_kinds,
+        snoozed_until); False when there is no such chat."""
+        result = await self._db.execute(
+            update(CHATS).where(CHATS.c.id == chat_id).values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def set_active(self, chat_id: int, active: bool) -> None:
+        await set_active(self._db, chat_id, active)  # type: ignore[arg-type]
+
+    async def link_count(self, chat_id: int) -> int:
+        found = (await self._db.execute(
+            select(func.count()).where(LINKS.c.chat_id == chat_id)
+        )).scalar()
+        return int(found or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderSettings:
+    chat_id: int
+    language: str
+    discreet: bool
+    active: bool
+    enabled: bool
+    muted_kinds: tuple[str, ...]
+    snoozed_until: datetime | None
+    news: bool = True  # news of new and changed debts (issue #16)

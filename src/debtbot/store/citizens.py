@@ -29,7 +29,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from debtbot.domain.debts import OPEN_STATUSES
-from debtbot.domain.messages import DeliveryStatus
 from debtbot.store.chats import insert_chat
 from debtbot.store.direct import execute_once, fetch_rows
 from debtbot.store.models import (
@@ -44,6 +43,7 @@ from debtbot.store.models import (
     UsedLinkToken,
     VerificationAttempt,
 )
+from debtbot.store.outbox import OutboxRepository
 
 CHATS = Chat.__table__
 LINKS = ChatLink.__table__
@@ -579,16 +579,8 @@ async def forget_chat(session: AsyncSession, *, chat_id: int) -> tuple[int, int]
                 snoozed_until=None)
         .execution_options(synchronize_session=False)
     )
-    cancelled = await session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.chat_id == chat_id,
-            OutboxMessage.status == DeliveryStatus.PENDING.value,
-        )
-        .values(status=DeliveryStatus.CANCELLED.value, last_error="chat forgotten")
-        .execution_options(synchronize_session=False)
-    )
-    return removed.rowcount or 0, cancelled.rowcount or 0  # type: ignore[attr-defined]
+    cancelled = await OutboxRepository(session).cancel(chat_id=chat_id, reason="chat forgotten")
+    return removed.rowcount or 0, cancelled  # type: ignore[attr-defined]
 
 
 REMEMBER_DEBT_MESSAGE = insert(DebtMessage.__table__).values(

@@ -12,7 +12,6 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.debts import OPEN_STATUSES, DebtStatus
-from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
 from debtbot.store.bulk import (
     Driver,
     chunks,
@@ -191,24 +190,6 @@ async def close_debts(
             .values(status=status.value, status_changed_at=now)
         )
     return ids
-
-
-async def cancel_pending_outbox(session: AsyncSession, debt_ids: Sequence[int]) -> int:
-    """Cancel the not-yet-sent messages about these debts (they were paid or cancelled).
-    A receipt is the one message that is about a closed debt, so it still goes out."""
-    cancelled = 0
-    for chunk in chunks(debt_ids):
-        outcome = await session.execute(
-            update(OUTBOX)
-            .where(
-                OUTBOX.c.debt_id.in_(chunk),
-                OUTBOX.c.status == DeliveryStatus.PENDING.value,
-                OUTBOX.c.purpose != OutboxPurpose.RECEIPT.value,
-            )
-            .values(status=DeliveryStatus.CANCELLED.value, last_error="debt closed")
-        )
-        cancelled += outcome.rowcount or 0  # type: ignore[attr-defined]
-    return cancelled
 
 
 async def debt_by_id(session: AsyncSession, debt_id: int) -> DebtRow | None:

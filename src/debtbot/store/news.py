@@ -1,4 +1,5 @@
-"""The news planner's queries (issue #16): which chats may hear news of which debts.
+"""The news planner's queries (issue #16): which chats may hear news of which debts. A
+private detail of OutboxRepository (store.outbox): `uow.outbox.news_pairs(...)` and friends.
 
 Set-based: the holders a batch touched go in as id lists (chunked), and one statement per
 chunk joins their chat links to the chats that want news (active, news on, not paused) and to
@@ -14,17 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.debts import Debt
-from debtbot.domain.messages import DeliveryStatus
 from debtbot.store.bulk import Driver, chunks, row_converter
 from debtbot.store.mapping import DEBT_COLUMNS, debt_from_row
-from debtbot.store.models import Chat, ChatLink, DebtRow, OutboxMessage
+from debtbot.store.models import Chat, ChatLink, DebtRow
 
 NEWS_PREFIX = "news"
-OUTBOX = OutboxMessage.__table__
+HELD = "held"  # written by a file import under its key, to be worded (never sent as it is)
 
 _DEBT_COLUMNS = (*DEBT_COLUMNS, DebtRow.person_id, DebtRow.company_id)
 _CHAT_COLUMNS = (
@@ -171,176 +171,3 @@ async def _linked(session: AsyncSession, column: str, ids: Iterable[int]) -> lis
     driver = await Driver.of(session)
     rows = await driver.fetch_in(ChatLink.__table__, [column], column, wanted)
     return sorted({row[0] for row in rows})
-
-
-async def untold_new_debts(session: AsyncSession, debt_ids: Sequence[int]) -> set[tuple[int, int]]:
-    """(debt, chat) pairs whose "new debt" message has not gone out yet: a debt closed before
-    its news was sent is not news at all."""
-    pairs: set[tuple[int, int]] = set()
-    for chunk in chunks(debt_ids):
-        statement = select(OutboxMessage.debt_id, OutboxMessage.chat_id).where(
-            OutboxMessage.debt_id.in_(chunk),
-            OutboxMessage.status.in_([DeliveryStatus.PENDING.value, HELD]),
-            OutboxMessage.dedupe_key.like(f"{NEWS_PREFIX}:new:%"),
-        )
-        pairs.update((debt_id, chat_id) for debt_id, chat_id in await session.execute(statement))
-    return pairs
-
-
-async def holders_of(
-    session: AsyncSession, debt_ids: Sequence[int]
-) -> tuple[set[int], set[int]]:
-    """The persons and companies holding these debts."""
-    persons: set[int] = set()
-    companies: set[int] = set()
-    for chunk in chunks(debt_ids):
-        statement = select(DebtRow.person_id, DebtRow.company_id).where(DebtRow.id.in_(chunk))
-        for person_id, company_id in await session.execute(statement):
-            if person_id is not None:
-                persons.add(person_id)
-            if company_id is not None:
-                companies.add(company_id)
-    return persons, companies
-
-
-async def release_held(
-    session: AsyncSession, *, holds: Sequence[datetime], release: datetime
-) -> int:
-    """The news a file import held (not_before = one of its holds) may go out from `release`."""
-    released = 0
-    for chunk in chunks(sorted(set(holds))):
-        result = await session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.status == DeliveryStatus.PENDING.value,
-                OutboxMessage.not_before.in_(chunk),
-                OutboxMessage.dedupe_key.like(f"{NEWS_PREFIX}:%"),
-            )
-            .values(not_before=release)
-            .execution_options(synchronize_session=False)
-        )
-        released += result.rowcount or 0  # type: ignore[attr-defined]
-    return released
-
-
-async def cancel_new_debt_news(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> int:
-    """Cancel the pending "new debt" news of the debts with these (source, reference) keys."""
-    cancelled = 0
-    by_source: dict[str, list[str]] = {}
-    for source, reference in keys:
-        by_source.setdefault(source, []).append(reference)
-    for source, references in by_source.items():
-        for chunk in chunks(references):
-            ids = select(DebtRow.id).where(DebtRow.source == source,
-                                           DebtRow.reference.in_(chunk))
-            result = await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.status.in_([DeliveryStatus.PENDING.value, HELD]),
-                    OutboxMessage.debt_id.in_(ids),
-                    OutboxMessage.dedupe_key.like(f"{NEWS_PREFIX}:new:%"),
-                )
-                .values(status=DeliveryStatus.CANCELLED.value,
-                        last_error="the file named the debt twice")
-                .execution_options(synchronize_session=False)
-            )
-            cancelled += result.rowcount or 0  # type: ignore[attr-defined]
-    return cancelled
-
-
-_OUTBOX_COLUMNS = (
-    "dedupe_key", "chat_id", "purpose", "priority", "debt_id", "broadcast_id", "payload",
-    "status", "not_before", "expires_at", "attempts",
-)
-
-
-async def insert_news(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert outbox rows (services.outbox.outbox_row) unless their key exists, through the
-    session's own driver connection: an import may queue tens of thousands at once, and
-    the ORM's per-row work would cost more than the database's. Returns how many were new.
-
-    PostgreSQL: COPY straight in (a key taken already: the staged INSERT … ON CONFLICT DO
-    NOTHING instead); SQLite: one executemany of INSERT … ON CONFLICT DO NOTHING."""
-    if not rows:
-        return 0
-    driver = await Driver.of(session)
-    convert = row_converter(driver.dialect, OUTBOX, _OUTBOX_COLUMNS)
-    payload_at = _OUTBOX_COLUMNS.index("payload")
-    values = []
-    for row in rows:
-        stored = list(convert([row[name] for name in _OUTBOX_COLUMNS]))
-        stored[payload_at] = json.dumps(row["payload"], ensure_ascii=False)
-        values.append(tuple(stored))
-    if driver.postgres:
-        written = await driver.insert_rows(
-            OUTBOX, _OUTBOX_COLUMNS, values, conflict=("dedupe_key",), returning=("id",)
-        ) if not await _copy(driver, values) else values
-        return len(written)
-    before = driver.connection.total_changes
-    names = ", ".join(_OUTBOX_COLUMNS)
-    await driver.executemany(
-        f"INSERT INTO outbox ({names}) "  # noqa: S608 (names are ours)
-        f"VALUES ({', '.join(driver.placeholders(len(_OUTBOX_COLUMNS)))}) "
-        "ON CONFLICT (dedupe_key) DO NOTHING",
-        values,
-    )
-    return int(driver.connection.total_changes - before)
-
-
-async def _copy(driver: Driver, values: list[tuple[Any, ...]]) -> bool:
-    return await driver._copy_unless_taken(OUTBOX, _OUTBOX_COLUMNS, values)  # noqa: SLF001
-
-
-# ----------------------------------------------------------------------------- held news
-
-HELD = "held"  # written by a file import under its key, to be worded (never sent as it is)
-
-
-async def held_news(session: AsyncSession, *, limit: int | None) -> list[tuple[int, int, int]]:
-    """(row id, debt id, chat id) of held "new debt" rows, oldest first."""
-    statement = (
-        select(OutboxMessage.id, OutboxMessage.debt_id, OutboxMessage.chat_id)
-        .where(OutboxMessage.status == HELD)
-        .order_by(OutboxMessage.id)
-    )
-    if limit is not None:
-        statement = statement.limit(limit)
-    return [(row_id, debt_id, chat_id) for row_id, debt_id, chat_id
-            in await session.execute(statement)]
-
-
-async def held_count(session: AsyncSession, *, limit: int) -> int:
-    """How many rows are held (counting at most `limit`)."""
-    inner = select(OutboxMessage.id).where(OutboxMessage.status == HELD).limit(limit).subquery()
-    return int(await session.scalar(select(func.count()).select_from(inner)) or 0)
-
-
-async def word_held(
-    session: AsyncSession, words: Sequence[tuple[int, dict[str, Any]]], *, not_before: datetime
-) -> None:
-    """Held rows get their words and become pending (one executemany through the driver)."""
-    if not words:
-        return
-    driver = await Driver.of(session)
-    convert = row_converter(driver.dialect, OUTBOX, ("not_before",))
-    (when,) = convert([not_before])
-    p = driver.placeholders(4)
-    await driver.executemany(
-        f"UPDATE outbox SET payload = {p[0]}, not_before = {p[1]}, status = {p[2]} "  # noqa: S608
-        f"WHERE id = {p[3]} AND status = '{HELD}'",
-        [(json.dumps(payload, ensure_ascii=False), when, DeliveryStatus.PENDING.value, row_id)
-         for row_id, payload in words],
-    )
-
-
-async def cancel_held(session: AsyncSession, ids: Sequence[int], *, reason: str) -> int:
-    cancelled = 0
-    for chunk in chunks(ids):
-        result = await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(chunk), OutboxMessage.status == HELD)
-            .values(status=DeliveryStatus.CANCELLED.value, last_error=reason[:300])
-            .execution_options(synchronize_session=False)
-        )
-        cancelled += result.rowcount or 0  # type: ignore[attr-defined]
-    return cancelled

@@ -1,4 +1,5 @@
-"""The reminder planner's queries, and the chat's reminder preferences.
+"""The reminder planner's query: a private detail of OutboxRepository (store.outbox), which
+runs it as `uow.outbox.reminder_candidates(...)`.
 
 The planner never loops over debts in Python: for one (debt kind, milestone, lead time) it
 asks for the open debts whose clock date lies in the given ranges, joined to the chats that
@@ -26,20 +27,16 @@ from sqlalchemy import (
     or_,
     select,
     union_all,
-    update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from debtbot.domain.debts import Debt
-from debtbot.domain.messages import DeliveryStatus, OutboxPurpose
+from debtbot.domain.debts import Debt, DebtKind
+from debtbot.domain.milestones import clock_field
 from debtbot.store.mapping import DEBT_COLUMNS, debt_from_row
-from debtbot.store.models import Chat, ChatLink, DebtRow, OutboxMessage, PlannerState
+from debtbot.store.models import Chat, ChatLink, DebtRow, OutboxMessage
+from debtbot.store.repository import Executor
 
 OUTSTANDING = "outstanding"
-PLANNER = "reminders"
 KEY_PREFIX = "reminder"
-
 
 
 def reminder_key(debt_id: int, milestone: str, lead_days: int, chat_id: int) -> str:
@@ -73,7 +70,6 @@ def _chat_may_hear(kind: str, now: datetime, audience: str = "reminders") -> Any
 def candidates_statement(
     *,
     kind: str,
-    clock: str,
     ranges: Sequence[tuple[date, date]] = (),
     dates: Sequence[date] = (),
     milestone: str,
@@ -89,7 +85,8 @@ def candidates_statement(
     CTE, so the database starts from that index range and not from millions of links), then
     UNION ALL of debts held by a person and debts of a company, each joined through
     chat_links to the chats that may be told, minus the reminders already planned."""
-    clock_column = DebtRow.due_on if clock == "due_on" else DebtRow.served_on
+    # Day 0 of the kind's clock, as the domain defines it: the column of that name.
+    clock_column = DebtRow.__table__.c[clock_field(DebtKind(kind))]
     windows = [clock_column.between(low, high) for low, high in ranges]
     if dates:
         windows.append(clock_column.in_(list(dates)))
@@ -146,10 +143,10 @@ def candidates_statement(
     return union_all(by_person, by_company)
 
 
-async def candidates(session: AsyncSession, **criteria: Any) -> list[Candidate]:
-    """Run candidates_statement(**criteria) on the session's database."""
-    statement = candidates_statement(**criteria, dialect=session.get_bind().dialect.name)
-    rows = (await session.execute(statement)).all()
+async def candidates(db: Executor, *, dialect: str, **criteria: Any) -> list[Candidate]:
+    """Run candidates_statement(**criteria)."""
+    statement = candidates_statement(**criteria, dialect=dialect)
+    rows = (await db.execute(statement)).all()
     found: list[Candidate] = []
     seen: set[tuple[int, int]] = set()
     for row in rows:
@@ -159,149 +156,3 @@ async def candidates(session: AsyncSession, **criteria: Any) -> list[Candidate]:
         found.append(Candidate(row.id, debt_from_row(row), row.chat_id, row.chat_language,
                                bool(row.chat_discreet)))
     return found
-
-
-# ----------------------------------------------------------------------------- planner state
-
-
-async def begin_sweep(session: AsyncSession, *, now: datetime) -> datetime | None:
-    """Start a sweep: returns how far the previous sweep planned (None on the first).
-
-    The first statement writes, so on SQLite the transaction holds the write lock from the
-    start instead of failing to upgrade a read lock later.
-    """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    created = await session.execute(
-        insert(PlannerState)
-        .values(name=PLANNER, planned_until=now)
-        .on_conflict_do_nothing(index_elements=["name"])
-        .returning(PlannerState.name)
-    )
-    if created.scalar_one_or_none() is not None:
-        return None
-    return (
-        await session.execute(
-            select(PlannerState.planned_until).where(PlannerState.name == PLANNER)
-        )
-    ).scalar_one()
-
-
-async def end_sweep(session: AsyncSession, *, now: datetime) -> None:
-    await session.execute(
-        update(PlannerState)
-        .where(PlannerState.name == PLANNER, PlannerState.planned_until < now)
-        .values(planned_until=now)
-    )
-
-
-# ----------------------------------------------------------------------------- preferences
-
-
-@dataclass(frozen=True, slots=True)
-class ReminderSettings:
-    chat_id: int
-    language: str
-    discreet: bool
-    active: bool
-    enabled: bool
-    muted_kinds: tuple[str, ...]
-    snoozed_until: datetime | None
-    news: bool = True  # news of new and changed debts (issue #16)
-
-
-async def reminder_settings(session: AsyncSession, chat_id: int) -> ReminderSettings | None:
-    chat = await session.get(Chat, chat_id, populate_existing=True)
-    if chat is None:
-        return None
-    return ReminderSettings(
-        chat.id, chat.language, chat.discreet, chat.active, chat.reminders_enabled,
-        tuple(sorted(chat.muted_kinds or [])), chat.snoozed_until, bool(chat.news_enabled),
-    )
-
-
-async def update_reminder_settings(session: AsyncSession, chat_id: int, **values: Any) -> bool:
-    result = await session.execute(
-        update(Chat).where(Chat.id == chat_id).values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)
-
-
-async def linked_kinds(session: AsyncSession, chat_id: int) -> list[str]:
-    """The kinds of open debt the chat's identities hold (what /reminders offers to mute)."""
-    person = (
-        select(DebtRow.kind)
-        .join(ChatLink, and_(ChatLink.person_id == DebtRow.person_id,
-                             ChatLink.company_id.is_(None)))
-        .where(ChatLink.chat_id == chat_id, DebtRow.status == OUTSTANDING)
-    )
-    company = (
-        select(DebtRow.kind)
-        .join(ChatLink, ChatLink.company_id == DebtRow.company_id)
-        .where(ChatLink.chat_id == chat_id, DebtRow.status == OUTSTANDING)
-    )
-    rows = (await session.execute(union_all(person, company))).scalars()
-    return sorted(set(rows))
-
-
-async def cancel_pending_reminders(
-    session: AsyncSession, chat_id: int, *, kind: str | None = None, reason: str
-) -> int:
-    """The chat muted a kind, snoozed, or turned reminders off: what is pending stays unsent."""
-    conditions = [
-        OutboxMessage.chat_id == chat_id,
-        OutboxMessage.purpose == OutboxPurpose.REMINDER.value,
-        OutboxMessage.status == DeliveryStatus.PENDING.value,
-    ]
-    if kind is not None:
-        conditions.append(
-            OutboxMessage.debt_id.in_(select(DebtRow.id).where(DebtRow.kind == kind))
-        )
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(*conditions)
-        .values(status=DeliveryStatus.CANCELLED.value, last_error=reason[:300])
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount or 0
-
-
-async def cancel_pending_news(session: AsyncSession, chat_id: int, *, reason: str) -> int:
-    """The chat turned news off: the news queued for it stays unsent (issue #16)."""
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.chat_id == chat_id,
-            OutboxMessage.purpose == OutboxPurpose.REMINDER.value,
-            OutboxMessage.status.in_([DeliveryStatus.PENDING.value, "held"]),
-            or_(OutboxMessage.dedupe_key.like("news:%"),
-                OutboxMessage.dedupe_key.like(f"{KEY_PREFIX}:%:passed.%")),
-        )
-        .values(status=DeliveryStatus.CANCELLED.value, last_error=reason[:300])
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount or 0
-
-
-# ----------------------------------------------------------------------------- preview
-
-
-async def pending_reminders(
-    session: AsyncSession, *, start: datetime, end: datetime
-) -> list[tuple[str, str, int]]:
-    """(kind, language, count) of reminders already queued to go out in [start, end)."""
-    statement = (
-        select(DebtRow.kind, Chat.language, func.count())
-        .select_from(OutboxMessage)
-        .join(DebtRow, DebtRow.id == OutboxMessage.debt_id)
-        .join(Chat, Chat.id == OutboxMessage.chat_id)
-        .where(
-            OutboxMessage.purpose == OutboxPurpose.REMINDER.value,
-            OutboxMessage.status == DeliveryStatus.PENDING.value,
-            OutboxMessage.not_before >= start,
-            OutboxMessage.not_before < end,
-        )
-        .group_by(DebtRow.kind, Chat.language)
-    )
-    return [(kind, language, count) for kind, language, count in await session.execute(statement)]

@@ -3,7 +3,7 @@ one transaction and the repositories that read and write in it.
 
     async with deps.uow() as uow:            # BEGIN
         await uow.chats.set_active(chat_id, False)
-        await uow.outbox.cancel_for_chat(chat_id)
+        await uow.outbox.cancel(chat_id=chat_id, reason="chat inactive")
                                              # COMMIT when the block ends, ROLLBACK if it raises
 
 Two shorter doors for the hot paths, each running `work(uow)` on one connection:
