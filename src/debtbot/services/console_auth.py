@@ -27,9 +27,9 @@ from debtbot.services import audit, staff
 from debtbot.services.deps import Deps
 from debtbot.services.staff import NotAllowed, StaffView
 from debtbot.settings import Settings
-from debtbot.store import citizens as token_store
 from debtbot.store import console as store
 from debtbot.store.db import transaction
+from debtbot.store.dialogues import DialogueRepository
 
 LOGIN_TTL = timedelta(minutes=10)
 IDLE_TIMEOUT = timedelta(hours=8)
@@ -113,8 +113,8 @@ async def sign_in(deps: Deps, *, token: str, language: str = "el") -> tuple[str,
     csrf = secrets.token_urlsafe(32)
     language = language if language in CONSOLE_LANGUAGES else "el"
     async with transaction(deps.sessions) as session:
-        if not await token_store.spend_link_token(
-            session, token_id=f"console:{token_id}", used_at=now, expires_at=expires_at
+        if not await DialogueRepository(session).spend_link_token(
+            f"console:{token_id}", used_at=now, expires_at=expires_at
         ):
             raise SignInRefused("used")
         await store.add_session(

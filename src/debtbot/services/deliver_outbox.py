@@ -44,8 +44,8 @@ from debtbot.services.deps import Deps
 from debtbot.services.fleet import Budget, LocalBudget
 from debtbot.services.outbox import MAX_TEXT, cancel_for_chat, quiet_until
 from debtbot.store import audit as audit_store
-from debtbot.store import chats as chat_store
 from debtbot.store import outbox as store
+from debtbot.store.chats import ChatRepository
 from debtbot.store.db import transaction
 from debtbot.store.health import warn_unless_outage
 from debtbot.store.outbox import ClaimedMessage
@@ -718,7 +718,7 @@ class OutboxSender:
             ids = group.ids + [r.id for r in group.superseded]
             await store.settle(session, ids, worker=self.worker,
                                status=DeliveryStatus.BLOCKED, error=error)
-            await chat_store.set_active(session, group.chat_id, False)
+            await ChatRepository(session).set_active(group.chat_id, False)
             cancelled = await cancel_for_chat(session, group.chat_id)
         log.info("outbox: chat %s unreachable; marked inactive, %d pending cancelled",
                  group.chat_id, cancelled)

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any
 
 from debtbot.domain.debts import DebtKind
 from debtbot.services.deps import Deps
-from debtbot.services.outbox import cancel_for_chat
-from debtbot.store import audit as audit_store
-from debtbot.store import chats as chat_store
-from debtbot.store import reminders as store
-from debtbot.store.db import transaction
+from debtbot.store.chats import ChatPreferences
+from debtbot.store.unit_of_work import UnitOfWork
 
 SNOOZE = timedelta(days=7)
 KINDS = tuple(kind.value for kind in DebtKind)
@@ -44,65 +40,65 @@ class ReminderPreferences:
         return kind not in self.muted_kinds
 
 
-async def _view(
-    deps: Deps, session: AsyncSession, chat_id: int
-) -> ReminderPreferences | None:
-    found = await store.reminder_settings(session, chat_id)
+def _view(deps: Deps, found: ChatPreferences | None) -> ReminderPreferences | None:
     if found is None:
         return None
     now = deps.clock()
     snoozed = found.snoozed_until if found.snoozed_until and found.snoozed_until > now else None
-    links = await chat_store.link_count(session, chat_id)
     leads = tuple(sorted({d for d in deps.settings.reminder_lead_days if d > 0}, reverse=True))
     return ReminderPreferences(
-        chat_id=chat_id, language=found.language, verified=links > 0, enabled=found.enabled,
-        muted_kinds=tuple(k for k in found.muted_kinds if k in KINDS), snoozed_until=snoozed,
-        lead_days=leads, news=found.news,
+        chat_id=found.chat_id, language=found.language, verified=found.identities > 0,
+        enabled=found.enabled, muted_kinds=tuple(k for k in found.muted_kinds if k in KINDS),
+        snoozed_until=snoozed, lead_days=leads, news=found.news,
     )
 
 
 async def get_preferences(deps: Deps, *, chat_id: int) -> ReminderPreferences | None:
     """The chat's reminder settings (None for a chat the bot has never seen)."""
-    async with deps.sessions() as session:
-        return await _view(deps, session, chat_id)
+    return _view(deps, await deps.read(lambda uow: uow.chats.preferences(chat_id)))
 
 
 async def _change(
-    deps: Deps, chat_id: int, action: str, **values: object
+    deps: Deps, chat_id: int, action: str, **values: Any
 ) -> ReminderPreferences | None:
-    async with transaction(deps.sessions) as session:
-        if not await store.update_reminder_settings(session, chat_id, **values):
+    async with deps.uow() as uow:
+        if not await uow.chats.set_preferences(chat_id, **values):
             return None
         cancelled = 0
         if action in ("reminders.off", "reminders.snooze"):
-            cancelled = await store.cancel_pending_reminders(session, chat_id, reason=action)
-        await audit_store.record(
-            session, actor=f"chat:{chat_id}", action=action, count=cancelled, at=deps.clock()
-        )
-        return await _view(deps, session, chat_id)
+            cancelled = await uow.outbox.cancel_reminders_of_chat(chat_id, reason=action)
+        return await _audited(deps, uow, chat_id, action, cancelled)
+
+
+async def _audited(
+    deps: Deps, uow: UnitOfWork, chat_id: int, action: str, cancelled: int,
+    details: dict[str, Any] | None = None,
+) -> ReminderPreferences | None:
+    await uow.audit.record(
+        actor=f"chat:{chat_id}", action=action, count=cancelled, details=details,
+        at=deps.clock(),
+    )
+    return _view(deps, await uow.chats.preferences(chat_id))
 
 
 async def set_enabled(deps: Deps, *, chat_id: int, enabled: bool) -> ReminderPreferences | None:
     """All reminders on or off (off cancels what is queued). Turning them on ends a snooze."""
-    values: dict[str, object] = {"reminders_enabled": enabled}
+    values: dict[str, Any] = {"reminders": enabled}
     if enabled:
-        values["snoozed_until"] = None
+        values["end_snooze"] = True
     return await _change(deps, chat_id, "reminders.on" if enabled else "reminders.off", **values)
 
 
 async def set_news(deps: Deps, *, chat_id: int, enabled: bool) -> ReminderPreferences | None:
     """News of new and changed debts on or off (off cancels the news queued)."""
     action = "news.on" if enabled else "news.off"
-    async with transaction(deps.sessions) as session:
-        if not await store.update_reminder_settings(session, chat_id, news_enabled=enabled):
+    async with deps.uow() as uow:
+        if not await uow.chats.set_preferences(chat_id, news=enabled):
             return None
         cancelled = 0
         if not enabled:
-            cancelled = await store.cancel_pending_news(session, chat_id, reason=action)
-        await audit_store.record(
-            session, actor=f"chat:{chat_id}", action=action, count=cancelled, at=deps.clock()
-        )
-        return await _view(deps, session, chat_id)
+            cancelled = await uow.outbox.cancel_news_of_chat(chat_id, reason=action)
+        return await _audited(deps, uow, chat_id, action, cancelled)
 
 
 async def set_kind(
@@ -120,18 +116,14 @@ async def set_kind(
     else:
         muted.add(kind)
     action = "reminders.unmute_kind" if enabled else "reminders.mute_kind"
-    async with transaction(deps.sessions) as session:
-        await store.update_reminder_settings(session, chat_id, muted_kinds=sorted(muted))
+    async with deps.uow() as uow:
+        await uow.chats.set_preferences(chat_id, muted_kinds=sorted(muted))
         cancelled = 0
         if not enabled:
-            cancelled = await store.cancel_pending_reminders(
-                session, chat_id, kind=kind, reason=action
+            cancelled = await uow.outbox.cancel_reminders_of_chat(
+                chat_id, kind=kind, reason=action
             )
-        await audit_store.record(
-            session, actor=f"chat:{chat_id}", action=action, count=cancelled,
-            details={"kind": kind}, at=deps.clock(),
-        )
-        return await _view(deps, session, chat_id)
+        return await _audited(deps, uow, chat_id, action, cancelled, {"kind": kind})
 
 
 async def snooze(
@@ -145,7 +137,7 @@ async def snooze(
 
 async def resume(deps: Deps, *, chat_id: int) -> ReminderPreferences | None:
     """End a snooze now."""
-    return await _change(deps, chat_id, "reminders.resume", snoozed_until=None)
+    return await _change(deps, chat_id, "reminders.resume", end_snooze=True)
 
 
 async def chat_reachable(deps: Deps, *, chat_id: int, reachable: bool) -> None:
@@ -154,13 +146,13 @@ async def chat_reachable(deps: Deps, *, chat_id: int, reachable: bool) -> None:
     Blocked: the chat becomes inactive and everything pending for it is cancelled; nothing
     new is queued for it. Back: active again, so the next sweep plans for it.
     """
-    async with transaction(deps.sessions) as session:
-        if await store.reminder_settings(session, chat_id) is None:
+    async with deps.uow() as uow:
+        if await uow.chats.language(chat_id) is None:
             return  # a chat we never spoke with: nothing to remember about it
-        await chat_store.set_active(session, chat_id, reachable)
-        cancelled = 0 if reachable else await cancel_for_chat(session, chat_id)
-        await audit_store.record(
-            session, actor=f"chat:{chat_id}",
+        await uow.chats.set_active(chat_id, reachable)
+        cancelled = 0 if reachable else await uow.outbox.cancel_for_chat(chat_id)
+        await uow.audit.record(
+            actor=f"chat:{chat_id}",
             action="chat.unblocked" if reachable else "chat.blocked",
             count=cancelled, at=deps.clock(),
         )

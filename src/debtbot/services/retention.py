@@ -24,7 +24,6 @@ from debtbot.domain.messages import FINAL_STATUSES
 from debtbot.services import audit, fleet
 from debtbot.services.deps import Deps
 from debtbot.store import broadcasts as store
-from debtbot.store import citizens
 from debtbot.store.db import transaction
 
 BATCH = 10_000
@@ -65,8 +64,8 @@ async def purge_old_messages(deps: Deps, *, now: datetime | None = None) -> Purg
     )
     updates = await fleet.purge_updates(deps, now=now)
     # The /debts replies /forget would mark "no longer valid": kept as long as messages are.
-    async with transaction(deps.sessions) as session:
-        debt_messages = await citizens.purge_debt_messages(session, before=messages_before)
+    async with deps.uow() as uow:
+        debt_messages = await uow.chats.purge_debt_messages(before=messages_before)
     details = {"messages": messages, "audit_entries": audit_entries,
                "debt_messages": debt_messages}
     if updates:

@@ -60,3 +60,12 @@ class AuditRepository(Repository):
     """The audit log (audit_log): the only writer of its table."""
 
     __slots__ = ()
+
+    # -- added for citizen
+    async def record(
+        self, *, actor: str, action: str, subject: str = "", count: int = 0,
+        details: dict[str, Any] | None = None, note: str = "", at: datetime | None = None,
+    ) -> None:
+        """Add one entry in the unit of work (it stands or falls with the change)."""
+        await record(self._db, actor=actor, action=action, subject=subject,  # type: ignore[arg-type]
+                     count=count, details=details, note=note, at=at)

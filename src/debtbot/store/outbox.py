@@ -432,3 +432,30 @@ class OutboxRepository(Repository):
     """What is to be sent (outbox) and the planner's state: the only writer of their tables."""
 
     __slots__ = ()
+
+    # -- added for citizen
+    async def enqueue(self, row: dict[str, Any]) -> bool:
+        """Queue one message (a services.outbox.outbox_row) unless its key exists."""
+        return await insert_if_new(self._db, row)  # type: ignore[arg-type]
+
+    async def cancel_for_chat(self, chat_id: int, *, reason: str = "chat inactive") -> int:
+        """Nothing pending goes to the chat (it blocked the bot, or was forgotten)."""
+        return await cancel_pending(
+            self._db, OutboxMessage.chat_id == chat_id, reason=reason  # type: ignore[arg-type]
+        )
+
+    async def cancel_reminders_of_chat(
+        self, chat_id: int, *, kind: str | None = None, reason: str
+    ) -> int:
+        """The chat muted a kind, snoozed, or turned reminders off."""
+        from debtbot.store.reminders import cancel_pending_reminders
+
+        return await cancel_pending_reminders(
+            self._db, chat_id, kind=kind, reason=reason  # type: ignore[arg-type]
+        )
+
+    async def cancel_news_of_chat(self, chat_id: int, *, reason: str) -> int:
+        """The chat turned news off."""
+        from debtbot.store.reminders import cancel_pending_news
+
+        return await cancel_pending_news(self._db, chat_id, reason=reason)  # type: ignore[arg-type]
