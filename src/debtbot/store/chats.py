@@ -19,9 +19,11 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     null,
     select,
     text,
+    true,
     union_all,
     update,
 )
@@ -116,7 +118,11 @@ DEBT_COLUMNS = (
     "freeze_notified_on", "seized_on", "charge_notified_on", "surcharge_on", "prosecution_on",
 )
 CHAT_COLUMNS = ("language", "discreet", "active", "reminders_enabled", "last_seen_at")
-_HOLDER_NAME = func.coalesce(Company.name, Person.name, "")
+# The hot statements carry no values of their own (only their named parameters): their SQL
+# is compiled once, for the driver (store.direct).
+_EMPTY = literal_column("''", String)
+_HOLDER_NAME = func.coalesce(Company.name, Person.name, _EMPTY)
+_OPEN = [literal_column(f"'{status.value}'", String) for status in OPEN_STATUSES]
 
 
 def _chat_with_identities() -> Any:
@@ -142,7 +148,7 @@ def _chat_and_debts() -> Any:
     # Wrapped so SQLite, which has no statistics unless ANALYZE ran, cannot pick the status
     # index (nearly every debt is outstanding) and scan all open debts for each /debts: it
     # starts from the chat's links and reads the holders' debts by person_id / company_id.
-    is_open = func.coalesce(DEBTS.c.status, "").in_([status.value for status in OPEN_STATUSES])
+    is_open = func.coalesce(DEBTS.c.status, _EMPTY).in_(_OPEN)
     chat_id = bindparam("chat_id")
     debt_columns = [DEBTS.c[name] for name in DEBT_COLUMNS]
     chat_columns = [CHATS.c[name] for name in CHAT_COLUMNS]
@@ -186,7 +192,7 @@ direct.prepare("chat and debts", _chat_and_debts())
 direct.prepare(
     "mark seen",
     update(CHATS).where(CHATS.c.id == bindparam("chat_id"))
-    .values(active=True, last_seen_at=bindparam("now")),
+    .values(active=true(), last_seen_at=bindparam("now")),
 )
 direct.prepare(
     "remember debt message",
