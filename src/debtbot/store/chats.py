@@ -3,6 +3,7 @@ behind /debts: a chat and its holders' open debts."""
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -212,16 +213,11 @@ _ID, _PERSON, _COMPANY = 0, 4, 5
 def _owed(values: tuple[Any, ...]) -> OwedDebt:
     return OwedDebt(
         values[_ID], values[_PERSON], values[_COMPANY],
-        debt_from_row(_DebtValues(*values)),  # type: ignore[arg-type]
+        debt_from_row(_DebtValues._make(values)),  # type: ignore[arg-type]
     )
 
 
-class _DebtValues:
-    __slots__ = DEBT_COLUMNS
-
-    def __init__(self, *values: Any) -> None:
-        for name, value in zip(DEBT_COLUMNS, values, strict=False):
-            setattr(self, name, value)
+_DebtValues = namedtuple("_DebtValues", DEBT_COLUMNS)  # type: ignore[misc]
 
 
 def _identity(link_id: int, person_id: int | None, company_id: int | None,
