@@ -198,36 +198,6 @@ async def end_sweep(session: AsyncSession, *, now: datetime) -> None:
 # ----------------------------------------------------------------------------- preferences
 
 
-@dataclass(frozen=True, slots=True)
-class ReminderSettings:
-    chat_id: int
-    language: str
-    discreet: bool
-    active: bool
-    enabled: bool
-    muted_kinds: tuple[str, ...]
-    snoozed_until: datetime | None
-    news: bool = True  # news of new and changed debts (issue #16)
-
-
-async def reminder_settings(session: AsyncSession, chat_id: int) -> ReminderSettings | None:
-    chat = await session.get(Chat, chat_id, populate_existing=True)
-    if chat is None:
-        return None
-    return ReminderSettings(
-        chat.id, chat.language, chat.discreet, chat.active, chat.reminders_enabled,
-        tuple(sorted(chat.muted_kinds or [])), chat.snoozed_until, bool(chat.news_enabled),
-    )
-
-
-async def update_reminder_settings(session: AsyncSession, chat_id: int, **values: Any) -> bool:
-    result = await session.execute(
-        update(Chat).where(Chat.id == chat_id).values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)
-
-
 async def linked_kinds(session: AsyncSession, chat_id: int) -> list[str]:
     """The kinds of open debt the chat's identities hold (what /reminders offers to mute)."""
     person = (

@@ -72,6 +72,5 @@ class BotContext(CallbackContext[ExtBot[None], dict, dict, dict]):
     def retranslate(self, view: ChatView) -> Turn:
         """After a service changed the chat (language, forget), speak its new language."""
         assert self._turn is not None
-        self._turn = Turn(chat_id=self._turn.chat_id, chat=view, t=translator(view.language),
-                          debts=self._turn.debts)
+        self._turn = Turn(chat_id=self._turn.chat_id, chat=view, t=translator(view.language))
         return self._turn
