@@ -47,7 +47,7 @@ async def verify(deps, chat_id=CHAT, born="23/11/1980"):
                            (None, "en")],
 )
 async def test_first_contact_creates_the_chat_in_telegrams_language(deps, code, language):
-    view = await chats.touch_chat(deps, chat_id=CHAT, language_code=code)
+    view = (await chats.touch_chat(deps, chat_id=CHAT, language_code=code)).chat
     assert view == ChatView(
         chat_id=CHAT, language=language, discreet=False, active=True, reminders_enabled=True,
         identities=[],
@@ -63,7 +63,7 @@ async def test_later_contact_keeps_the_chosen_language_and_marks_the_chat_seen(
     await chats.set_active(deps, chat_id=CHAT, active=False)
     clock.advance(hours=1)
 
-    view = await chats.touch_chat(deps, chat_id=CHAT, language_code="en")
+    view = (await chats.touch_chat(deps, chat_id=CHAT, language_code="en")).chat
 
     assert (view.language, view.active) == ("tr", True)
     async with sessions() as session:

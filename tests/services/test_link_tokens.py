@@ -235,12 +235,11 @@ async def test_a_full_chat_keeps_the_token_for_later(deps, sessions):
     for n in range(5):
         company_id = await add_company(sessions, number=f"HE {n + 1}", name=f"C{n}")
         async with sessions() as session, session.begin():
-            from debtbot.store import chats as chat_store
+            from debtbot.store.chats import ChatRepository
 
-            await chat_store.ensure_chat(session, CHAT, language="en")
-            await chat_store.link_company(
-                session, chat_id=CHAT, company_id=company_id, verified_by="notice"
-            )
+            chats = ChatRepository(session)
+            await chats.ensure(CHAT, language="en")
+            await chats.link_company(CHAT, company_id=company_id, verified_by="notice")
     await add_person(sessions)
     token = mint(deps)
     assert (await redeem_link_token(deps, chat_id=CHAT, token=token)).outcome is (

@@ -9,9 +9,10 @@ import pytest
 from citizen_seed import Clock, add_company, add_debt, add_person, make_deps
 
 from debtbot.domain.milestones import MilestoneKind
-from debtbot.services.show_debts import debt_for_chat, debts_for_chat, payment_url
+from debtbot.services.chats import touch_chat
+from debtbot.services.show_debts import debt_for_chat, payment_url
 from debtbot.settings import Settings
-from debtbot.store import chats as chat_store
+from debtbot.store.chats import ChatRepository
 from debtbot.store.models import CompanyRepresentative
 
 CHAT = 7001
@@ -30,15 +31,17 @@ def deps(sessions, database_url, clock):
 
 async def link(sessions, chat_id=CHAT, *, person_id=None, company_id=None):
     async with sessions() as session, session.begin():
-        await chat_store.ensure_chat(session, chat_id, language="en")
+        chats = ChatRepository(session)
+        await chats.ensure(chat_id, language="en")
         if company_id is not None:
-            await chat_store.link_company(
-                session, chat_id=chat_id, company_id=company_id, verified_by="notice"
-            )
+            await chats.link_company(chat_id, company_id=company_id, verified_by="notice")
         else:
-            await chat_store.link_person(
-                session, chat_id=chat_id, person_id=person_id, verified_by="dob"
-            )
+            await chats.link_person(chat_id, person_id=person_id, verified_by="dob")
+
+
+async def debts_for_chat(deps, *, chat_id):
+    """What /debts shows the chat (the door every handler uses)."""
+    return (await touch_chat(deps, chat_id=chat_id, language_code="en", with_debts=True)).debts
 
 
 async def test_unverified_chat_learns_nothing_not_even_whether_debts_exist(deps, sessions):

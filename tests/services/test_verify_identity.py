@@ -22,7 +22,7 @@ from debtbot.services.verify_identity import (
     submit_contact,
     submit_text,
 )
-from debtbot.store import citizens
+from debtbot.store.dialogues import DialogueRepository
 from debtbot.store.models import AuditEntry, ChatLink, Conversation, VerificationAttempt
 
 CHAT = 1001
@@ -80,7 +80,7 @@ async def count(sessions, model, *conditions) -> int:
 
 async def conversation_snapshot(sessions, chat_id=CHAT):
     async with sessions() as session:
-        state = await citizens.load_conversation(session, chat_id)
+        state = await DialogueRepository(session).conversation(chat_id)
     return state
 
 
@@ -594,16 +594,16 @@ async def test_another_instance_can_continue_a_dialogue_this_one_began(
 async def test_a_stale_version_cannot_overwrite_the_dialogue(deps, sessions, clock):
     await at_id_number(deps)
     async with sessions() as first, sessions() as second:
-        seen_first = await citizens.load_conversation(first, CHAT)
-        seen_second = await citizens.load_conversation(second, CHAT)
+        seen_first = await DialogueRepository(first).conversation(CHAT)
+        seen_second = await DialogueRepository(second).conversation(CHAT)
         assert seen_first.version == seen_second.version
-        won = await citizens.save_conversation(
-            first, chat_id=CHAT, expected_version=seen_first.version, flow="verify",
+        won = await DialogueRepository(first).save_conversation(
+            CHAT, expected_version=seen_first.version, flow="verify",
             step="date_of_birth", data={"from": "first"}, expires_at=clock.now,
         )
         await first.commit()
-        lost = await citizens.save_conversation(
-            second, chat_id=CHAT, expected_version=seen_second.version, flow="verify",
+        lost = await DialogueRepository(second).save_conversation(
+            CHAT, expected_version=seen_second.version, flow="verify",
             step="date_of_birth", data={"from": "second"}, expires_at=clock.now,
         )
         await second.commit()

@@ -430,10 +430,10 @@ async def test_the_reminder_query_skips_what_is_planned_and_who_may_not_hear(
 
     assert await found() == [fine]
     async with store.uow() as uow:
-        await uow.chats.update_reminder_settings(7, muted_kinds=["out_of_court_fine"])
+        await uow.chats.set_preferences(7, muted_kinds=["out_of_court_fine"])
     assert await found() == []
     async with store.uow() as uow:
-        await uow.chats.update_reminder_settings(7, muted_kinds=[])
+        await uow.chats.set_preferences(7, muted_kinds=[])
         await uow.outbox.enqueue(dedupe_key=reminder_key(fine, "surcharge", 7, 7), chat_id=7,
                                  purpose=OutboxPurpose.REMINDER, payload=TEXT, not_before=NOW,
                                  debt_id=fine)

@@ -1,4 +1,5 @@
-"""Repositories on SQLite and PostgreSQL: chat links stay unique, persons keep what a
+"""Repositories on SQLite and PostgreSQL: chat links stay unique (tests/store/
+test_chat_repository.py for the rest of the chats), persons keep what a
 registry row leaves empty, debts come back in order, the audit log newest first."""
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from debtbot.domain.debts import DebtStatus
-from debtbot.store import audit, chats, debts, persons
+from debtbot.store import audit, debts, persons
 from debtbot.store.bulk import Driver
+from debtbot.store.chats import ChatRepository
 from debtbot.store.db import transaction
 from debtbot.store.models import ChatLink, Person
 
@@ -32,31 +34,8 @@ async def _holders(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int
         companies = await persons.sync_companies(
             session, {"c1": {"name": "Ακμή", "language": None, "key_id": "k1"}}
         )
-        await chats.ensure_chat(session, 100, language="el")
+        await ChatRepository(session).ensure(100, language="el")
     return people["h1"], people["h2"], companies["c1"]
-
-
-async def test_a_chat_links_each_identity_once(sessions: async_sessionmaker[AsyncSession]) -> None:
-    eleni, zeynep, acme = await _holders(sessions)
-
-    async with transaction(sessions) as session:
-        outcomes = [
-            await chats.link_person(session, chat_id=100, person_id=eleni, verified_by="dob"),
-            await chats.link_person(session, chat_id=100, person_id=eleni, verified_by="contact"),
-            await chats.link_company(session, chat_id=100, company_id=acme, person_id=eleni,
-                                     verified_by="dob"),
-            await chats.link_company(session, chat_id=100, company_id=acme, person_id=zeynep,
-                                     verified_by="token"),
-            await chats.link_person(session, chat_id=100, person_id=zeynep, verified_by="dob"),
-        ]
-
-    assert outcomes == [True, False, True, False, True]
-    async with sessions() as session:
-        rows = [(link.person_id, link.company_id, link.verified_by)
-                for link in await chats.links(session, 100)]
-        holders = await chats.chats_for_holders(session, person_ids=[eleni], company_ids=[acme])
-    assert rows == [(eleni, None, "dob"), (eleni, acme, "dob"), (zeynep, None, "dob")]
-    assert holders == [(100, eleni, None), (100, eleni, acme)]
 
 
 async def test_the_database_refuses_a_duplicate_person_link(

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from debtbot.domain.debts import DebtKind
 from debtbot.domain.messages import OutboxPurpose
 from debtbot.services.deps import Deps
+from debtbot.store.chats import ChatPreferences
 from debtbot.store.unit_of_work import UnitOfWork
 
 SNOOZE = timedelta(days=7)
@@ -39,47 +41,53 @@ class ReminderPreferences:
         return kind not in self.muted_kinds
 
 
-async def _view(deps: Deps, uow: UnitOfWork, chat_id: int) -> ReminderPreferences | None:
-    found = await uow.chats.reminder_settings(chat_id)
+def _view(deps: Deps, found: ChatPreferences | None) -> ReminderPreferences | None:
     if found is None:
         return None
     now = deps.clock()
     snoozed = found.snoozed_until if found.snoozed_until and found.snoozed_until > now else None
-    links = await uow.chats.link_count(chat_id)
     leads = tuple(lead.days for lead in deps.rulebook.reminder_leads)  # what the planner uses
     return ReminderPreferences(
-        chat_id=chat_id, language=found.language, verified=links > 0, enabled=found.enabled,
-        muted_kinds=tuple(k for k in found.muted_kinds if k in KINDS), snoozed_until=snoozed,
-        lead_days=leads, news=found.news,
+        chat_id=found.chat_id, language=found.language, verified=found.identities > 0,
+        enabled=found.enabled, muted_kinds=tuple(k for k in found.muted_kinds if k in KINDS),
+        snoozed_until=snoozed, lead_days=leads, news=found.news,
     )
 
 
 async def get_preferences(deps: Deps, *, chat_id: int) -> ReminderPreferences | None:
     """The chat's reminder settings (None for a chat the bot has never seen)."""
-    return await deps.read(lambda uow: _view(deps, uow, chat_id))
+    return _view(deps, await deps.read(lambda uow: uow.chats.preferences(chat_id)))
 
 
 async def _change(
-    deps: Deps, chat_id: int, action: str, **values: object
+    deps: Deps, chat_id: int, action: str, **values: Any
 ) -> ReminderPreferences | None:
     async with deps.uow() as uow:
-        if not await uow.chats.update_reminder_settings(chat_id, **values):
+        if not await uow.chats.set_preferences(chat_id, **values):
             return None
         cancelled = 0
         if action in ("reminders.off", "reminders.snooze"):
             cancelled = await uow.outbox.cancel(chat_id=chat_id, purpose=OutboxPurpose.REMINDER,
                                                 reason=action)
-        await uow.audit.record(
-            actor=f"chat:{chat_id}", action=action, count=cancelled, at=deps.clock()
-        )
-        return await _view(deps, uow, chat_id)
+        return await _audited(deps, uow, chat_id, action, cancelled)
+
+
+async def _audited(
+    deps: Deps, uow: UnitOfWork, chat_id: int, action: str, cancelled: int,
+    details: dict[str, Any] | None = None,
+) -> ReminderPreferences | None:
+    await uow.audit.record(
+        actor=f"chat:{chat_id}", action=action, count=cancelled, details=details,
+        at=deps.clock(),
+    )
+    return _view(deps, await uow.chats.preferences(chat_id))
 
 
 async def set_enabled(deps: Deps, *, chat_id: int, enabled: bool) -> ReminderPreferences | None:
     """All reminders on or off (off cancels what is queued). Turning them on ends a snooze."""
-    values: dict[str, object] = {"reminders_enabled": enabled}
+    values: dict[str, Any] = {"reminders": enabled}
     if enabled:
-        values["snoozed_until"] = None
+        values["end_snooze"] = True
     return await _change(deps, chat_id, "reminders.on" if enabled else "reminders.off", **values)
 
 
@@ -87,16 +95,13 @@ async def set_news(deps: Deps, *, chat_id: int, enabled: bool) -> ReminderPrefer
     """News of new and changed debts on or off (off cancels the news queued)."""
     action = "news.on" if enabled else "news.off"
     async with deps.uow() as uow:
-        if not await uow.chats.update_reminder_settings(chat_id, news_enabled=enabled):
+        if not await uow.chats.set_preferences(chat_id, news=enabled):
             return None
         cancelled = 0
         if not enabled:
             cancelled = await uow.outbox.cancel(chat_id=chat_id, purpose=OutboxPurpose.REMINDER,
                                                 news="all", held=True, reason=action)
-        await uow.audit.record(
-            actor=f"chat:{chat_id}", action=action, count=cancelled, at=deps.clock()
-        )
-        return await _view(deps, uow, chat_id)
+        return await _audited(deps, uow, chat_id, action, cancelled)
 
 
 async def set_kind(
@@ -115,16 +120,12 @@ async def set_kind(
         muted.add(kind)
     action = "reminders.unmute_kind" if enabled else "reminders.mute_kind"
     async with deps.uow() as uow:
-        await uow.chats.update_reminder_settings(chat_id, muted_kinds=sorted(muted))
+        await uow.chats.set_preferences(chat_id, muted_kinds=sorted(muted))
         cancelled = 0
         if not enabled:
             cancelled = await uow.outbox.cancel(chat_id=chat_id, purpose=OutboxPurpose.REMINDER,
                                                 kind=kind, reason=action)
-        await uow.audit.record(
-            actor=f"chat:{chat_id}", action=action, count=cancelled,
-            details={"kind": kind}, at=deps.clock(),
-        )
-        return await _view(deps, uow, chat_id)
+        return await _audited(deps, uow, chat_id, action, cancelled, {"kind": kind})
 
 
 async def snooze(
@@ -138,7 +139,7 @@ async def snooze(
 
 async def resume(deps: Deps, *, chat_id: int) -> ReminderPreferences | None:
     """End a snooze now."""
-    return await _change(deps, chat_id, "reminders.resume", snoozed_until=None)
+    return await _change(deps, chat_id, "reminders.resume", end_snooze=True)
 
 
 async def chat_reachable(deps: Deps, *, chat_id: int, reachable: bool) -> None:
@@ -148,7 +149,7 @@ async def chat_reachable(deps: Deps, *, chat_id: int, reachable: bool) -> None:
     new is queued for it. Back: active again, so the next sweep plans for it.
     """
     async with deps.uow() as uow:
-        if await uow.chats.reminder_settings(chat_id) is None:
+        if await uow.chats.language(chat_id) is None:
             return  # a chat we never spoke with: nothing to remember about it
         await uow.chats.set_active(chat_id, reachable)
         cancelled = 0 if reachable else await uow.outbox.cancel(chat_id=chat_id,

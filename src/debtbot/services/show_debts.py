@@ -6,16 +6,12 @@ can be paid now, and totals. Nothing at all for a chat that has proven no identi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from functools import lru_cache, partial
-from typing import Any
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
-
-from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.amounts import AmountDue
 from debtbot.domain.calendar import local_date
@@ -28,16 +24,9 @@ from debtbot.domain.registry_dates import (
     registry_next_milestone,
 )
 from debtbot.domain.rules import DEFAULT_RULEBOOK, Rulebook
-from debtbot.i18n import language_from_telegram
-from debtbot.services import chats
-from debtbot.services.chats import ChatView
 from debtbot.services.deps import Deps
 from debtbot.settings import Settings
-from debtbot.store import citizens
-from debtbot.store import debts as debt_store
-from debtbot.store.db import read, transaction, write_once
-from debtbot.store.mapping import debt_from_row
-from debtbot.store.models import DebtRow
+from debtbot.store.chats import ChatDebts, OwedDebt
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,38 +106,26 @@ def _allowed(url: str, hosts: tuple[str, ...]) -> bool:
     return bool(host) and host in allowed
 
 
-# A chat's rows come back unchanged on every /debts and page button: building a Debt (enums,
-# Decimal) costs more than hashing the row's values.
-@lru_cache(maxsize=4096)
-def _debt(row: Row[Any]) -> Debt:
-    return debt_from_row(row)  # type: ignore[arg-type]
-
-
 def _line(
-    settings: Settings,
-    rulebook: Rulebook,
-    row: DebtRow | Row[Any],
-    holder_name: str,
-    now: datetime,
-    debt: Debt | None = None,
+    settings: Settings, rulebook: Rulebook, owed: OwedDebt, holder_name: str, now: datetime
 ) -> DebtLine:
-    if debt is None:
-        debt = debt_from_row(row)  # type: ignore[arg-type]
+    debt = owed.debt
     due = registry_amount_due(debt, now, rulebook=rulebook)
     no_clock = clock_date(debt) is None and debt.kind in _CLOCKED_KINDS
     pay = due.payable and not due.prosecution and not (
         no_clock and debt.kind is DebtKind.OUT_OF_COURT_FINE
     )
+    kind = debt.kind.value
     return DebtLine(
-        debt_id=row.id,
-        kind=row.kind,
-        reference=row.reference,
-        authority=row.authority,
+        debt_id=owed.debt_id,
+        kind=kind,
+        reference=debt.reference,
+        authority=debt.authority,
         holder_name=holder_name,
-        served_on=row.served_on,
+        served_on=debt.served_on,
         due=due,
         next_milestone=registry_next_milestone(debt, now, rulebook=rulebook),
-        pay_url=payment_url(settings, kind=row.kind, reference=row.reference) if pay else None,
+        pay_url=payment_url(settings, kind=kind, reference=debt.reference) if pay else None,
         debt=debt,
         today=local_date(now, settings.tz),
         no_clock=no_clock,
@@ -163,12 +140,10 @@ _CLOCKED_KINDS = frozenset(
 )
 
 
-async def _holders(
-    session: AsyncSession, chat_id: int
-) -> tuple[dict[int, str], dict[int, str]]:
+async def _holders(deps: Deps, chat_id: int) -> tuple[dict[int, str], dict[int, str]]:
     persons: dict[int, str] = {}
     companies: dict[int, str] = {}
-    for identity in await citizens.linked_identities(session, chat_id):
+    for identity in await deps.read(lambda uow: uow.chats.identities(chat_id)):
         if identity.company_id is not None:
             companies[identity.company_id] = identity.name
         elif identity.person_id is not None:
@@ -176,21 +151,17 @@ async def _holders(
     return persons, companies
 
 
-def _holder_name(
-    row: DebtRow | Row[Any], persons: dict[int, str], companies: dict[int, str]
-) -> str:
-    if row.company_id is not None and row.company_id in companies:
-        return companies[row.company_id]
-    return persons.get(row.person_id or 0, "")
+def _holder_name(owed: OwedDebt, persons: dict[int, str], companies: dict[int, str]) -> str:
+    if owed.company_id is not None and owed.company_id in companies:
+        return companies[owed.company_id]
+    return persons.get(owed.person_id or 0, "")
 
 
-def _belongs(
-    row: DebtRow | Row[Any], persons: dict[int, str], companies: dict[int, str]
-) -> bool:
+def _belongs(owed: OwedDebt, persons: dict[int, str], companies: dict[int, str]) -> bool:
     # A company's debt goes to a chat that verified the company itself (or the person the
     # registry names as its debtor), never to a representative who did not verify it.
-    return (row.company_id is not None and row.company_id in companies) or (
-        row.person_id is not None and row.person_id in persons
+    return (owed.company_id is not None and owed.company_id in companies) or (
+        owed.person_id is not None and owed.person_id in persons
     )
 
 
@@ -199,42 +170,16 @@ def _sort_key(line: DebtLine) -> tuple[int, datetime | float, str]:
     return (0, upcoming.takes_effect, line.reference) if upcoming else (1, 0.0, line.reference)
 
 
-async def debts_for_chat(deps: Deps, *, chat_id: int) -> DebtReport:
-    """Every outstanding debt of the chat's verified identities, soonest deadline first."""
-    now = deps.clock()
-    found = await read(deps.sessions, partial(citizens.chat_debts, chat_id=chat_id))
-    return _report(deps.settings, deps.rulebook, found, now)
-
-
-async def debts_on_update(
-    deps: Deps, *, chat_id: int, language_code: str | None
-) -> tuple[ChatView, DebtReport]:
-    """touch_chat and debts_for_chat: what /debts does on every update."""
-    now = deps.clock()
-    # This runs on every /debts: one statement, outside any transaction, when nothing
-    # changes (the chat seen lately); the write, when due, comes after in its own.
-    record, found = await read(deps.sessions, partial(citizens.chat_and_debts, chat_id=chat_id))
-    if record is not None and citizens.needs_touch(record, now):
-        await write_once(deps.sessions, partial(citizens.mark_seen, chat_id=chat_id, now=now))
-        record = replace(record, active=True, last_seen_at=now)
-    elif record is None:  # first contact: the chat is created, in its own transaction
-        async with transaction(deps.sessions) as session:
-            record = await citizens.touch_record(
-                session, record, chat_id=chat_id,
-                language=language_from_telegram(language_code), now=now,
-            )
-    assert record is not None
-    return chats.chat_view(record), _report(deps.settings, deps.rulebook, found, now)
-
-
-def _report(settings: Settings, rulebook: Rulebook, found: citizens.ChatDebts | None, now: datetime) -> DebtReport:
+def report(settings: Settings, rulebook: Rulebook, found: ChatDebts, now: datetime) -> DebtReport:
+    """Every outstanding debt of the chat's verified identities (`found`, read with the
+    chat: services.chats.touch_chat), soonest deadline first."""
     # Every /debts builds this: one statement's rows straight to domain objects (no ORM).
-    if found is None or not (found.persons or found.companies):
+    if not (found.persons or found.companies):
         return DebtReport(verified=False, lines=[], total_due=ZERO, total_payable_now=ZERO)
     persons, companies = found.persons, found.companies
     lines = [
-        _line(settings, rulebook, row, _holder_name(row, persons, companies), now, _debt(row))
-        for row in found.rows
+        _line(settings, rulebook, owed, _holder_name(owed, persons, companies), now)
+        for owed in found.debts
     ]
     lines.sort(key=_sort_key)
     # A fine past its out-of-court window has no amount the citizen can pay any more (the
@@ -244,19 +189,24 @@ def _report(settings: Settings, rulebook: Rulebook, found: citizens.ChatDebts | 
     return DebtReport(verified=True, lines=lines, total_due=total_due, total_payable_now=payable)
 
 
+async def _owed(deps: Deps, chat_id: int, debt_id: int
+                ) -> tuple[OwedDebt | None, dict[int, str], dict[int, str]]:
+    persons, companies = await _holders(deps, chat_id)
+    if not persons and not companies:
+        return None, persons, companies
+    owed = await deps.read(lambda uow: uow.chats.debt(debt_id))
+    if owed is None or not _belongs(owed, persons, companies):
+        return None, persons, companies
+    return owed, persons, companies
+
+
 async def debt_for_chat(deps: Deps, *, chat_id: int, debt_id: int) -> DebtLine | None:
     """One outstanding debt, only if it belongs to an identity the chat has verified."""
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
-        persons, companies = await _holders(session, chat_id)
-        if not persons and not companies:
-            return None
-        row = await debt_store.debt_by_id(session, debt_id)
-    if row is None or not _belongs(row, persons, companies):
+    owed, persons, companies = await _owed(deps, chat_id, debt_id)
+    if owed is None or not owed.debt.is_open:
         return None
-    if not debt_from_row(row).is_open:
-        return None
-    return _line(deps.settings, deps.rulebook, row, _holder_name(row, persons, companies), now)
+    return _line(deps.settings, deps.rulebook, owed, _holder_name(owed, persons, companies), now)
 
 
 class CalendarRefusal(StrEnum):
@@ -270,14 +220,12 @@ async def debt_for_calendar(
 ) -> DebtLine | CalendarRefusal:
     """One of the chat's debts with deadlines still ahead, for a calendar file."""
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
-        persons, companies = await _holders(session, chat_id)
-        row = await debt_store.debt_by_id(session, debt_id) if persons or companies else None
-    if row is None or not _belongs(row, persons, companies):
+    owed, persons, companies = await _owed(deps, chat_id, debt_id)
+    if owed is None:
         return CalendarRefusal.NOT_FOUND
-    if not debt_from_row(row).is_open:
+    if not owed.debt.is_open:
         return CalendarRefusal.CLOSED
-    line = _line(deps.settings, deps.rulebook, row, _holder_name(row, persons, companies), now)
+    line = _line(deps.settings, deps.rulebook, owed, _holder_name(owed, persons, companies), now)
     if line.no_clock or not upcoming_milestones(line):
         return CalendarRefusal.NO_DEADLINES
     return line

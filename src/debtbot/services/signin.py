@@ -52,7 +52,6 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.identifiers import (
     PERSON_ID_TYPES,
@@ -65,13 +64,8 @@ from debtbot.domain.messages import OutboxPurpose
 from debtbot.i18n import normalise_language, translator
 from debtbot.services.deps import Deps
 from debtbot.settings import Settings
-from debtbot.store import audit, citizens
-from debtbot.store import chats as chat_store
-from debtbot.store import persons as registry
-from debtbot.store import signin as store
-from debtbot.store.db import transaction
-from debtbot.store.models import Person
-from debtbot.store.outbox import OutboxRepository  # -- added for outbox
+from debtbot.store.dialogues import SignIn
+from debtbot.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +328,7 @@ class Provider:
 
 
 async def offer(
-    session: AsyncSession, deps: Deps, *, chat_id: int, now: datetime, bot_username: str = ""
+    uow: UnitOfWork, deps: Deps, *, chat_id: int, now: datetime, bot_username: str = ""
 ) -> str | None:
     """The link for a chat's "Sign in with CY Login" login_url button; None when it is not
     set up. Handlers serve private chats only, whose id is their user's: that user alone
@@ -342,11 +336,11 @@ async def offer(
     settings = deps.settings
     if not settings.oidc_enabled:
         return None
-    chat = await chat_store.get_chat(session, chat_id)
+    language = await uow.chats.language(chat_id)
     handle = secrets.token_urlsafe(24)
-    await store.create(
-        session, handle=handle, chat_id=chat_id, user_id=chat_id,
-        language=normalise_language(chat.language if chat else None),
+    await uow.dialogues.create_signin(
+        handle=handle, chat_id=chat_id, user_id=chat_id,
+        language=normalise_language(language),
         bot_username=bot_username, now=now,
         expires_at=now + timedelta(minutes=settings.signin_ttl_minutes),
     )
@@ -365,11 +359,9 @@ async def begin(
     if not deps.settings.oidc_enabled:
         return Finished(Outcome.NOT_CONFIGURED)
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
-        request = await store.by_handle(session, handle, now=now)
+    request = await deps.read(lambda uow: uow.dialogues.signin_by_handle(handle, now=now))
     if request is None:
-        async with transaction(deps.sessions) as session:
-            known = await store.any_by_handle(session, handle)
+        known = await deps.read(lambda uow: uow.dialogues.signin_by_handle(handle))
         language = known.language if known else None
         return Finished(Outcome.EXPIRED, language, known.bot_username if known else "")
     try:
@@ -380,19 +372,19 @@ async def begin(
             raise TelegramLoginRefused("telegram_user")
     except TelegramLoginRefused as refused:
         # Nothing is started and the chat is not told: whoever opened this is not its user.
-        async with transaction(deps.sessions) as session:
-            await audit.record(
-                session, actor=f"chat:{request.chat_id}", action="verify.oidc", count=1,
+        async with deps.uow() as uow:
+            await uow.audit.record(
+                actor=f"chat:{request.chat_id}", action="verify.oidc", count=1,
                 details={"method": "oidc", "result": Outcome.WRONG_ACCOUNT.value,
                          "reason": refused.reason},
                 at=now,
             )
         return Finished(Outcome.WRONG_ACCOUNT, request.language, request.bot_username)
-    async with transaction(deps.sessions) as session:
-        fresh = await store.mark_opened(session, request.id, auth_date=auth_date)
+    async with deps.uow() as uow:
+        fresh = await uow.dialogues.open_signin(request.id, auth_date=auth_date)
         if not fresh:
-            await audit.record(
-                session, actor=f"chat:{request.chat_id}", action="verify.oidc", count=1,
+            await uow.audit.record(
+                actor=f"chat:{request.chat_id}", action="verify.oidc", count=1,
                 details={"method": "oidc", "result": Outcome.EXPIRED.value,
                          "reason": "telegram_replayed"},
                 at=now,
@@ -408,9 +400,9 @@ async def begin(
         )
     except ProviderUnavailable as exc:
         return await _unsuccessful(deps, request, Outcome.UNAVAILABLE, str(exc), now)
-    async with transaction(deps.sessions) as session:
-        await store.set_state(
-            session, request.id, state=state, nonce=nonce, code_verifier=code_verifier,
+    async with deps.uow() as uow:
+        await uow.dialogues.set_signin_state(
+            request.id, state=state, nonce=nonce, code_verifier=code_verifier,
             browser_hash=_browser_hash(browser),
         )
     return Redirect(url, browser)
@@ -429,11 +421,11 @@ async def complete(
     if not deps.settings.oidc_enabled:
         return Finished(Outcome.NOT_CONFIGURED)
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
-        request = await store.spend(session, state=state, now=now) if state else None
+    async with deps.uow() as uow:
+        request = await uow.dialogues.spend_signin(state=state, now=now) if state else None
         if request is None:
-            await audit.record(
-                session, actor="signin", action="verify.oidc", count=1,
+            await uow.audit.record(
+                actor="signin", action="verify.oidc", count=1,
                 details={"method": "oidc", "result": "bad_state"}, at=now,
             )
     if request is None:
@@ -444,9 +436,9 @@ async def complete(
     ):
         # Another browser: the provider's link was passed on. The state is spent; the code is
         # not used; the chat is not told (its user did not come back).
-        async with transaction(deps.sessions) as session:
-            await audit.record(
-                session, actor=f"chat:{request.chat_id}", action="verify.oidc", count=1,
+        async with deps.uow() as uow:
+            await uow.audit.record(
+                actor=f"chat:{request.chat_id}", action="verify.oidc", count=1,
                 details={"method": "oidc", "result": Outcome.WRONG_ACCOUNT.value,
                          "reason": "browser"},
                 at=now,
@@ -494,68 +486,61 @@ def _display_name(claims: Mapping[str, Any]) -> str:
 
 
 async def _link(
-    deps: Deps, request: store.Request, identifier: Identifier, name: str
+    deps: Deps, request: SignIn, identifier: Identifier, name: str
 ) -> Finished:
     keyring = deps.settings.keyring
     hashes = keyring.identifier_hashes(identifier)
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
-        person = await registry.person_by_hash(session, hashes)
+    async with deps.uow() as uow:
+        person = await uow.dialogues.person_by_hashes(hashes)
         if person is None:
             # Proven by CY Login but unknown to the registries so far: on file from now on,
             # so that debts sent later reach this chat.
-            person = Person(
+            person_id = await uow.debts.add_person(
                 id_type=identifier.id_type.value, id_hash=hashes[0], name=name,
                 key_id=keyring.current.key_id,
             )
-            session.add(person)
-            await session.flush()
-        display = person.name or name
+            display = name
+        else:
+            person_id, display = person.id, person.name or name
         chat_id = request.chat_id
-        chat = await chat_store.ensure_chat(session, chat_id, language=request.language)
-        language = normalise_language(chat.language)
-        if await citizens.existing_link(
-            session, chat_id=chat_id, person_id=person.id, company_id=None
-        ):
+        language = normalise_language(await uow.chats.ensure(chat_id, language=request.language))
+        if await uow.chats.holds(chat_id, person_id=person_id):
             outcome = Outcome.ALREADY_LINKED
-        elif await chat_store.link_count(session, chat_id) >= deps.settings.identities_per_chat:
+        elif await uow.chats.identity_count(chat_id) >= deps.settings.identities_per_chat:
             outcome = Outcome.TOO_MANY_IDENTITIES
         else:
-            await chat_store.link_person(
-                session, chat_id=chat_id, person_id=person.id, verified_by="oidc"
-            )
+            await uow.chats.link_person(chat_id, person_id=person_id, verified_by="oidc")
             outcome = Outcome.SIGNED_IN
         # A number-and-date dialogue under way in this chat is over either way.
-        state = await citizens.load_conversation(session, chat_id)
+        state = await uow.dialogues.conversation(chat_id)
         if state is not None and state.flow == "verify":
-            await citizens.delete_conversation(
-                session, chat_id=chat_id, expected_version=state.version
-            )
-        await audit.record(
-            session, actor=f"chat:{chat_id}", action="verify.oidc", count=1,
+            await uow.dialogues.end_conversation(chat_id, expected_version=state.version)
+        await uow.audit.record(
+            actor=f"chat:{chat_id}", action="verify.oidc", count=1,
             details={"method": "oidc", "result": outcome.value, "id_hash": hashes[0][:12]},
             at=now,
         )
-        await _tell_chat(session, deps, request, language, outcome, display, now)
+        await _tell_chat(uow, deps, request, language, outcome, display, now)
     return Finished(outcome, language, request.bot_username)
 
 
 async def _unsuccessful(
-    deps: Deps, request: store.Request, outcome: Outcome, reason: str, now: datetime
+    deps: Deps, request: SignIn, outcome: Outcome, reason: str, now: datetime
 ) -> Finished:
-    async with transaction(deps.sessions) as session:
-        chat = await chat_store.get_chat(session, request.chat_id)
-        language = normalise_language(chat.language if chat else request.language)
-        await audit.record(
-            session, actor=f"chat:{request.chat_id}", action="verify.oidc", count=1,
+    async with deps.uow() as uow:
+        known = await uow.chats.language(request.chat_id)
+        language = normalise_language(known or request.language)
+        await uow.audit.record(
+            actor=f"chat:{request.chat_id}", action="verify.oidc", count=1,
             details={"method": "oidc", "result": outcome.value, "reason": reason}, at=now,
         )
-        await _tell_chat(session, deps, request, language, outcome, "", now)
+        await _tell_chat(uow, deps, request, language, outcome, "", now)
     return Finished(outcome, language, request.bot_username)
 
 
 async def _tell_chat(
-    session: AsyncSession, deps: Deps, request: store.Request, language: str,
+    uow: UnitOfWork, deps: Deps, request: SignIn, language: str,
     outcome: Outcome, name: str, now: datetime,
 ) -> None:
     t = translator(language, timezone=deps.settings.tz)
@@ -594,7 +579,7 @@ async def _tell_chat(
             "Signing in with CY Login did not succeed, so nothing was linked. Send /start to "
             "try again, or to confirm who you are with your identity number and date of birth."
         )
-    await OutboxRepository(session).enqueue(  # -- changed for outbox
+    await uow.outbox.enqueue(
         dedupe_key=f"signin:{request.id}:{secrets.token_hex(4)}",
         chat_id=request.chat_id,
         purpose=OutboxPurpose.REPLY,
@@ -606,6 +591,6 @@ async def _tell_chat(
 async def purge_stale(deps: Deps) -> dict[str, int]:
     """Housekeeping: sign-in requests a day past their expiry."""
     now = deps.clock()
-    async with transaction(deps.sessions) as session:
-        gone = await store.purge(session, before=now - timedelta(days=1))
+    async with deps.uow() as uow:
+        gone = await uow.dialogues.purge_signins(before=now - timedelta(days=1))
     return {"signin_requests": gone}

@@ -40,7 +40,6 @@ from enum import StrEnum
 from typing import Any
 
 import phonenumbers
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.dates import InvalidDate, looks_like_date, parse_date_of_birth
 from debtbot.domain.identifiers import (
@@ -53,10 +52,7 @@ from debtbot.domain.identifiers import (
 from debtbot.services import signin
 from debtbot.services.deps import Deps
 from debtbot.services.link_tokens import TokenInvalid, mint_link_token, read_link_token
-from debtbot.store import audit, citizens
-from debtbot.store import chats as chat_store
-from debtbot.store import persons as registry
-from debtbot.store.db import transaction
+from debtbot.store.unit_of_work import UnitOfWork
 
 __all__ = [
     "Outcome",
@@ -142,25 +138,25 @@ def _invalid(step: Step | None, problem: str) -> VerificationReply:
 
 # --- running a step -----------------------------------------------------------------------
 
-_Action = Callable[[AsyncSession, datetime, _Dialogue], Awaitable[VerificationReply]]
+_Action = Callable[[UnitOfWork, datetime, _Dialogue], Awaitable[VerificationReply]]
 
 
 async def _run(deps: Deps, chat_id: int, action: _Action) -> VerificationReply:
     for _ in range(2):
         now = deps.clock()
         try:
-            async with transaction(deps.sessions) as session:
-                dialogue = await _load(session, chat_id, now)
-                return await action(session, now, dialogue)
+            async with deps.uow() as uow:
+                dialogue = await _load(uow, chat_id, now)
+                return await action(uow, now, dialogue)
         except _Conflict:
             continue
-    async with transaction(deps.sessions) as session:
-        dialogue = await _load(session, chat_id, deps.clock())
+    async with deps.uow() as uow:
+        dialogue = await _load(uow, chat_id, deps.clock())
     return _ask(dialogue.step) if dialogue.step else VerificationReply(Outcome.NO_DIALOGUE)
 
 
-async def _load(session: AsyncSession, chat_id: int, now: datetime) -> _Dialogue:
-    state = await citizens.load_conversation(session, chat_id)
+async def _load(uow: UnitOfWork, chat_id: int, now: datetime) -> _Dialogue:
+    state = await uow.dialogues.conversation(chat_id)
     if state is None:
         return _Dialogue(None, None)
     if state.flow != FLOW or (state.expires_at is not None and state.expires_at <= now):
@@ -173,16 +169,15 @@ async def _load(session: AsyncSession, chat_id: int, now: datetime) -> _Dialogue
 
 
 async def _save(
-    session: AsyncSession,
+    uow: UnitOfWork,
     chat_id: int,
     dialogue: _Dialogue,
     step: Step,
     data: dict[str, Any],
     now: datetime,
 ) -> None:
-    saved = await citizens.save_conversation(
-        session,
-        chat_id=chat_id,
+    saved = await uow.dialogues.save_conversation(
+        chat_id,
         expected_version=dialogue.version,
         flow=FLOW,
         step=step.value,
@@ -193,12 +188,10 @@ async def _save(
         raise _Conflict
 
 
-async def _end(session: AsyncSession, chat_id: int, dialogue: _Dialogue) -> None:
+async def _end(uow: UnitOfWork, chat_id: int, dialogue: _Dialogue) -> None:
     if dialogue.version is None:
         return
-    if not await citizens.delete_conversation(
-        session, chat_id=chat_id, expected_version=dialogue.version
-    ):
+    if not await uow.dialogues.end_conversation(chat_id, expected_version=dialogue.version):
         raise _Conflict
 
 
@@ -219,17 +212,15 @@ def lock_expiry(
 
 
 async def _locked_until(
-    session: AsyncSession, deps: Deps, *, chat_id: int, id_hash: str | None, now: datetime
+    uow: UnitOfWork, deps: Deps, *, chat_id: int, id_hash: str | None, now: datetime
 ) -> datetime | None:
     settings = deps.settings
     window = timedelta(hours=settings.verify_window_hours)
     since = now - 2 * window  # failures older than that cannot hold a lock in force
-    chat_failures = await citizens.chat_failures_since(session, chat_id=chat_id, since=since)
+    chat_failures = await uow.dialogues.chat_failures_since(chat_id, since=since)
     ends = [lock_expiry(chat_failures, threshold=settings.verify_chat_failures, window=window)]
     if id_hash is not None:
-        id_failures = await citizens.identifier_failures_since(
-            session, id_hash=id_hash, since=since
-        )
+        id_failures = await uow.dialogues.identifier_failures_since(id_hash, since=since)
         ends.append(
             lock_expiry(id_failures, threshold=settings.verify_identifier_failures, window=window)
         )
@@ -238,7 +229,7 @@ async def _locked_until(
 
 
 async def _audit(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     chat_id: int,
     action: str,
@@ -250,13 +241,13 @@ async def _audit(
     details: dict[str, Any] = {"method": method, "result": result}
     if hash_prefix:
         details["id_hash"] = hash_prefix[:_HASH_PREFIX]
-    await audit.record(
-        session, actor=f"chat:{chat_id}", action=action, count=1, details=details, at=now
+    await uow.audit.record(
+        actor=f"chat:{chat_id}", action=action, count=1, details=details, at=now
     )
 
 
 async def _refuse_if_locked(
-    session: AsyncSession,
+    uow: UnitOfWork,
     deps: Deps,
     *,
     chat_id: int,
@@ -266,30 +257,30 @@ async def _refuse_if_locked(
     method: str,
     now: datetime,
 ) -> VerificationReply | None:
-    locked = await _locked_until(session, deps, chat_id=chat_id, id_hash=id_hash, now=now)
+    locked = await _locked_until(uow, deps, chat_id=chat_id, id_hash=id_hash, now=now)
     if locked is None:
         return None
     await _audit(
-        session, chat_id=chat_id, action=action, method=method, result="locked",
+        uow, chat_id=chat_id, action=action, method=method, result="locked",
         hash_prefix=id_hash, now=now,
     )
-    await _end(session, chat_id, dialogue)
-    return await _locked(session, deps, chat_id=chat_id, until=locked, now=now)
+    await _end(uow, chat_id, dialogue)
+    return await _locked(uow, deps, chat_id=chat_id, until=locked, now=now)
 
 
 async def _locked(
-    session: AsyncSession, deps: Deps, *, chat_id: int, until: datetime, now: datetime,
+    uow: UnitOfWork, deps: Deps, *, chat_id: int, until: datetime, now: datetime,
     bot_username: str = "",
 ) -> VerificationReply:
     # Guessing cannot lock anyone out of CY Login: it proves who they are on its own.
     url = await signin.offer(
-        session, deps, chat_id=chat_id, now=now, bot_username=bot_username
+        uow, deps, chat_id=chat_id, now=now, bot_username=bot_username
     )
     return VerificationReply(Outcome.LOCKED, locked_until=until, signin_url=url)
 
 
 async def _after_failure(
-    session: AsyncSession,
+    uow: UnitOfWork,
     deps: Deps,
     *,
     chat_id: int,
@@ -299,20 +290,20 @@ async def _after_failure(
     retry: tuple[Step, dict[str, Any]] | None,
     now: datetime,
 ) -> VerificationReply:
-    locked = await _locked_until(session, deps, chat_id=chat_id, id_hash=id_hash, now=now)
+    locked = await _locked_until(uow, deps, chat_id=chat_id, id_hash=id_hash, now=now)
     if locked is not None:
-        await _end(session, chat_id, dialogue)
-        return await _locked(session, deps, chat_id=chat_id, until=locked, now=now)
+        await _end(uow, chat_id, dialogue)
+        return await _locked(uow, deps, chat_id=chat_id, until=locked, now=now)
     if retry is None:
-        await _end(session, chat_id, dialogue)
+        await _end(uow, chat_id, dialogue)
         return VerificationReply(outcome)
     step, data = retry
-    await _save(session, chat_id, dialogue, step, data, now)
+    await _save(uow, chat_id, dialogue, step, data, now)
     return VerificationReply(outcome, step=step)
 
 
 async def _link(
-    session: AsyncSession,
+    uow: UnitOfWork,
     deps: Deps,
     *,
     chat_id: int,
@@ -322,25 +313,19 @@ async def _link(
     name: str,
     verified_by: str,
 ) -> VerificationReply:
-    if await citizens.existing_link(
-        session, chat_id=chat_id, person_id=person_id, company_id=company_id
-    ):
-        await _end(session, chat_id, dialogue)
+    if await uow.chats.holds(chat_id, person_id=person_id, company_id=company_id):
+        await _end(uow, chat_id, dialogue)
         return VerificationReply(Outcome.ALREADY_LINKED, display_name=name)
-    if await chat_store.link_count(session, chat_id) >= deps.settings.identities_per_chat:
-        await _end(session, chat_id, dialogue)
+    if await uow.chats.identity_count(chat_id) >= deps.settings.identities_per_chat:
+        await _end(uow, chat_id, dialogue)
         return VerificationReply(Outcome.TOO_MANY_IDENTITIES)
-    await chat_store.ensure_chat(session, chat_id, language="en")
+    await uow.chats.ensure(chat_id, language="en")
     if company_id is not None:
-        await chat_store.link_company(
-            session, chat_id=chat_id, company_id=company_id, verified_by=verified_by
-        )
+        await uow.chats.link_company(chat_id, company_id=company_id, verified_by=verified_by)
     else:
         assert person_id is not None
-        await chat_store.link_person(
-            session, chat_id=chat_id, person_id=person_id, verified_by=verified_by
-        )
-    await _end(session, chat_id, dialogue)
+        await uow.chats.link_person(chat_id, person_id=person_id, verified_by=verified_by)
+    await _end(uow, chat_id, dialogue)
     return VerificationReply(Outcome.VERIFIED, display_name=name)
 
 
@@ -353,17 +338,17 @@ async def start_verification(
     """Begin (or begin again): offer CY Login when it is configured, and ask whether the
     chat proves a person or a company."""
 
-    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
-        locked = await _locked_until(session, deps, chat_id=chat_id, id_hash=None, now=now)
+    async def action(uow: UnitOfWork, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+        locked = await _locked_until(uow, deps, chat_id=chat_id, id_hash=None, now=now)
         if locked is not None:
             return await _locked(
-                session, deps, chat_id=chat_id, until=locked, now=now, bot_username=bot_username
+                uow, deps, chat_id=chat_id, until=locked, now=now, bot_username=bot_username
             )
-        if await chat_store.link_count(session, chat_id) >= deps.settings.identities_per_chat:
+        if await uow.chats.identity_count(chat_id) >= deps.settings.identities_per_chat:
             return VerificationReply(Outcome.TOO_MANY_IDENTITIES)
-        await _save(session, chat_id, dialogue, Step.CHOOSE_HOLDER, {}, now)
+        await _save(uow, chat_id, dialogue, Step.CHOOSE_HOLDER, {}, now)
         url = await signin.offer(
-            session, deps, chat_id=chat_id, now=now, bot_username=bot_username
+            uow, deps, chat_id=chat_id, now=now, bot_username=bot_username
         )
         return VerificationReply(
             Outcome.ASK, step=Step.CHOOSE_HOLDER, signin_url=url,
@@ -376,10 +361,10 @@ async def start_verification(
 async def restart_if_under_way(deps: Deps, *, chat_id: int) -> VerificationReply | None:
     """/start in a verified chat: begin again if a dialogue is under way, else None."""
 
-    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+    async def action(uow: UnitOfWork, now: datetime, dialogue: _Dialogue) -> VerificationReply:
         if dialogue.step is None:
             return VerificationReply(Outcome.NO_DIALOGUE)
-        await _save(session, chat_id, dialogue, Step.CHOOSE_HOLDER, {}, now)
+        await _save(uow, chat_id, dialogue, Step.CHOOSE_HOLDER, {}, now)
         return VerificationReply(Outcome.ASK, step=Step.CHOOSE_HOLDER, restarted=True)
 
     reply = await _run(deps, chat_id, action)
@@ -389,14 +374,14 @@ async def restart_if_under_way(deps: Deps, *, chat_id: int) -> VerificationReply
 async def choose_holder(deps: Deps, *, chat_id: int, holder: str) -> VerificationReply:
     """"person" → which identity document; "company" → its registration number."""
 
-    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+    async def action(uow: UnitOfWork, now: datetime, dialogue: _Dialogue) -> VerificationReply:
         if dialogue.step is None:
             return VerificationReply(Outcome.NO_DIALOGUE)
         if holder == "person":
-            await _save(session, chat_id, dialogue, Step.CHOOSE_ID_TYPE, {"holder": holder}, now)
+            await _save(uow, chat_id, dialogue, Step.CHOOSE_ID_TYPE, {"holder": holder}, now)
             return _ask(Step.CHOOSE_ID_TYPE)
         if holder == "company":
-            await _save(session, chat_id, dialogue, Step.COMPANY_NUMBER, {"holder": holder}, now)
+            await _save(uow, chat_id, dialogue, Step.COMPANY_NUMBER, {"holder": holder}, now)
             return _ask(Step.COMPANY_NUMBER)
         return _invalid(dialogue.step, "bad_choice")
 
@@ -406,7 +391,7 @@ async def choose_holder(deps: Deps, *, chat_id: int, holder: str) -> Verificatio
 async def choose_id_type(deps: Deps, *, chat_id: int, id_type: str) -> VerificationReply:
     """"id_card", "arc" or "passport" → ask for its number."""
 
-    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+    async def action(uow: UnitOfWork, now: datetime, dialogue: _Dialogue) -> VerificationReply:
         if dialogue.step is None or dialogue.data.get("holder") != "person":
             return VerificationReply(Outcome.NO_DIALOGUE)
         if id_type not in {kind.value for kind in PERSON_ID_TYPES}:
@@ -414,11 +399,11 @@ async def choose_id_type(deps: Deps, *, chat_id: int, id_type: str) -> Verificat
         candidates = dialogue.data.get("candidates") or {}
         if id_type in candidates:  # the number was typed first: its hash for this kind
             return await _person_hash(
-                session, deps, chat_id, dialogue, id_type,
+                uow, deps, chat_id, dialogue, id_type,
                 [str(h) for h in candidates[id_type]], now,
             )
         data = {"holder": "person", "id_type": id_type}
-        await _save(session, chat_id, dialogue, Step.ID_NUMBER, data, now)
+        await _save(uow, chat_id, dialogue, Step.ID_NUMBER, data, now)
         return _ask(Step.ID_NUMBER)
 
     return await _run(deps, chat_id, action)
@@ -435,7 +420,7 @@ def _text_problem(text: object) -> str | None:
 async def submit_text(deps: Deps, *, chat_id: int, text: str | None) -> VerificationReply:
     """Whatever the current step expects: a number, a date of birth or a notice reference."""
 
-    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+    async def action(uow: UnitOfWork, now: datetime, dialogue: _Dialogue) -> VerificationReply:
         step = dialogue.step
         if step is None:
             return VerificationReply(Outcome.NO_DIALOGUE)
@@ -444,15 +429,15 @@ async def submit_text(deps: Deps, *, chat_id: int, text: str | None) -> Verifica
             return _invalid(step, problem)
         assert isinstance(text, str)
         if step is Step.ID_NUMBER:
-            return await _person_number(session, deps, chat_id, dialogue, text, now)
+            return await _person_number(uow, deps, chat_id, dialogue, text, now)
         if step is Step.DATE_OF_BIRTH:
-            return await _date_of_birth(session, deps, chat_id, dialogue, text, now)
+            return await _date_of_birth(uow, deps, chat_id, dialogue, text, now)
         if step is Step.COMPANY_NUMBER:
-            return await _company_number(session, deps, chat_id, dialogue, text, now)
+            return await _company_number(uow, deps, chat_id, dialogue, text, now)
         if step is Step.NOTICE_REFERENCE:
-            return await _notice_reference(session, deps, chat_id, dialogue, text, now)
+            return await _notice_reference(uow, deps, chat_id, dialogue, text, now)
         if step in (Step.CHOOSE_HOLDER, Step.CHOOSE_ID_TYPE):
-            return await _typed_number(session, deps, chat_id, dialogue, text, now)
+            return await _typed_number(uow, deps, chat_id, dialogue, text, now)
         # The contact step: typing cannot answer it.
         return _ask(step)
 
@@ -474,7 +459,7 @@ def _wrong_shape(step: Step, id_type: str | None) -> VerificationReply:
 
 
 async def _typed_number(
-    session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
+    uow: UnitOfWork, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
     now: datetime,
 ) -> VerificationReply:
     """A number typed where a button was expected (straight after /start): its kind is read
@@ -490,12 +475,12 @@ async def _typed_number(
         return _invalid(step, "not_a_number")
     if kinds == (IdType.COMPANY_REG,):
         company = _Dialogue(dialogue.version, Step.COMPANY_NUMBER, {"holder": "company"})
-        return await _company_number(session, deps, chat_id, company, text, now)
+        return await _company_number(uow, deps, chat_id, company, text, now)
     keyring = deps.settings.keyring
     if len(kinds) == 1:
         identifier = normalise_identifier(kinds[0], text)
         return await _person_hash(
-            session, deps, chat_id, dialogue, identifier.id_type.value,
+            uow, deps, chat_id, dialogue, identifier.id_type.value,
             list(keyring.identifier_hashes(identifier)), now,
         )
     # Only the keyed hashes are kept while the citizen says which document it is.
@@ -504,14 +489,14 @@ async def _typed_number(
         for kind in kinds
     }
     data = {"holder": "person", "candidates": candidates}
-    await _save(session, chat_id, dialogue, Step.CHOOSE_ID_TYPE, data, now)
+    await _save(uow, chat_id, dialogue, Step.CHOOSE_ID_TYPE, data, now)
     return VerificationReply(
         Outcome.ASK, step=Step.CHOOSE_ID_TYPE, choices=tuple(kind.value for kind in kinds)
     )
 
 
 async def _person_number(
-    session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
+    uow: UnitOfWork, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
     now: datetime,
 ) -> VerificationReply:
     id_type = dialogue.data.get("id_type")
@@ -524,31 +509,31 @@ async def _person_number(
     except (InvalidIdentifier, ValueError):
         return _wrong_shape(Step.ID_NUMBER, str(id_type))
     return await _person_hash(
-        session, deps, chat_id, dialogue, identifier.id_type.value,
+        uow, deps, chat_id, dialogue, identifier.id_type.value,
         list(deps.settings.keyring.identifier_hashes(identifier)), now,
     )
 
 
 async def _person_hash(
-    session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, id_type: str,
+    uow: UnitOfWork, deps: Deps, chat_id: int, dialogue: _Dialogue, id_type: str,
     id_hashes: list[str], now: datetime,
 ) -> VerificationReply:
     """The number as every key in use hashes it (the current key first): the row may not have
     moved to the current key yet. Only hashes go into the dialogue's row."""
     id_hash = id_hashes[0]
     refused = await _refuse_if_locked(
-        session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
+        uow, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
         action="verify.person", method="dob", now=now,
     )
     if refused:
         return refused
     data = {"holder": "person", "id_type": id_type, "id_hash": id_hash, "id_hashes": id_hashes}
-    await _save(session, chat_id, dialogue, Step.DATE_OF_BIRTH, data, now)
+    await _save(uow, chat_id, dialogue, Step.DATE_OF_BIRTH, data, now)
     return _ask(Step.DATE_OF_BIRTH)
 
 
 async def _date_of_birth(
-    session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
+    uow: UnitOfWork, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
     now: datetime,
 ) -> VerificationReply:
     """Nothing is checked yet: the date is kept (as a hash under each key, bound to the
@@ -560,7 +545,7 @@ async def _date_of_birth(
         return _invalid(Step.DATE_OF_BIRTH, problem.problem)
     id_hash = str(dialogue.data.get("id_hash", ""))
     refused = await _refuse_if_locked(
-        session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
+        uow, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
         action="verify.person", method="dob", now=now,
     )
     if refused:
@@ -571,12 +556,12 @@ async def _date_of_birth(
         for key, hashed in zip(deps.settings.keyring.keys, id_hashes, strict=False)
     ]
     data = {**dialogue.data, "born_hashes": born_hashes}
-    await _save(session, chat_id, dialogue, Step.CONTACT, data, now)
+    await _save(uow, chat_id, dialogue, Step.CONTACT, data, now)
     return _ask(Step.CONTACT)
 
 
 async def _company_number(
-    session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
+    uow: UnitOfWork, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
     now: datetime,
 ) -> VerificationReply:
     if looks_like_date(text):
@@ -588,18 +573,18 @@ async def _company_number(
     reg_hashes = list(deps.settings.keyring.identifier_hashes(identifier))
     reg_hash = reg_hashes[0]
     refused = await _refuse_if_locked(
-        session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=reg_hash,
+        uow, deps, chat_id=chat_id, dialogue=dialogue, id_hash=reg_hash,
         action="verify.company", method="notice", now=now,
     )
     if refused:
         return refused
     data = {"holder": "company", "id_hash": reg_hash, "id_hashes": reg_hashes}
-    await _save(session, chat_id, dialogue, Step.NOTICE_REFERENCE, data, now)
+    await _save(uow, chat_id, dialogue, Step.NOTICE_REFERENCE, data, now)
     return _ask(Step.NOTICE_REFERENCE)
 
 
 async def _notice_reference(
-    session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
+    uow: UnitOfWork, deps: Deps, chat_id: int, dialogue: _Dialogue, text: str,
     now: datetime,
 ) -> VerificationReply:
     reference = text.strip()
@@ -607,37 +592,37 @@ async def _notice_reference(
         return _invalid(Step.NOTICE_REFERENCE, "bad_identifier")
     reg_hash = str(dialogue.data.get("id_hash", ""))
     refused = await _refuse_if_locked(
-        session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=reg_hash,
+        uow, deps, chat_id=chat_id, dialogue=dialogue, id_hash=reg_hash,
         action="verify.company", method="notice", now=now,
     )
     if refused:
         return refused
     company = None
     for hashed in dialogue.data.get("id_hashes", [reg_hash]):  # every key, known or not
-        found = await citizens.company_with_notice(
-            session, reg_hash=str(hashed), reference=reference
+        found = await uow.dialogues.company_with_notice(
+            reg_hash=str(hashed), reference=reference
         )
         company = company or found
     matched = company is not None
-    await citizens.record_attempt(
-        session, chat_id=chat_id, id_hash=reg_hash, method="notice", succeeded=matched, at=now
+    await uow.dialogues.record_attempt(
+        chat_id, id_hash=reg_hash, method="notice", succeeded=matched, at=now
     )
     await _audit(
-        session, chat_id=chat_id, action="verify.company", method="notice",
+        uow, chat_id=chat_id, action="verify.company", method="notice",
         result="matched" if matched else "not_matched", hash_prefix=reg_hash, now=now,
     )
     if company is None:
         return await _after_failure(
-            session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=reg_hash,
+            uow, deps, chat_id=chat_id, dialogue=dialogue, id_hash=reg_hash,
             outcome=Outcome.NOT_MATCHED, retry=(Step.COMPANY_NUMBER, {"holder": "company"}),
             now=now,
         )
     current = deps.settings.keyring.current
     if company.key_id != current.key_id and company.reg_hash != reg_hash:
         # Filed under the previous key: the number just typed moves it to the current one.
-        await registry.rekey_company(session, company, reg_hash=reg_hash, key_id=current.key_id)
+        await uow.debts.rekey_company(company.id, reg_hash=reg_hash, key_id=current.key_id)
     return await _link(
-        session, deps, chat_id=chat_id, dialogue=dialogue, person_id=None,
+        uow, deps, chat_id=chat_id, dialogue=dialogue, person_id=None,
         company_id=company.id, name=company.name, verified_by="notice",
     )
 
@@ -674,25 +659,25 @@ async def submit_contact(
     must be the sender's own; then the number, the date of birth and (when the registry holds
     one) the phone are checked together."""
 
-    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+    async def action(uow: UnitOfWork, now: datetime, dialogue: _Dialogue) -> VerificationReply:
         if dialogue.step is not Step.CONTACT:
             return VerificationReply(Outcome.NO_DIALOGUE)
         if contact_user_id is None or contact_user_id != sender_user_id:
             return VerificationReply(Outcome.CONTACT_NOT_OWN, step=Step.CONTACT)
         id_hash = str(dialogue.data.get("id_hash", ""))
         refused = await _refuse_if_locked(
-            session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
+            uow, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
             action="verify.person", method="dob", now=now,
         )
         if refused:
             return refused
-        return await _check_person(session, deps, chat_id, dialogue, phone, now)
+        return await _check_person(uow, deps, chat_id, dialogue, phone, now)
 
     return await _run(deps, chat_id, action)
 
 
 async def _check_person(
-    session: AsyncSession, deps: Deps, chat_id: int, dialogue: _Dialogue, phone: str,
+    uow: UnitOfWork, deps: Deps, chat_id: int, dialogue: _Dialogue, phone: str,
     now: datetime,
 ) -> VerificationReply:
     keyring = deps.settings.keyring
@@ -702,7 +687,7 @@ async def _check_person(
     readings = _phone_readings(phone)
     # The same statement, the same hashing and constant-time compares whether or not the
     # person exists, whether or not a phone is on file.
-    person = await registry.person_by_hash(session, id_hashes)
+    person = await uow.dialogues.person_by_hashes(id_hashes)
     at = next(
         (i for i, key in enumerate(keyring.keys) if person and key.key_id == person.key_id), None
     )
@@ -721,18 +706,18 @@ async def _check_person(
         person is not None and at is not None and born_on_file != _NO_HASH and born_ok
         and (phone_on_file is None or phone_ok)
     )
-    await citizens.record_attempt(
-        session, chat_id=chat_id, id_hash=id_hash, method="dob", succeeded=matched, at=now
+    await uow.dialogues.record_attempt(
+        chat_id, id_hash=id_hash, method="dob", succeeded=matched, at=now
     )
     await _audit(
-        session, chat_id=chat_id, action="verify.person", method="dob",
+        uow, chat_id=chat_id, action="verify.person", method="dob",
         result="matched" if matched else "not_matched", hash_prefix=id_hash, now=now,
     )
     if not matched or person is None:
         # The dialogue stays at the contact step with what was typed: the contact can be
         # shared again, or /start begins afresh.
         reply = await _after_failure(
-            session, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
+            uow, deps, chat_id=chat_id, dialogue=dialogue, id_hash=id_hash,
             outcome=Outcome.NOT_MATCHED, retry=(Step.CONTACT, dialogue.data), now=now,
         )
         if reply.outcome is Outcome.NOT_MATCHED and deps.settings.oidc_enabled:
@@ -745,13 +730,13 @@ async def _check_person(
             if phone_on_file and hmac.compare_digest(h.encode(), phone_on_file.encode())
         ) if phone_on_file else None
         current = keyring.current
-        await registry.rekey_person(
-            session, person, id_hash=id_hashes[0], key_id=current.key_id,
+        await uow.debts.rekey_person(
+            person.id, id_hash=id_hashes[0], key_id=current.key_id,
             date_of_birth_hash=born_hashes[0],
             phone_hash=current.phone(id_hashes[0], matching) if matching else None,
         )
     return await _link(
-        session, deps, chat_id=chat_id, dialogue=dialogue, person_id=person.id,
+        uow, deps, chat_id=chat_id, dialogue=dialogue, person_id=person.id,
         company_id=None, name=person.name,
         verified_by="contact" if phone_on_file else "dob",
     )
@@ -761,9 +746,9 @@ async def cancel_verification(deps: Deps, *, chat_id: int) -> VerificationReply:
     """Drop the dialogue (attempts already made still count). Always NO_DIALOGUE after;
     `step` is the step that was under way (None: there was nothing to cancel)."""
 
-    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+    async def action(uow: UnitOfWork, now: datetime, dialogue: _Dialogue) -> VerificationReply:
         if dialogue.step is not None:
-            await _end(session, chat_id, dialogue)
+            await _end(uow, chat_id, dialogue)
         return VerificationReply(Outcome.NO_DIALOGUE, step=dialogue.step)
 
     return await _run(deps, chat_id, action)
@@ -773,43 +758,41 @@ async def redeem_link_token(deps: Deps, *, chat_id: int, token: str) -> Verifica
     """Link the chat to the identity a portal vouched for. Tokens are bearer credentials
     that cannot be guessed, so a chat locked for failed guesses may still use one."""
 
-    async def action(session: AsyncSession, now: datetime, dialogue: _Dialogue) -> VerificationReply:
+    async def action(uow: UnitOfWork, now: datetime, dialogue: _Dialogue) -> VerificationReply:
         try:
             claim = read_link_token(deps.settings, token, now=now)
         except TokenInvalid as invalid:
-            return await _token_refused(session, chat_id, invalid.reason, None, now)
+            return await _token_refused(uow, chat_id, invalid.reason, None, now)
         if claim.holder == "company":
-            company = await citizens.company_by_hash_prefix(session, claim.hash_prefix)
+            company = await uow.dialogues.company_by_hash_prefix(claim.hash_prefix)
             person = None
         else:
-            person = await citizens.person_by_hash_prefix(session, claim.hash_prefix)
+            person = await uow.dialogues.person_by_hash_prefix(claim.hash_prefix)
             company = None
         person_id = person.id if person else None
         company_id = company.id if company else None
         name = (company.name if company else person.name if person else "") or ""
         found = person is not None or company is not None
-        if found and await citizens.existing_link(
-            session, chat_id=chat_id, person_id=person_id, company_id=company_id
-        ):
-            await citizens.spend_link_token(
-                session, token_id=claim.token_id, used_at=now, expires_at=claim.expires_at
+        if found and await uow.chats.holds(chat_id, person_id=person_id, company_id=company_id):
+            await uow.dialogues.spend_link_token(
+                claim.token_id, used_at=now, expires_at=claim.expires_at
             )
             await _audit(
-                session, chat_id=chat_id, action="verify.token", method="token",
+                uow, chat_id=chat_id, action="verify.token", method="token",
                 result="already_linked", hash_prefix=claim.hash_prefix, now=now,
             )
             return VerificationReply(Outcome.ALREADY_LINKED, display_name=name)
-        if await chat_store.link_count(session, chat_id) >= deps.settings.identities_per_chat:
+        if await uow.chats.identity_count(chat_id) >= deps.settings.identities_per_chat:
             return VerificationReply(Outcome.TOO_MANY_IDENTITIES)  # token kept for later
-        if not await citizens.spend_link_token(
-            session, token_id=claim.token_id, used_at=now, expires_at=claim.expires_at
+        if not await uow.dialogues.spend_link_token(
+            claim.token_id, used_at=now, expires_at=claim.expires_at
         ):
-            return await _token_refused(session, chat_id, "used", claim.hash_prefix, now)
-        await citizens.record_attempt(
-            session, chat_id=chat_id, id_hash=None, method="token", succeeded=found, at=now
+            return await _token_refused(uow, chat_id, "used", claim.hash_prefix, now)
+        await uow.dialogues.record_attempt(
+            chat_id, id_hash=None, method="token", succeeded=found, at=now
         )
         await _audit(
-            session, chat_id=chat_id, action="verify.token", method="token",
+            uow, chat_id=chat_id, action="verify.token", method="token",
             result="matched" if found else "unknown_identity", hash_prefix=claim.hash_prefix,
             now=now,
         )
@@ -818,7 +801,7 @@ async def redeem_link_token(deps: Deps, *, chat_id: int, token: str) -> Verifica
         # The token supersedes any dialogue under way in this chat.
         ongoing = dialogue if dialogue.step is not None else _Dialogue(None, None)
         return await _link(
-            session, deps, chat_id=chat_id, dialogue=ongoing, person_id=person_id,
+            uow, deps, chat_id=chat_id, dialogue=ongoing, person_id=person_id,
             company_id=company_id, name=name, verified_by="token",
         )
 
@@ -826,13 +809,13 @@ async def redeem_link_token(deps: Deps, *, chat_id: int, token: str) -> Verifica
 
 
 async def _token_refused(
-    session: AsyncSession, chat_id: int, reason: str, hash_prefix: str | None, now: datetime
+    uow: UnitOfWork, chat_id: int, reason: str, hash_prefix: str | None, now: datetime
 ) -> VerificationReply:
-    await citizens.record_attempt(
-        session, chat_id=chat_id, id_hash=None, method="token", succeeded=False, at=now
+    await uow.dialogues.record_attempt(
+        chat_id, id_hash=None, method="token", succeeded=False, at=now
     )
     await _audit(
-        session, chat_id=chat_id, action="verify.token", method="token", result=reason,
+        uow, chat_id=chat_id, action="verify.token", method="token", result=reason,
         hash_prefix=hash_prefix, now=now,
     )
     return VerificationReply(Outcome.TOKEN_INVALID)
@@ -847,9 +830,9 @@ async def purge_stale(deps: Deps) -> dict[str, int]:
         timedelta(days=deps.settings.retention_days),
         2 * timedelta(hours=deps.settings.verify_window_hours),
     )
-    async with transaction(deps.sessions) as session:
-        tokens, dialogues, attempts = await citizens.purge_stale(
-            session, now=now, flow=FLOW, attempts_before=now - keep_attempts
+    async with deps.uow() as uow:
+        tokens, dialogues, attempts = await uow.dialogues.purge_stale(
+            now=now, flow=FLOW, attempts_before=now - keep_attempts
         )
     signins = await signin.purge_stale(deps)
     return {"link_tokens": tokens, "dialogues": dialogues, "attempts": attempts, **signins}

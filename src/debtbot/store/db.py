@@ -9,8 +9,6 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -19,8 +17,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-
-from debtbot.store import sqlite
 
 T = TypeVar("T")
 
@@ -54,15 +50,23 @@ def create_engine(
 ) -> AsyncEngine:
     """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
     if is_sqlite(url):
-        args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
-        kwargs = {**kwargs, "timeout": 30}
         engine = create_async_engine(
-            url, echo=echo, async_creator=lambda: sqlite.connect(*args, **kwargs),
+            url, echo=echo, connect_args={"timeout": 30},
             # Enough kept open for the bot's concurrent updates: with 5 (the default) a busy
             # bot closed and reopened connections all the time (900 in 5,000 /debts), each
             # a new driver thread and its PRAGMAs.
             pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_OVERFLOW,
+            # Reset below, only when a transaction is open: aiosqlite makes every call a trip
+            # to its thread, and most connections come back with none (reads open none).
+            pool_reset_on_return=None,
         )
+
+        @event.listens_for(engine.sync_engine, "reset")
+        def _rollback_if_open(dbapi_connection, _record, state):  # type: ignore[no-untyped-def]
+            if state.terminate_only or not state.asyncio_safe or state.transaction_was_reset:
+                return
+            if dbapi_connection.driver_connection.in_transaction:
+                dbapi_connection.rollback()
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]

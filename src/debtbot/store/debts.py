@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from debtbot.domain.debts import OPEN_STATUSES, DebtStatus
@@ -252,3 +252,31 @@ class DebtRepository(Repository):
     """Persons, companies, their debts and payments: the only writer of their tables."""
 
     __slots__ = ()
+
+    # -- added for citizen
+    async def add_person(self, *, id_type: str, id_hash: str, name: str, key_id: str) -> int:
+        """A person proven by CY Login but unknown to the registries: on file from now on."""
+        found = await self._db.execute(
+            insert(Person.__table__).values(
+                id_type=id_type, id_hash=id_hash, name=name, key_id=key_id
+            ).returning(Person.__table__.c.id)
+        )
+        return int(found.scalar_one())
+
+    async def rekey_person(
+        self, person_id: int, *, id_hash: str, key_id: str, date_of_birth_hash: str | None,
+        phone_hash: str | None,
+    ) -> None:
+        """Move a person to another key (all of the row's hashes at once)."""
+        await self._db.execute(
+            update(Person.__table__).where(Person.__table__.c.id == person_id).values(
+                id_hash=id_hash, key_id=key_id, date_of_birth_hash=date_of_birth_hash,
+                phone_hash=phone_hash,
+            )
+        )
+
+    async def rekey_company(self, company_id: int, *, reg_hash: str, key_id: str) -> None:
+        await self._db.execute(
+            update(Company.__table__).where(Company.__table__.c.id == company_id)
+            .values(reg_hash=reg_hash, key_id=key_id)
+        )

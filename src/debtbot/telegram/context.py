@@ -16,6 +16,7 @@ from debtbot.i18n import Translator, translator
 from debtbot.services import chats
 from debtbot.services.chats import ChatView
 from debtbot.services.deps import Deps
+from debtbot.services.show_debts import DebtReport
 
 # New messages in private chats: edited messages and group chats never reach the handlers.
 PRIVATE_MESSAGE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
@@ -28,6 +29,7 @@ class Turn:
     chat_id: int
     chat: ChatView
     t: Translator
+    debts: DebtReport | None = None  # what the chat owes, when the handler asked for it
 
 
 def telegram_language(update: Update) -> str | None:
@@ -52,21 +54,19 @@ class BotContext(CallbackContext[ExtBot[None], dict, dict, dict]):
     def deps(self) -> Deps:
         return self.application.bot_data["deps"]
 
-    async def turn(self, update: Update) -> Turn:
-        """touch_chat once per update (creates the chat at first contact) and cache it."""
-        if self._turn is None:
+    async def turn(self, update: Update, *, with_debts: bool = False) -> Turn:
+        """The chat of this update, touched once (created at first contact) and cached;
+        `with_debts`: and what it owes, read in the same statement (/debts)."""
+        if self._turn is None or (with_debts and self._turn.debts is None):
             chat = update.effective_chat
             assert chat is not None  # handlers are registered for private chats only
-            view = await chats.touch_chat(
-                self.deps, chat_id=chat.id, language_code=telegram_language(update)
+            touched = await chats.touch_chat(
+                self.deps, chat_id=chat.id, language_code=telegram_language(update),
+                with_debts=with_debts,
             )
-            self._turn = Turn(chat_id=chat.id, chat=view, t=translator(view.language))
-        return self._turn
-
-    def touched(self, view: ChatView) -> Turn:
-        """The turn of a chat a service has just touched (touch_chat in its own
-        transaction, e.g. show_debts.debts_on_update), so turn() need not touch it again."""
-        self._turn = Turn(chat_id=view.chat_id, chat=view, t=translator(view.language))
+            view = touched.chat
+            self._turn = Turn(chat_id=chat.id, chat=view, t=translator(view.language),
+                              debts=touched.debts)
         return self._turn
 
     def retranslate(self, view: ChatView) -> Turn:

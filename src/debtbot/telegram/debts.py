@@ -16,20 +16,17 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from debtbot.services import chats, show_debts
 from debtbot.telegram import calendar_file, keyboards, render
-from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext, telegram_language
+from debtbot.telegram.context import PRIVATE_MESSAGE, BotContext
 from debtbot.telegram.replies import answer_button, send
 
 
 async def debts_command(update: Update, context: BotContext) -> None:
     """Send page 1 of the report (or, in discreet mode, the button that reveals it)."""
-    chat = update.effective_chat
-    assert chat is not None
-    # The chat and its report in one session: the report's own check decides what an
+    # The chat and its report in one statement: the report's own check decides what an
     # unverified chat sees, so nothing leaks.
-    view, report = await show_debts.debts_on_update(
-        context.deps, chat_id=chat.id, language_code=telegram_language(update)
-    )
-    turn = context.touched(view)
+    turn = await context.turn(update, with_debts=True)
+    report = turn.debts
+    assert report is not None
     if not report.verified:
         await send(update, render.Reply(render.not_verified(turn.t)))
         return
@@ -39,7 +36,7 @@ async def debts_command(update: Update, context: BotContext) -> None:
         sent = await send(update, render.debts_page(turn.t, report, 1))
     if report.lines:  # its buttons (Pay, Details) stop being valid after /forget
         await chats.remember_debt_message(
-            context.deps, chat_id=chat.id, message_id=sent.message_id
+            context.deps, chat_id=turn.chat_id, message_id=sent.message_id
         )
 
 
@@ -47,12 +44,9 @@ async def page_pressed(update: Update, context: BotContext) -> None:
     """`debts:page:<n>`: show that page in place of the message whose button was pressed."""
     match = keyboards.DEBTS_PAGE.match(update.callback_query.data or "")  # type: ignore[union-attr]
     assert match is not None
-    chat = update.effective_chat
-    assert chat is not None
-    view, report = await show_debts.debts_on_update(
-        context.deps, chat_id=chat.id, language_code=telegram_language(update)
-    )
-    turn = context.touched(view)
+    turn = await context.turn(update, with_debts=True)
+    report = turn.debts
+    assert report is not None
     if not report.verified:
         await answer_button(update, render.Reply(render.stale_button(turn.t)), edit=False)
         return
