@@ -13,6 +13,11 @@ its anyio layers it cost the bot process about 1 ms of CPU per reply, as much as
 a bare echo bot's work (bench/chat_bench.py, README). Timeouts and errors keep
 HTTPXRequest's meaning: a request that never left is TimedOut or NetworkError, one that left
 and got no answer in time is TimedOutAfterSending.
+
+A message the bot sent or edited comes back from Telegram with the bot's own keyboard in it;
+python-telegram-bot would build every button of it again (a /debts page: eleven). That
+keyboard is dropped from the answer before it is parsed: the Message a send returns has
+reply_markup None (the bot knows what it sent; nothing reads it back).
 """
 
 from __future__ import annotations
@@ -66,6 +71,14 @@ class JsonRequest(BaseRequest):
     @property
     def read_timeout(self) -> float | None:
         return self._read_timeout
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        answer = BaseRequest.parse_json_payload(payload)
+        result = answer.get("result") if isinstance(answer, dict) else None
+        if isinstance(result, dict) and "message_id" in result and "chat" in result:
+            result.pop("reply_markup", None)  # the bot's own keyboard, echoed back
+        return answer
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
