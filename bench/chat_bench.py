@@ -30,8 +30,11 @@ start-up objects out of the garbage collector's reach). Each bot gets three runs
 
 Goals (issues #3, #12): at saturation debtbot >= 50 % of the fastest echo configuration's
 throughput; p99 < 100 ms at the fixed load. The saturated p99 is printed too, and not checked (the echo bot itself cannot
-meet 100 ms there). "CPU ms/update" (this process's CPU time per answered update: fake server,
-load generator and bot together) holds up on a busy machine where wall-clock rates do not.
+meet 100 ms there). "bot CPU ms/update" (the bot process's CPU time per answered update at
+saturation, read from /proc) holds up on a busy machine where wall-clock rates do not; "server
+CPU" is this process's (the fake Bot API server and the load generator).
+
+DEBTBOT_BENCH_PROFILE=<folder> writes a cProfile of each bot process there (bot_process.py).
 """
 
 from __future__ import annotations
