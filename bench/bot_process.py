@@ -5,6 +5,10 @@ API server stay in the benchmark's process, so neither takes CPU from the bot's 
         await bot.started(api)          # it has asked the server for updates
         ... run the load ...
     bot.peak_rss_mb                     # the bot process's peak resident memory
+    bot.cpu_seconds()                   # its CPU time so far (Linux), for CPU per update
+
+DEBTBOT_BENCH_PROFILE=<folder> profiles each bot process with cProfile and writes
+<folder>/<kind>-<concurrent_updates>-<pid>.prof (read it with `python -m pstats`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import resource
 import sys
 from datetime import UTC, datetime
@@ -27,7 +32,15 @@ def _serve(kind: str, api_url: str, token: str, database_url: str, concurrent_up
     logging.basicConfig(level=logging.WARNING)
     # Its last getUpdates at shutdown may time out against a busy server: harmless here.
     logging.getLogger("telegram.ext.Updater").setLevel(logging.CRITICAL)
-    asyncio.run(_serve_async(kind, api_url, token, database_url, concurrent_updates, stop))
+    serving = _serve_async(kind, api_url, token, database_url, concurrent_updates, stop)
+    if folder := os.environ.get("DEBTBOT_BENCH_PROFILE"):
+        import cProfile
+
+        with cProfile.Profile() as profile:
+            asyncio.run(serving)
+        profile.dump_stats(f"{folder}/{kind}-{concurrent_updates}-{os.getpid()}.prof")
+    else:
+        asyncio.run(serving)
     # ru_maxrss is in kilobytes on Linux, bytes on macOS.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     results.put(peak / (1024 * 1024 if sys.platform == "darwin" else 1024))
@@ -95,6 +108,16 @@ class BotProcess:
         self._process.join(timeout=30)
         if self._process.is_alive():
             self._process.kill()
+
+    def cpu_seconds(self) -> float | None:
+        """The bot process's CPU time (user and system) so far; None where /proc is not."""
+        try:
+            with open(f"/proc/{self._process.pid}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            return None
+        # After the command's closing parenthesis: state is field 3, utime 14 and stime 15.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     async def started(self, api: Any, timeout: float = 60.0) -> None:  # noqa: ASYNC109
         """Wait until the bot polls the server (it is then ready for updates)."""

@@ -3,6 +3,7 @@ prosecution text without a Pay button, paging, totals, and nothing outstanding."
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
@@ -259,6 +260,11 @@ async def test_debts_still_answers_after_the_database_dropped_the_pooled_connect
     await add_debt(sessions, reference="OC-9", person_id=person, served_on=date(2026, 11, 1))
     async with running(deps, botapi):
         [before] = await say(botapi, CHAT, "/debts")
+        # The answer is out; the handler may still be noting the message it sent.
+        for _ in range(200):
+            if engine.sync_engine.pool.checkedout() == 0:
+                break
+            await asyncio.sleep(0.01)
         assert await drop_pooled_connections(engine, database_url)
         [after] = await say(botapi, CHAT, "/debts")
     assert after.text == before.text

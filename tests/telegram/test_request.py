@@ -77,3 +77,17 @@ async def test_a_server_slower_than_the_read_timeout_is_timed_out(
             await request.post(f"{base}{TOKEN}/slow")
     finally:
         await request.shutdown()
+
+
+async def test_a_sent_message_comes_back_without_the_bots_own_keyboard(
+    server: tuple[str, list[tuple[str, str, Any]]],
+) -> None:
+    base, seen = server
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Pay", url="https://pay.example/1")]])
+    async with Bot(TOKEN, base_url=base, request=JsonRequest()) as bot:
+        sent = await bot.send_message(7, "ok", reply_markup=keyboard)
+    assert (sent.message_id, sent.chat_id, sent.text) == (1, 7, "ok")
+    assert sent.reply_markup is None
+    assert JsonRequest.parse_json_payload(b'{"ok": true, "result": [{"update_id": 1}]}') == {
+        "ok": True, "result": [{"update_id": 1}]
+    }

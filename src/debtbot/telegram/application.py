@@ -81,6 +81,8 @@ def build_application(
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .request(request or JsonRequest())
+        # getUpdates on the same client as the replies (PTB's default would be httpx's).
+        .get_updates_request(JsonRequest(connection_pool_size=1))
         .concurrent_updates(concurrent_updates(settings))
         .context_types(ContextTypes(context=BotContext))
         .defaults(
