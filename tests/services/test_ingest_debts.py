@@ -15,15 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from debtbot.domain.identifiers import identifier_hash, normalise_identifier
 from debtbot.domain.keys import HashKey
 from debtbot.services.deps import Deps
-from debtbot.services.ingest_debts import (
-    FirstLines,
-    ImportFileError,
-    RecordError,
-    cancel_debts,
-    import_file,
-    upsert_debts,
-    validate_record,
-)
+from debtbot.services.ingest.pipeline import import_file
+from debtbot.services.ingest.reading import FirstLines, ImportFileError
+from debtbot.services.ingest.upsert import cancel_debts, upsert_debts
+from debtbot.services.ingest.validation import RecordError, validate_record
 from debtbot.settings import Settings
 from debtbot.store.models import (
     AuditEntry,
@@ -562,7 +557,7 @@ def test_the_source_option_fills_and_checks_the_source_column() -> None:
 def test_phone_numbers_are_normalised_as_phonenumbers_does(phone: str) -> None:
     import phonenumbers
 
-    from debtbot.services.ingest_debts import _e164
+    from debtbot.services.ingest.validation import _e164
 
     try:
         parsed = phonenumbers.parse(phone, "CY")
@@ -573,37 +568,6 @@ def test_phone_numbers_are_normalised_as_phonenumbers_does(phone: str) -> None:
     except phonenumbers.NumberParseException:
         expected = None
     assert _e164.__wrapped__(phone) == expected
-
-
-@pytest.mark.parametrize(
-    "changes",
-    [
-        {},
-        {"phone": "99 123456", "language": "el", "points": "3", "status": "paid"},
-        {"kind": "tax", "served_on": "", "due_on": "2026-12-31", "amount": "1500.5"},
-        {"holder_type": "company", "id_type": "company_reg", "id_number": "ΗΕ-1234",
-         "name": "Ακμή Λτδ", "date_of_birth": ""},
-        {"name": " Ayşe Yılmaz ", "id_number": " 0881234 ", "reference": " R-2 "},
-        {"phone": "+357 90123456"},  # not a valid number: a warning
-        {"language": "EL"},
-        {"date_of_birth": "1980-02-30"},
-    ],
-)
-def test_well_formed_rows_validate_as_the_full_checks_do(
-    changes: dict[str, object], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import debtbot.services.ingest_debts as ingest
-
-    def outcome() -> object:
-        ingest._HOLDERS.clear()
-        try:
-            return validate_record(raw(**changes), line=3, today=TODAY)
-        except RecordError as exc:
-            return str(exc)
-
-    quick = outcome()
-    monkeypatch.setattr(ingest, "_plain_record", lambda *args: None)
-    assert outcome() == quick
 
 
 def test_the_duplicate_check_remembers_each_keys_first_line_through_growth() -> None:

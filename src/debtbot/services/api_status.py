@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from debtbot import authorities
 from debtbot.domain import registry_dates
-from debtbot.domain.debts import Debt, DebtKind
 from debtbot.services.deps import Deps
 from debtbot.services.verify_identity import lock_expiry
 from debtbot.store import api as store
@@ -58,15 +57,9 @@ async def metrics_snapshot(deps: Deps) -> Snapshot:
         # Failures older than two windows cannot hold a lock in force (verify_identity).
         by_chat, by_identifier = await store.recent_failures(session, since=now - 2 * window)
         counters = await fleet_store.counters(session)
-        by_authority = await store.open_debts_by_authority(session)
-        with_dates = await store.open_debts_with_registry_dates(session)
-    differ = sum(
-        1 for kind, reference, amount, served_on, surcharge_on, prosecution_on in with_dates
-        if registry_dates.differences(Debt(
-            DebtKind(kind), reference, amount, served_on, surcharge_on=surcharge_on,
-            prosecution_on=prosecution_on,
-        ))
-    )
+    by_authority = await deps.read(lambda uow: uow.debts.open_by_authority())
+    with_dates = await deps.read(lambda uow: uow.debts.open_with_registry_dates())
+    differ = sum(1 for debt in with_dates if registry_dates.differences(debt))
     unknown = sum(
         count for value, count in by_authority.items()
         if value and authorities.find(value) is None

@@ -60,3 +60,11 @@ class AuditRepository(Repository):
     """The audit log (audit_log): the only writer of its table."""
 
     __slots__ = ()
+
+    # -- added for ingest
+    async def record(self, *, actor: str, action: str, subject: str = "", count: int = 0,
+                     details: dict[str, Any] | None = None, at: datetime | None = None) -> int:
+        """Add one entry in the unit of work (it stands or falls with the change); its id."""
+        entry = await record(self._db, actor=actor, action=action,  # type: ignore[arg-type]
+                             subject=subject, count=count, details=details, at=at)
+        return entry.id

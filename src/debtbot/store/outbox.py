@@ -432,3 +432,23 @@ class OutboxRepository(Repository):
     """What is to be sent (outbox) and the planner's state: the only writer of their tables."""
 
     __slots__ = ()
+
+    # -- added for ingest
+    async def add_if_new(self, row: dict[str, Any]) -> bool:
+        """Queue one message (services.outbox.outbox_row) unless its dedupe_key exists."""
+        return await insert_if_new(self._db, row)  # type: ignore[arg-type]
+
+    async def cancel_reminders_of_debt(self, debt_id: int) -> int:
+        """A debt was paid: its pending reminders never go out."""
+        return await cancel_pending(
+            self._db,  # type: ignore[arg-type]
+            OutboxMessage.debt_id == debt_id,
+            OutboxMessage.purpose == OutboxPurpose.REMINDER.value,
+            reason="debt closed",
+        )
+
+    async def cancel_for_closed_debts(self, debt_ids: Sequence[int]) -> int:
+        """Debts were closed: their pending messages (a receipt apart) never go out."""
+        from debtbot.store.debts import cancel_pending_outbox
+
+        return await cancel_pending_outbox(self._db, debt_ids)  # type: ignore[arg-type]
