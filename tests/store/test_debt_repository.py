@@ -336,3 +336,35 @@ async def test_the_figures_count_holders_by_key_and_open_debts_by_authority(
     assert keys == {"persons": {"k1": 1, "k0": 1}, "companies": {"k1": 1}}
     assert authorities == {"Cyprus Police": 2, "": 1}
     assert [(d.reference, d.surcharge_on) for d in dated] == [("D", date(2026, 12, 5))]
+
+
+async def test_a_person_is_found_by_any_of_their_hashes_and_moves_to_another_key(
+    store: Store, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await upsert(store, batch(debt("A", "old-1"), debt("C", "c1", company=True),
+                              persons={"old-1": ELENI | {"key_id": "k0"}}))
+
+    found = await store.read(lambda uow: uow.debts.person_by_hashes(["new-1", "old-1"]))
+    nobody = await store.read(lambda uow: uow.debts.person_by_hashes(["new-2"]))
+    assert found is not None and nobody is None
+    company = (await stored(sessions, Company))[0]
+    async with store.uow() as uow:
+        await uow.debts.rekey_person(found.id, id_hash="new-1", key_id="k1",
+                                     date_of_birth_hash="dob-1b", phone_hash=None)
+        await uow.debts.rekey_company(company.id, reg_hash="c1b", key_id="k1")
+    moved = await store.read(lambda uow: uow.debts.person_by_hashes(["new-1", "old-1"]))
+    (a_debt,) = [row for row in await stored(sessions) if row.reference == "A"]
+    on_file = await store.read(lambda uow: uow.debts.debt(a_debt.id))
+
+    assert (found.id_hash, found.key_id, found.name, found.phone_hash) == (
+        "old-1", "k0", "Ελένη", "tel-1"
+    )
+    assert moved is not None
+    assert (moved.id, moved.id_hash, moved.key_id, moved.date_of_birth_hash, moved.phone_hash) == (
+        found.id, "new-1", "k1", "dob-1b", None
+    )
+    assert [(c.reg_hash, c.key_id) for c in await stored(sessions, Company)] == [("c1b", "k1")]
+    assert on_file is not None
+    assert (on_file.person_id, on_file.debt.reference, on_file.debt.served_on) == (
+        found.id, "A", date(2026, 11, 1)
+    )

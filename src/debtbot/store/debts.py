@@ -22,7 +22,7 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -150,6 +150,19 @@ class DebtOnFile:
     company_id: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class PersonOnFile:
+    """A person as stored: every identifying value a keyed hash (domain/keys.py)."""
+
+    id: int
+    id_hash: str
+    key_id: str | None  # the fingerprint of the key the hashes are under
+    name: str
+    date_of_birth_hash: str | None
+    phone_hash: str | None
+    language: str | None
+
+
 class PaymentAlreadyRecorded(Exception):
     """The provider's payment id is on file already (a concurrent replay)."""
 
@@ -236,6 +249,45 @@ class DebtRepository(Repository):
     async def refresh_statistics(self) -> None:
         """Bring the planner's view of debts and their holders up to date (after bulk writes)."""
         await refresh_statistics(self._session, [DEBTS, PERSONS, COMPANIES])
+
+    # -- holders and debts, one at a time ------------------------------------------------
+
+    async def person_by_hashes(self, hashes: Sequence[str]) -> PersonOnFile | None:
+        """The person filed under any of these identifier hashes (the first one first: the
+        current key's, then the previous key's during a rotation)."""
+        if not hashes:
+            return None
+        first = case((PERSONS.c.id_hash == hashes[0], 0), else_=1)
+        row = (await self._db.execute(
+            select(PERSONS.c.id, PERSONS.c.id_hash, PERSONS.c.key_id, PERSONS.c.name,
+                   PERSONS.c.date_of_birth_hash, PERSONS.c.phone_hash, PERSONS.c.language)
+            .where(PERSONS.c.id_hash.in_(list(hashes))).order_by(first).limit(1)
+        )).first()
+        return PersonOnFile(*row) if row is not None else None
+
+    async def rekey_person(
+        self, person_id: int, *, id_hash: str, key_id: str, date_of_birth_hash: str | None,
+        phone_hash: str | None,
+    ) -> None:
+        """Move a person to another key (all of the row's hashes at once)."""
+        await self._db.execute(
+            update(PERSONS).where(PERSONS.c.id == person_id).values(
+                id_hash=id_hash, key_id=key_id, date_of_birth_hash=date_of_birth_hash,
+                phone_hash=phone_hash,
+            )
+        )
+
+    async def rekey_company(self, company_id: int, *, reg_hash: str, key_id: str) -> None:
+        await self._db.execute(
+            update(COMPANIES).where(COMPANIES.c.id == company_id)
+            .values(reg_hash=reg_hash, key_id=key_id)
+        )
+
+    async def debt(self, debt_id: int) -> DebtOnFile | None:
+        row = (await self._db.execute(select(DEBTS).where(DEBTS.c.id == debt_id))).first()
+        if row is None:
+            return None
+        return DebtOnFile(row.id, debt_from_row(row), row.person_id, row.company_id)  # type: ignore[arg-type]
 
     # -- payments ---------------------------------------------------------------------
 
@@ -517,7 +569,7 @@ async def _find_under_previous(
 
 # ------------------------------------------------ still called with a session
 # The news planner's cancellation (the outbox repository's, moving there) and show_debts'
-# read (a DebtRepository method when it moves to the unit of work).
+# read (DebtRepository.debt, once show_debts moves to the unit of work).
 
 
 async def cancel_pending_outbox(session: AsyncSession, debt_ids: Sequence[int]) -> int:

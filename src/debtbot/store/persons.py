@@ -1,8 +1,10 @@
-"""Persons as verify_identity and signin still find and re-key them with a session.
+"""Persons as verify_identity and signin still find and re-key them with a session, and the
+test seeds' person rows.
 
-Everything else about persons and companies (the registries' upserts, the key figures) is
-DebtRepository's (store/debts.py); these move there as those services move to the unit of
-work. A person's identifier, date of birth and phone are kept as keyed hashes (domain/keys.py).
+Persons and companies are DebtRepository's (store/debts.py): person_by_hashes, rekey_person
+and rekey_company are its methods; the functions here go when those services move to the
+unit of work. A person's identifier, date of birth and phone are kept as keyed hashes
+(domain/keys.py).
 """
 
 from __future__ import annotations
