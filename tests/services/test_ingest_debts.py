@@ -570,6 +570,34 @@ def test_phone_numbers_are_normalised_as_phonenumbers_does(phone: str) -> None:
     assert _e164.__wrapped__(phone) == expected
 
 
+@pytest.mark.parametrize(
+    ("typed", "text"),
+    [
+        ({}, {}),
+        ({"served_on": date(2026, 11, 24)}, {"served_on": "2026-11-24"}),  # in the future
+        ({"served_on": date(1985, 1, 2)}, {"served_on": "1985-01-02"}),  # before 1990
+        ({"date_of_birth": date(1899, 12, 31)}, {"date_of_birth": "1899-12-31"}),
+        ({"amount": Decimal("85.5"), "points": 3, "post_clearance": True},
+         {"amount": "85.50", "points": "3", "post_clearance": "true"}),
+        ({"served_at": datetime(2026, 10, 31, 22, 30, tzinfo=UTC)},
+         {"served_at": "2026-10-31T22:30:00Z"}),
+        ({"served_at": datetime(2026, 11, 24, 8, 0, tzinfo=UTC), "served_on": None},
+         {"served_at": "2026-11-24T08:00:00Z", "served_on": ""}),  # in the future
+    ],
+)
+def test_the_apis_typed_values_validate_as_their_text_does(
+    typed: dict[str, object], text: dict[str, object]
+) -> None:
+    def outcome(changes: dict[str, object]) -> object:
+        values = {k: v for k, v in raw(**changes).items() if v is not None}
+        try:
+            return validate_record(values, line=3, today=TODAY)
+        except RecordError as exc:
+            return str(exc)
+
+    assert outcome(typed) == outcome(text)
+
+
 def test_the_duplicate_check_remembers_each_keys_first_line_through_growth() -> None:
     lines = FirstLines(capacity=8)
     keys = [hash(("police", f"P-{n}")) for n in range(5000)] + [0, -1]

@@ -181,6 +181,8 @@ def validated_rows(
     source: str | None,
     progress: Progress | None,
 ) -> Iterator[DebtRecord | RecordError]:
+    """Each row of the file checked: its DebtRecord, or its RecordError (a key named again
+    is one). The report counts the rows, keeps the warnings and the keys named twice."""
     size = path.stat().st_size
     with path.open("rb") as binary:
         head = binary.read(4096)

@@ -119,6 +119,16 @@ class DebtRecord:
         return (self.source, self.reference)
 
 
+def _plain_text(value: object, limit: int) -> str | None:
+    """Text that passes every check of _Row.text as it is, stripped; None: look closer."""
+    if value.__class__ is not str:
+        return None
+    text = value.strip(STRIP)  # type: ignore[attr-defined]
+    if not text or len(text) > limit or _CONTROL.search(text):
+        return None
+    return text
+
+
 class _Row:
     """Collects every problem in one raw row."""
 
@@ -138,6 +148,8 @@ class _Row:
 
     def text(self, name: str, *, required: bool = False) -> str:
         value = self.raw.get(name)
+        if (text := _plain_text(value, MAX_LENGTHS.get(name, 10_000))) is not None:
+            return text  # the common case
         if value.__class__ is not str:  # JSON lines: numbers, null, booleans, lists
             if value is None:
                 if required:
@@ -416,7 +428,7 @@ _HOLDERS_MAX = 20_000
 
 
 def _holder(row: _Row, today: date | None) -> tuple[HolderType | None, Holder | None]:
-    key = (*(row.raw.get(column) for column in _HOLDER_COLUMNS), today)
+    key = (*map(row.raw.get, _HOLDER_COLUMNS), today)
     try:
         found = _HOLDERS.get(key)
     except TypeError:  # a JSON list or object in a cell: not cacheable, and an error below
@@ -455,14 +467,17 @@ def validate_record(
     today: date | None = None,
     default_source: str | None = None,
 ) -> DebtRecord:
-    """Check one row (CSV row or JSON object) and return it typed and normalised.
+    """Check one row (CSV row, JSON object, or an API debt's already typed values) and return
+    it typed and normalised.
 
     Raises RecordError naming the line and field; `.problems` holds every fault in the row.
     `today` (the Nicosia date) refuses dates of service and birth in the future.
     """
     row = _Row(raw, line)
     kind = row.choice("kind", DebtKind, required=True)
-    source = row.text("source")
+    source = _plain_text(raw.get("source"), _KEY_LENGTH)
+    if source is None or default_source:
+        source = row.text("source")
     if default_source:
         if not source:
             source = default_source
@@ -471,31 +486,59 @@ def validate_record(
                      f"({default_source!r})")
     elif not source:
         row.fail("source", "is missing" if raw.get("source") is None else "is empty")
-    reference = row.text("reference", required=True)
-    authority = row.text("authority")
+    reference = (_plain_text(raw.get("reference"), _KEY_LENGTH)
+                 or row.text("reference", required=True))
+    authority = _plain_text(raw.get("authority"), _AUTHORITY_LENGTH)
+    if authority is None:
+        authority = row.text("authority")
     holder_type, holder = _holder(row, today)
     amount = _amount(row)
     served_on = row.date("served_on", today)
     # Optional columns are mostly empty: skip their checks then (a million rows add up).
     given = {
-        column for column in OPTIONAL_CHECKED
-        if (value := raw.get(column)) is not None and value != ""
+        column for column in _OPTIONAL.intersection(raw)
+        if (value := raw[column]) is not None and value != ""
     }
-    due_on = row.date("due_on", today) if "due_on" in given else None
-    status = row.choice("status", DebtStatus) if "status" in given else None
-    points = _points(row) if "points" in given else None
-    rate = _rate(row) if "surcharge_rate" in given else None
-    post_clearance = row.flag("post_clearance") if "post_clearance" in given else None
-    suspended = (
-        row.flag("enforcement_suspended") if "enforcement_suspended" in given else None
+    optional: dict[str, Any] = {}
+    if given:
+        served_on = _optional(row, given, optional, kind, holder_type, served_on, today)
+    if row.problems:
+        first = row.problems[0]
+        first.problems = tuple(row.problems)
+        raise first
+    assert kind and holder_type and holder and amount is not None
+    return DebtRecord(
+        kind, source, reference, authority, holder_type, holder, amount, served_on,
+        **optional, line=line, warnings=tuple(row.warnings),
     )
-    instalments = row.flag("instalments_on_time") if "instalments_on_time" in given else None
-    finding_notice_on = (
-        row.date("finding_notice_on", today)
-        if "finding_notice_on" in given else None
-    )
+
+
+_OPTIONAL = frozenset(OPTIONAL_CHECKED)
+_KEY_LENGTH, _AUTHORITY_LENGTH = MAX_LENGTHS["reference"], MAX_LENGTHS["authority"]
+
+
+def _optional(
+    row: _Row, given: set[str], found: dict[str, Any], kind: DebtKind | None,
+    holder_type: HolderType | None, served_on: date | None, today: date | None,
+) -> date | None:
+    """The optional columns given, checked into `found`; the date of service, which the time
+    of service may give."""
+    if "due_on" in given:
+        found["due_on"] = row.date("due_on", today)
+    if "status" in given:
+        found["status"] = row.choice("status", DebtStatus)
+    if "points" in given:
+        found["points"] = _points(row)
+    if "surcharge_rate" in given:
+        found["surcharge_rate"] = _rate(row)
+    for name in ("post_clearance", "enforcement_suspended", "instalments_on_time"):
+        if name in given:
+            found[name] = row.flag(name)
+    if "finding_notice_on" in given:
+        found["finding_notice_on"] = row.date("finding_notice_on", today)
     served_at = row.moment("served_at", today=today) if "served_at" in given else None
     if served_at is not None:
+        found["served_at"] = served_at
         # Type E note 1: the moment of service; its Cyprus day is the date of service.
         day = served_at.astimezone(NICOSIA).date()
         if served_on is None and "served_on" not in row.problems_in():
@@ -503,23 +546,22 @@ def validate_record(
         elif served_on is not None and day != served_on:
             row.fail("served_at", f"falls on {day.isoformat()} in Cyprus, not on served_on "
                      f"{served_on.isoformat()}")
-    measures: dict[str, date | None] = {}
     for column in TAX_MEASURE_COLUMNS:
-        measures[column] = (
-            row.date(column, today) if column in given else None
-        )
-        if measures[column] is not None and kind is not DebtKind.TAX:
+        if column not in given:
+            continue
+        measure = row.date(column, today)
+        if measure is not None and kind is not DebtKind.TAX:
             row.warnings.append(f"line {row.line}: {column} is for tax debts; ignored")
-            measures[column] = None
+            measure = None
+        found[column] = measure
     surcharge_on = row.date("surcharge_on", today) if "surcharge_on" in given else None
     prosecution_on = (
         row.date("prosecution_on", today) if "prosecution_on" in given else None
     )
     if surcharge_on is not None or prosecution_on is not None:
+        found["surcharge_on"], found["prosecution_on"] = surcharge_on, prosecution_on
         _check_registry_dates(row, kind, served_on, surcharge_on, prosecution_on)
 
-    representative: Holder | None = None
-    role = ""
     if "representative_id_number" in given or "representative_id_type" in given:
         if holder_type is not HolderType.COMPANY:
             row.fail("representative_id_number", "only a company has representatives")
@@ -530,43 +572,10 @@ def validate_record(
             rep_name = row.name("representative_name")
             rep_dob = row.date("representative_date_of_birth", today)
             rep_phone = row.phone("representative_phone")
-            role = row.text("representative_role")
+            found["representative_role"] = row.text("representative_role")
             if rep_id is not None:
-                representative = Holder(rep_id, rep_name, rep_dob, rep_phone, None)
-
-    if row.problems:
-        first = row.problems[0]
-        first.problems = tuple(row.problems)
-        raise first
-    assert kind and holder_type and holder and amount is not None
-    return DebtRecord(
-        kind=kind,
-        source=source,
-        reference=reference,
-        authority=authority,
-        holder_type=holder_type,
-        holder=holder,
-        amount=amount,
-        served_on=served_on,
-        due_on=due_on,
-        status=status,
-        points=points,
-        surcharge_rate=rate,
-        post_clearance=post_clearance,
-        enforcement_suspended=suspended,
-        instalments_on_time=instalments,
-        finding_notice_on=finding_notice_on,
-        served_at=served_at,
-        freeze_notified_on=measures["freeze_notified_on"],
-        seized_on=measures["seized_on"],
-        charge_notified_on=measures["charge_notified_on"],
-        surcharge_on=surcharge_on,
-        prosecution_on=prosecution_on,
-        representative=representative,
-        representative_role=role,
-        line=line,
-        warnings=tuple(row.warnings),
-    )
+                found["representative"] = Holder(rep_id, rep_name, rep_dob, rep_phone, None)
+    return served_on
 
 
 def _check_registry_dates(
