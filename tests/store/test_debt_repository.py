@@ -368,3 +368,20 @@ async def test_a_person_is_found_by_any_of_their_hashes_and_moves_to_another_key
     assert (on_file.person_id, on_file.debt.reference, on_file.debt.served_on) == (
         found.id, "A", date(2026, 11, 1)
     )
+
+
+async def test_a_batch_prepared_ahead_is_written_as_one_that_was_not(
+    store: Store, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    ahead = batch(debt("B", "h2"), debt("A", served_at=datetime(2026, 11, 1, 8, 0, tzinfo=UTC)))
+    store.prepare(ahead)  # as a file import's reading thread does
+
+    changes = await upsert(store, ahead)
+    written = [(row.reference, row.served_at, row.person_id) for row in await stored(sessions)]
+    again = await upsert(store, batch(debt("B", "h2"),
+                                      debt("A", served_at=datetime(2026, 11, 1, 8, 0, tzinfo=UTC))))
+
+    persons = {p.id_hash: p.id for p in await stored(sessions, Person)}
+    assert (changes.inserted, again.unchanged) == (2, 2)
+    assert written == [("A", datetime(2026, 11, 1, 8, 0, tzinfo=UTC), persons["h1"]),
+                       ("B", None, persons["h2"])]

@@ -34,6 +34,8 @@ def _text(column: Column) -> Any:
                                             pattern=_PRINTABLE)]
 
 
+# How each kind of column travels in JSON: dates and instants as ISO 8601 text, money as a
+# string ("85.00"), never a JSON number.
 _TYPES: dict[Kind, Any] = {
     Kind.KEY: Key, Kind.ID_NUMBER: IdNumber, Kind.DATE: Day, Kind.MOMENT: Instant,
     Kind.AMOUNT: Money, Kind.POINTS: Annotated[int, Field(ge=0, le=MAX_POINTS)],
@@ -55,7 +57,7 @@ def _field(column: Column) -> tuple[Any, Any]:
     return kind | None, None
 
 
-# One debt and its holder, as the registry knows them: the import's columns (columns.py).
+# The import's columns (columns.py), in their order, typed.
 DebtIn: type[Body] = create_model(  # type: ignore[call-overload]
     "DebtIn", __base__=Body, __doc__="One debt and its holder, as the registry knows them.",
     **{column.name: _field(column) for column in COLUMNS},

@@ -138,6 +138,15 @@ class DebtBatch:
     debts: Sequence[Values]
     previous_persons: Previous | None = None  # during a key rotation
     previous_companies: Previous | None = None
+    # dialect → the batch as that dialect stores it, worked out once (Store.prepare)
+    _encoded: dict[str, _Encoded] = field(default_factory=dict, init=False, repr=False,
+                                          compare=False)
+
+    def encoded(self, dialect: str) -> _Encoded:
+        found = self._encoded.get(dialect)
+        if found is None:
+            found = self._encoded[dialect] = _encode(self, dialect)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,18 +206,14 @@ class DebtRepository(Repository):
         if not durable:
             await defer_commit_flush(session)
         driver = await Driver.of(session)
-        dialect = driver.dialect
+        encoded = batch.encoded(driver.dialect)
         person_ids = await _sync(
-            driver, PERSONS, "id_hash", PERSON_COLUMNS, _PERSON_OPTIONAL,
-            _stored(dialect, PERSONS, PERSON_COLUMNS, batch.persons),
-            previous=_stored_previous(dialect, PERSONS, PERSON_COLUMNS, batch.previous_persons),
-            hashed=_PERSON_HASHED,
+            driver, PERSONS, "id_hash", PERSON_COLUMNS, _PERSON_OPTIONAL, encoded.persons,
+            previous=encoded.previous_persons, hashed=_PERSON_HASHED,
         )
         company_ids = await _sync(
             driver, COMPANIES, "reg_hash", COMPANY_COLUMNS, _COMPANY_OPTIONAL,
-            _stored(dialect, COMPANIES, COMPANY_COLUMNS, batch.companies),
-            previous=_stored_previous(dialect, COMPANIES, COMPANY_COLUMNS,
-                                      batch.previous_companies),
+            encoded.companies, previous=encoded.previous_companies,
         )
         pairs = [(company_ids[c], person_ids[p], role) for c, p, role in batch.representatives]
         rows = [
@@ -217,16 +222,13 @@ class DebtRepository(Repository):
         ]
         await insert_ignoring_conflicts(session, REPRESENTATIVES, rows,
                                         keys=("company_id", "person_id"))
-        debts = sorted(batch.debts, key=_debt_key)  # index pages filled in turn
-        stored = _stored_debts(dialect, debts)
-        for values, debt in zip(stored, debts, strict=True):
-            is_company, holder_hash = debt["holder"]
+        stored = encoded.debts
+        for values, (is_company, holder_hash) in zip(stored, encoded.holders, strict=True):
             if is_company:
                 values[PERSON_ID_AT], values[COMPANY_ID_AT] = None, company_ids[holder_hash]
             else:
                 values[PERSON_ID_AT], values[COMPANY_ID_AT] = person_ids[holder_hash], None
-        keys = [(debt["source"], debt["reference"]) for debt in debts]
-        return await _sync_debts(driver, keys, stored, now=now)
+        return await _sync_debts(driver, encoded.keys, stored, now=now)
 
     async def close(self, keys: Sequence[Key], *, status: DebtStatus, now: datetime
                     ) -> list[int]:
@@ -382,6 +384,32 @@ class DebtRepository(Repository):
 
 
 # ------------------------------------------------------------------- the bulk upsert
+
+
+@dataclass(slots=True)
+class _Encoded:
+    persons: _Stored
+    companies: _Stored
+    previous_persons: _StoredPrevious | None
+    previous_companies: _StoredPrevious | None
+    keys: list[Key]  # the debts in (source, reference) order: index pages filled in turn
+    holders: list[tuple[bool, str]]
+    debts: list[list[Any]]  # person_id and company_id filled in once the holders have ids
+
+
+def _encode(batch: DebtBatch, dialect: str) -> _Encoded:
+    debts = sorted(batch.debts, key=_debt_key)
+    return _Encoded(
+        persons=_stored(dialect, PERSONS, PERSON_COLUMNS, batch.persons),
+        companies=_stored(dialect, COMPANIES, COMPANY_COLUMNS, batch.companies),
+        previous_persons=_stored_previous(dialect, PERSONS, PERSON_COLUMNS,
+                                          batch.previous_persons),
+        previous_companies=_stored_previous(dialect, COMPANIES, COMPANY_COLUMNS,
+                                            batch.previous_companies),
+        keys=[(debt["source"], debt["reference"]) for debt in debts],
+        holders=[debt["holder"] for debt in debts],
+        debts=_stored_debts(dialect, debts),
+    )
 
 
 def _stored(dialect: str, table: Any, columns: Sequence[str], wanted: Mapping[str, Values]

@@ -31,6 +31,7 @@ from debtbot.services.ingest.upsert import (
 )
 from debtbot.services.ingest.validation import DebtRecord, RecordError
 from debtbot.services.plan_news import release_held_news, withhold_new_debt_news
+from debtbot.store.unit_of_work import Store
 
 DEFAULT_BATCH_SIZE = 5000
 
@@ -101,7 +102,7 @@ async def import_file(
     with _bulk_pace():
         await _write_batches(path, report, flush, today=today, source=source,
                              progress=progress, batch_size=batch_size,
-                             keyring=deps.settings.keyring)
+                             keyring=deps.settings.keyring, store=deps.store)
     if batch_number == 0:
         # An import with nothing to write is still in the audit log.
         await flush(prepare_batch([], deps.settings.keyring))
@@ -155,6 +156,7 @@ async def _write_batches(
     progress: Progress | None,
     batch_size: int,
     keyring: Keyring,
+    store: Store,
 ) -> None:
     # Reading, validating and preparing batches (a thread of its own) overlaps writing them:
     # the database's share of the work (the server, or SQLite's C code) runs meanwhile. The
@@ -173,6 +175,7 @@ async def _write_batches(
         try:
             for batch in records:
                 prepared = prepare_batch(batch, keyring)
+                store.prepare(prepared.debts)  # the store's own encoding, off the writer's path
                 while not slots.acquire(timeout=0.1):
                     if stop.is_set():
                         return
