@@ -5,7 +5,7 @@
     python bench/api_bench.py --postgres-url postgresql+asyncpg://postgres@127.0.0.1:5432/h_api
 
 The server is the real one (build_http_app, the aiohttp server, bearer auth, pydantic
-validation, services.ingest_debts) in a process of its own; this process is the client,
+validation, services.ingest) in a process of its own; this process is the client,
 sending pre-encoded batches over HTTP with `--concurrency` requests in flight. Measured:
   1. insert: 100,000 new debts (and their 100,000 persons) from an empty database;
   2. update: the same batches again with every amount changed (all updates);

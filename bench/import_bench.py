@@ -154,7 +154,7 @@ async def _prepare(url: str, linked: list[str] | None = None) -> None:
 
 async def _import(url: str, path: Path) -> dict[str, object]:
     from debtbot.services.deps import Deps
-    from debtbot.services.ingest_debts import import_file
+    from debtbot.services.ingest.pipeline import import_file
     from debtbot.settings import Settings
     from debtbot.store.db import create_engine, session_factory
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from debtbot import sample
 from debtbot.services.deps import Deps
-from debtbot.services.ingest_debts import import_file
+from debtbot.services.ingest.pipeline import import_file
 from debtbot.settings import Settings
 from debtbot.store.models import Company, CompanyRepresentative, DebtRow, Person
 

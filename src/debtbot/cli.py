@@ -191,7 +191,8 @@ def import_(
     """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from debtbot.services.ingest_debts import ImportFileError, import_file
+    from debtbot.services.ingest.pipeline import import_file
+    from debtbot.services.ingest.reading import ImportFileError
     from debtbot.store.db import is_sqlite
     from debtbot.store.migrate import upgrade_database
 

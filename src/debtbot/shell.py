@@ -132,7 +132,7 @@ def render(messages: list[Any], keyboard: list[list[dict[str, Any]]] | None, ter
 
 async def _seed(deps: Any, folder: Path) -> int:
     from debtbot import sample
-    from debtbot.services.ingest_debts import import_file
+    from debtbot.services.ingest.pipeline import import_file
     from debtbot.store.models import Base
 
     engine = deps.sessions.kw["bind"]
@@ -264,7 +264,7 @@ async def run_local(
 async def _import_sample(deps: Any, folder: Path) -> None:
     """The sample registry, dates moved to today (importing it again changes nothing)."""
     from debtbot import sample
-    from debtbot.services.ingest_debts import import_file
+    from debtbot.services.ingest.pipeline import import_file
 
     today = deps.clock().astimezone(deps.settings.tz).date()
     with tempfile.TemporaryDirectory(prefix="debtbot-sample-") as scratch:

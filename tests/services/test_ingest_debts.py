@@ -15,15 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from debtbot.domain.identifiers import identifier_hash, normalise_identifier
 from debtbot.domain.keys import HashKey
 from debtbot.services.deps import Deps
-from debtbot.services.ingest_debts import (
-    FirstLines,
-    ImportFileError,
-    RecordError,
-    cancel_debts,
-    import_file,
-    upsert_debts,
-    validate_record,
-)
+from debtbot.services.ingest.pipeline import import_file
+from debtbot.services.ingest.reading import FirstLines, ImportFileError
+from debtbot.services.ingest.upsert import cancel_debts, upsert_debts
+from debtbot.services.ingest.validation import RecordError, validate_record
 from debtbot.settings import Settings
 from debtbot.store.models import (
     AuditEntry,
@@ -562,7 +557,7 @@ def test_the_source_option_fills_and_checks_the_source_column() -> None:
 def test_phone_numbers_are_normalised_as_phonenumbers_does(phone: str) -> None:
     import phonenumbers
 
-    from debtbot.services.ingest_debts import _e164
+    from debtbot.services.ingest.validation import _e164
 
     try:
         parsed = phonenumbers.parse(phone, "CY")
@@ -576,34 +571,31 @@ def test_phone_numbers_are_normalised_as_phonenumbers_does(phone: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "changes",
+    ("typed", "text"),
     [
-        {},
-        {"phone": "99 123456", "language": "el", "points": "3", "status": "paid"},
-        {"kind": "tax", "served_on": "", "due_on": "2026-12-31", "amount": "1500.5"},
-        {"holder_type": "company", "id_type": "company_reg", "id_number": "ΗΕ-1234",
-         "name": "Ακμή Λτδ", "date_of_birth": ""},
-        {"name": " Ayşe Yılmaz ", "id_number": " 0881234 ", "reference": " R-2 "},
-        {"phone": "+357 90123456"},  # not a valid number: a warning
-        {"language": "EL"},
-        {"date_of_birth": "1980-02-30"},
+        ({}, {}),
+        ({"served_on": date(2026, 11, 24)}, {"served_on": "2026-11-24"}),  # in the future
+        ({"served_on": date(1985, 1, 2)}, {"served_on": "1985-01-02"}),  # before 1990
+        ({"date_of_birth": date(1899, 12, 31)}, {"date_of_birth": "1899-12-31"}),
+        ({"amount": Decimal("85.5"), "points": 3, "post_clearance": True},
+         {"amount": "85.50", "points": "3", "post_clearance": "true"}),
+        ({"served_at": datetime(2026, 10, 31, 22, 30, tzinfo=UTC)},
+         {"served_at": "2026-10-31T22:30:00Z"}),
+        ({"served_at": datetime(2026, 11, 24, 8, 0, tzinfo=UTC), "served_on": None},
+         {"served_at": "2026-11-24T08:00:00Z", "served_on": ""}),  # in the future
     ],
 )
-def test_well_formed_rows_validate_as_the_full_checks_do(
-    changes: dict[str, object], monkeypatch: pytest.MonkeyPatch
+def test_the_apis_typed_values_validate_as_their_text_does(
+    typed: dict[str, object], text: dict[str, object]
 ) -> None:
-    import debtbot.services.ingest_debts as ingest
-
-    def outcome() -> object:
-        ingest._HOLDERS.clear()
+    def outcome(changes: dict[str, object]) -> object:
+        values = {k: v for k, v in raw(**changes).items() if v is not None}
         try:
-            return validate_record(raw(**changes), line=3, today=TODAY)
+            return validate_record(values, line=3, today=TODAY)
         except RecordError as exc:
             return str(exc)
 
-    quick = outcome()
-    monkeypatch.setattr(ingest, "_plain_record", lambda *args: None)
-    assert outcome() == quick
+    assert outcome(typed) == outcome(text)
 
 
 def test_the_duplicate_check_remembers_each_keys_first_line_through_growth() -> None:

@@ -13,7 +13,7 @@ from debtbot.domain.identifiers import normalise_identifier
 from debtbot.domain.keys import HashKey
 from debtbot.services import notices
 from debtbot.services.deps import Deps
-from debtbot.services.ingest_debts import import_file
+from debtbot.services.ingest.pipeline import import_file
 from debtbot.services.keys import key_status
 from debtbot.services.notices import RecipientQuery
 from debtbot.services.staff import Actor, Role

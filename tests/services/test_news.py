@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from debtbot.domain.identifiers import identifier_hash, normalise_identifier
 from debtbot.services.deliver_outbox import compose
 from debtbot.services.deps import Deps
-from debtbot.services.ingest_debts import cancel_debts, import_file
+from debtbot.services.ingest.pipeline import import_file
+from debtbot.services.ingest.upsert import cancel_debts
 from debtbot.services.plan_reminders import plan_reminders
 from debtbot.settings import Settings
 from debtbot.store.models import Chat, ChatLink, DebtRow, OutboxMessage, Person
@@ -271,7 +272,7 @@ async def test_a_file_import_holds_its_news_until_it_has_finished(
             seen.extend(await session.scalars(select(OutboxMessage.not_before)))
         return result
 
-    import debtbot.services.ingest_debts as ingest
+    import debtbot.services.ingest.pipeline as ingest
 
     original = ingest.upsert_debts
     ingest.upsert_debts = spy

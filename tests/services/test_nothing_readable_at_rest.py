@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from debtbot.services import notices
 from debtbot.services.deps import Deps
-from debtbot.services.ingest_debts import import_file
+from debtbot.services.ingest.pipeline import import_file
 from debtbot.services.notices import RecipientQuery
 from debtbot.services.record_payment import record_payment
 from debtbot.services.staff import Actor, Role

@@ -10,7 +10,7 @@ import pytest
 from citizen_harness import ID_CARD, Clock, add_person, link_person, make_deps, press, running
 
 from debtbot.scheduler import build_scheduler
-from debtbot.services.ingest_debts import import_file
+from debtbot.services.ingest.pipeline import import_file
 from debtbot.store.models import Chat
 from debtbot.telegram.sender import TelegramSender, sender_bot
 

@@ -49,16 +49,16 @@ async def metrics_snapshot(deps: Deps) -> Snapshot:
     settings = deps.settings
     now = deps.clock()
     window = timedelta(hours=settings.verify_window_hours)
-    # Failures older than two windows cannot hold a lock in force (verify_identity).
-    since = now - 2 * window
     async with deps.uow() as uow:
         outbox = await uow.fleet.outbox_counts()
         verification = await uow.fleet.verification_counts()
-        by_chat, by_identifier = await uow.fleet.recent_failures(since=since)
+        # Failures older than two windows cannot hold a lock in force (verify_identity).
+        by_chat, by_identifier = await uow.fleet.recent_failures(since=now - 2 * window)
         counters = await uow.fleet.counters()
-        by_authority = await uow.fleet.open_debts_by_authority()
-        with_dates = await uow.fleet.open_debts_with_registry_dates()
-    differ = sum(1 for debt in with_dates if registry_dates.differences(debt, rulebook=deps.rulebook))
+        by_authority = await uow.debts.open_by_authority()
+        with_dates = await uow.debts.open_with_registry_dates()
+    differ = sum(1 for debt in with_dates
+                 if registry_dates.differences(debt, rulebook=deps.rulebook))
     unknown = sum(
         count for value, count in by_authority.items()
         if value and authorities.find(value) is None

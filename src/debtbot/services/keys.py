@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from debtbot.services.deps import Deps
-from debtbot.store import persons
-from debtbot.store.db import transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +40,7 @@ async def key_status(deps: Deps) -> KeyStatus:
     keyring = deps.settings.keyring
     current = keyring.current.key_id
     previous = keyring.previous.key_id if keyring.previous else None
-    async with transaction(deps.sessions) as session:
-        counts = await persons.rows_by_key(session)
+    counts = await deps.read(lambda uow: uow.debts.holders_by_key())
     tables = []
     for table, by_key in counts.items():
         now = by_key.get(current, 0)

@@ -27,8 +27,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
-
 from debtbot import texts
 from debtbot.domain.debts import DebtKind, DebtStatus
 from debtbot.domain.messages import OutboxPurpose
@@ -36,11 +34,7 @@ from debtbot.domain.money import ZERO
 from debtbot.domain.registry_dates import registry_amount_due, registry_next_milestone
 from debtbot.i18n import Translator, translator
 from debtbot.services.deps import Deps
-from debtbot.store import api as store
-from debtbot.store import audit
-from debtbot.store.db import transaction
-from debtbot.store.mapping import debt_from_row
-from debtbot.store.outbox import OutboxRepository  # -- added for outbox
+from debtbot.store.debts import PaymentAlreadyRecorded
 
 MAX_SKEW = timedelta(minutes=5)
 
@@ -211,20 +205,20 @@ async def record_payment(
     if paid_at > now + MAX_SKEW:
         raise BadPaymentTime("paid_at is in the future.")
     try:
-        async with transaction(deps.sessions) as session:
-            if await store.payment_exists(session, provider_ref):
+        async with deps.uow() as uow:
+            if await uow.debts.payment_recorded(provider_ref):
                 raise Replayed("This payment was already recorded.")
-            found = await store.debts_by_reference(session, reference=reference, source=source)
+            found = await uow.debts.debts_to_pay(reference, source=source)
             if not found:
                 raise DebtNotFound("No debt has that reference.")
             if len(found) > 1:
                 raise AmbiguousReference("Several registries use that reference: give source.")
-            row = found[0]
-            if row.status != DebtStatus.OUTSTANDING.value:
+            on_file = found[0]
+            debt = on_file.debt
+            if debt.status is not DebtStatus.OUTSTANDING:
                 # Nothing is due on a settled or cancelled debt: a payment for it is refused
                 # (the provider checks what is due before it charges).
-                raise DebtNotOpen(f"The debt is {row.status}, not outstanding.")
-            debt = debt_from_row(row)
+                raise DebtNotOpen(f"The debt is {debt.status.value}, not outstanding.")
             # What was due when this payment was made: the ledger settles against that. The
             # domain decides, as /debts does: a fine whose last day fell on a Sunday or a
             # public holiday is still payable, without surcharge where that applies, on the
@@ -232,64 +226,63 @@ async def record_payment(
             due = registry_amount_due(debt, paid_at, rulebook=deps.rulebook)
             if due.prosecution:
                 raise NotPayable("The fine can no longer be paid out of court.")
-            earlier = await store.paid_so_far(session, row.id)
+            earlier = await uow.debts.paid_so_far(on_file.id)
             paid_total = earlier + amount
             settled = paid_total >= due.total
             # Regulations 2021, Type E note 7: an out-of-court fine is paid whole or not at all.
-            if amount < due.total - earlier and row.kind == DebtKind.OUT_OF_COURT_FINE.value:
+            if amount < due.total - earlier and debt.kind is DebtKind.OUT_OF_COURT_FINE:
                 raise PartialPaymentRefused(
                     f"An out-of-court fine cannot be paid in part: {due.total:.2f} is due."
                 )
             refund_due = min(amount, max(paid_total - due.total, ZERO))
-            payment = await store.add_payment(
-                session, provider_ref=provider_ref, debt_id=row.id, amount=amount,
+            payment_id = await uow.debts.add_payment(
+                provider_ref=provider_ref, debt_id=on_file.id, amount=amount,
                 paid_at=paid_at, received_at=now, token_id=token_id,
                 refund_due=refund_due or None,
             )
             cancelled = 0
             if settled:
-                await store.mark_debt_paid(session, row.id, now=now)
-                cancelled = await OutboxRepository(session).cancel(  # -- changed for outbox
-                    debt_ids=[row.id], purpose=OutboxPurpose.REMINDER, reason="debt closed")
+                await uow.debts.mark_paid(on_file.id, now=now)
+                cancelled = await uow.outbox.cancel(debt_ids=[on_file.id], purpose=OutboxPurpose.REMINDER,
+                                                    reason="debt closed")
             remaining = max(due.total - paid_total, ZERO)
             upcoming = (registry_next_milestone(debt, paid_at, rulebook=deps.rulebook)
                         if remaining else None)
             receipt = Receipt(
-                kind=row.kind, reference=row.reference, amount=amount, paid_total=paid_total,
-                remaining=remaining, remaining_by=upcoming.last_day if upcoming else None,
+                kind=debt.kind.value, reference=debt.reference, amount=amount,
+                paid_total=paid_total, remaining=remaining,
+                remaining_by=upcoming.last_day if upcoming else None,
                 refund_due=refund_due, paid_at=paid_at,
             )
-            chats = await store.chats_of_holder(
-                session, person_id=row.person_id, company_id=row.company_id
+            chats = await uow.chats.receipt_chats(
+                person_id=on_file.person_id, company_id=on_file.company_id
             )
-            for chat in chats:
-                await OutboxRepository(session).enqueue(  # -- changed for outbox
-                    dedupe_key=f"receipt:{payment.id}:{chat.chat_id}",
-                    chat_id=chat.chat_id,
+            for chat_id, language, discreet in chats:
+                await uow.outbox.enqueue(
+                    dedupe_key=f"receipt:{payment_id}:{chat_id}",
+                    chat_id=chat_id,
                     purpose=OutboxPurpose.RECEIPT,
                     payload=_receipt(
-                        chat.language, discreet=chat.discreet, receipt=receipt,
-                        timezone=deps.settings.tz,
+                        language, discreet=discreet, receipt=receipt, timezone=deps.settings.tz,
                     ),
                     not_before=now,
-                    debt_id=row.id,
+                    debt_id=on_file.id,
                 )
-            await audit.record(
-                session,
+            await uow.audit.record(
                 at=now,
                 actor=actor,
                 action="payment.record",
-                subject=f"debt:{row.id}",
+                subject=f"debt:{on_file.id}",
                 count=1,
-                details={"payment": payment.id, "settled": settled, "receipts": len(chats),
+                details={"payment": payment_id, "settled": settled, "receipts": len(chats),
                          "reminders_cancelled": cancelled, "paid_total": str(paid_total),
                          "refund_due": str(refund_due)},
             )
-    except IntegrityError:  # the same provider id, recorded concurrently
+    except PaymentAlreadyRecorded:  # the same provider id, recorded concurrently
         raise Replayed("This payment was already recorded.") from None
     return PaymentRecorded(
-        payment_id=payment.id,
-        debt_id=row.id,
+        payment_id=payment_id,
+        debt_id=on_file.id,
         amount=amount,
         amount_due=due.total,
         settled=settled,

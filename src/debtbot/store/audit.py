@@ -91,8 +91,3 @@ class AuditRepository(Repository):
         )
         return result.rowcount or 0
 
-
-async def record(db: Any, **entry: Any) -> int:
-    """`AuditRepository.record` for services not yet on the unit of work (other store
-    owners convert theirs in this round): remove once nothing calls it."""
-    return await AuditRepository(db).record(**entry)

@@ -492,3 +492,22 @@ class ChatRepository(Repository):
         are)."""
         removed = await self._db.execute(delete(MESSAGES).where(MESSAGES.c.sent_at < before))
         return removed.rowcount or 0  # type: ignore[attr-defined]
+
+    # -- added for ingest
+    async def receipt_chats(self, *, person_id: int | None, company_id: int | None
+                            ) -> list[tuple[int, str, bool]]:
+        """(chat id, language, discreet) of the active chats linked to a debt's holder (the
+        person, or the company they represent)."""
+        query = select(Chat.id, Chat.language, Chat.discreet).join(
+            ChatLink, ChatLink.chat_id == Chat.id
+        )
+        if company_id is not None:
+            query = query.where(ChatLink.company_id == company_id)
+        elif person_id is not None:
+            query = query.where(ChatLink.person_id == person_id, ChatLink.company_id.is_(None))
+        else:
+            return []
+        rows = await self._db.execute(
+            query.where(Chat.active.is_(True)).distinct().order_by(Chat.id)
+        )
+        return [(chat_id, language, discreet) for chat_id, language, discreet in rows]

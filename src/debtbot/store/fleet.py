@@ -27,7 +27,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from debtbot.domain.debts import Debt, DebtKind
 from debtbot.store import api
 from debtbot.store.health import warn_unless_outage
 from debtbot.store.models import FleetCounter, ProcessedUpdate
@@ -302,16 +301,3 @@ class FleetRepository(Repository):
     ) -> tuple[dict[int, list[datetime]], dict[str, list[datetime]]]:
         """Failed verification attempts after `since`, by chat and by identifier hash."""
         return await api.recent_failures(self._db, since=since)  # type: ignore[arg-type]
-
-    async def open_debts_by_authority(self) -> dict[str, int]:
-        """Outstanding debts by the registry's `authority` value."""
-        return await api.open_debts_by_authority(self._db)  # type: ignore[arg-type]
-
-    async def open_debts_with_registry_dates(self) -> list[Debt]:
-        """Outstanding debts that carry the registry's own surcharge or prosecution date."""
-        return [
-            Debt(DebtKind(kind), reference, amount, served_on, surcharge_on=surcharge_on,
-                 prosecution_on=prosecution_on)
-            for kind, reference, amount, served_on, surcharge_on, prosecution_on
-            in await api.open_debts_with_registry_dates(self._db)  # type: ignore[arg-type]
-        ]

@@ -22,7 +22,7 @@ from debtbot.store import db
 from debtbot.store.audit import AuditRepository
 from debtbot.store.broadcasts import BroadcastRepository
 from debtbot.store.chats import ChatRepository
-from debtbot.store.debts import DebtRepository
+from debtbot.store.debts import DebtBatch, DebtRepository
 from debtbot.store.dialogues import DialogueRepository
 from debtbot.store.fleet import FleetRepository
 from debtbot.store.outbox import OutboxRepository
@@ -73,3 +73,10 @@ class Store:
     def dialect(self) -> str:
         """"sqlite" or "postgresql", known without connecting."""
         return db.dialect_of(self.sessions)
+
+    # -- added for ingest
+    def prepare(self, batch: DebtBatch) -> None:
+        """Work out now, with no connection, how `batch` will be stored (a file import does it
+        in its reading thread while the batch before is written; DebtRepository.upsert does
+        it otherwise)."""
+        batch.encoded(self.dialect)
