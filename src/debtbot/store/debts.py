@@ -22,7 +22,7 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,14 +42,12 @@ from debtbot.store.models import (
     Company,
     CompanyRepresentative,
     DebtRow,
-    OutboxMessage,
     Payment,
     Person,
 )
 from debtbot.store.repository import Repository
 
 DEBTS = DebtRow.__table__
-OUTBOX = OutboxMessage.__table__
 PERSONS = Person.__table__
 COMPANIES = Company.__table__
 REPRESENTATIVES = CompanyRepresentative.__table__
@@ -265,6 +263,14 @@ class DebtRepository(Repository):
             .where(PERSONS.c.id_hash.in_(list(hashes))).order_by(first).limit(1)
         )).first()
         return PersonOnFile(*row) if row is not None else None
+
+    async def add_person(self, *, id_type: str, id_hash: str, name: str, key_id: str) -> int:
+        """A person proven by CY Login but unknown to the registries: on file from now on."""
+        found = await self._db.execute(
+            insert(PERSONS).values(id_type=id_type, id_hash=id_hash, name=name, key_id=key_id)
+            .returning(PERSONS.c.id)
+        )
+        return int(found.scalar_one())
 
     async def rekey_person(
         self, person_id: int, *, id_hash: str, key_id: str, date_of_birth_hash: str | None,
