@@ -279,7 +279,7 @@ class Driver:
                 rows,
             )
             return []
-        if not returning and await self._copy_unless_taken(table, columns, rows):
+        if not returning and await self.copy_unless_taken(table, columns, rows):
             return []
         sql = self.insert_sql(table, columns, conflict=conflict, update=update)
         names = ", ".join(columns)
@@ -299,7 +299,7 @@ class Driver:
         await self.connection.execute(f"DELETE FROM {stage}")  # noqa: S608
         return [tuple(record) for record in written]
 
-    async def _copy_unless_taken(
+    async def copy_unless_taken(
         self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> bool:
         """PostgreSQL: COPY the rows straight into the table, under a savepoint. The callers

@@ -149,7 +149,7 @@ async def _insert_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
 
 
 async def _copy(driver: Driver, values: list[tuple[Any, ...]]) -> bool:
-    return await driver._copy_unless_taken(OUTBOX, _COLUMNS, values)  # noqa: SLF001
+    return await driver.copy_unless_taken(OUTBOX, _COLUMNS, values)
 
 
 class OutboxRepository(Repository):
