@@ -143,7 +143,7 @@ async def signin_button(botapi: FakeBotApi, chat_id: int = CHAT, *, language: st
     return await botapi.user_opens_login_url(chat_id, welcome.message_id, label, as_user=as_user)
 
 
-async def told(botapi: FakeBotApi, chat_id: int = CHAT, *, within: float = 1.0) -> str:
+async def told(botapi: FakeBotApi, chat_id: int = CHAT, *, within: float = 5.0) -> str:
     """The message the chat got on its own (not in answer to the user), within `within` seconds."""
     # The bot's messages since the user last did something: the answer to that, then this.
     messages = await botapi.wait_for_messages(chat_id, 2, timeout=within)
